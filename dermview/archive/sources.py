@@ -1,0 +1,171 @@
+"""Where an archive's images live: published zips (read in place) or folders of JPEGs.
+
+Each source maps ``image_id`` to one stored file and reads its bytes. Reads are safe from many
+threads at once: every thread gets its own zip handle, because one ``ZipFile`` shared across
+threads is a known source of corrupt reads.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import zipfile
+import zlib
+from pathlib import Path
+
+from ..errors import ArchiveError, ImageDecodeError
+from .imaging import MAX_FILE_BYTES
+from .metadata import is_metadata_name
+
+# ISIC_0024306.jpg, in any case; segmentation masks (ISIC_..._segmentation.png) do not match.
+IMAGE_NAME = re.compile(r"^(ISIC_\d+)\.jpe?g$", re.IGNORECASE)
+# Any other JPEG: counted as "unlisted" if the metadata does not name it.
+OTHER_JPEG = re.compile(r"^(.+)\.jpe?g$", re.IGNORECASE)
+
+
+def image_id_of(name: str) -> str | None:
+    base = name.rsplit("/", 1)[-1]
+    if base.startswith("._"):  # macOS resource forks inside zips
+        return None
+    match = IMAGE_NAME.match(base) or OTHER_JPEG.match(base)
+    return match.group(1) if match else None
+
+
+class ImageSource:
+    """A set of image files keyed by image_id."""
+
+    path: Path
+    files: dict[str, object]
+
+    def read(self, image_id: str) -> bytes:
+        raise NotImplementedError
+
+    def fingerprint(self, image_id: str) -> str:
+        """A cheap token that changes when the file's content changes."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+class FolderSource(ImageSource):
+    def __init__(self, path: Path, files: dict[str, Path]):
+        self.path = path
+        self.files = files
+
+    def read(self, image_id: str) -> bytes:
+        file = self.files[image_id]
+        try:
+            size = file.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise ImageDecodeError(f"{file.name}: file is too large ({size / 1e6:.0f} MB).")
+            return file.read_bytes()
+        except OSError as exc:
+            raise ImageDecodeError(f"{file.name}: cannot read the file ({exc.strerror or exc}).") from exc
+
+    def fingerprint(self, image_id: str) -> str:
+        try:
+            st = self.files[image_id].stat()
+        except OSError:
+            return "unreadable"
+        return f"{st.st_size}:{st.st_mtime_ns}"
+
+    def describe(self) -> str:
+        return f"folder {self.path.name}/ ({len(self.files)} images)"
+
+
+class ZipSource(ImageSource):
+    def __init__(self, path: Path):
+        self.path = path
+        self._local = threading.local()
+        try:
+            with zipfile.ZipFile(path) as zf:
+                infos = zf.infolist()
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            raise ArchiveError(
+                f"The zip file {path.name} is damaged or incomplete and cannot be read "
+                f"({exc}); download it again or unpack it with another tool.") from exc
+        self.files: dict[str, zipfile.ZipInfo] = {}
+        for info in infos:
+            if info.is_dir():
+                continue
+            image_id = image_id_of(info.filename)
+            if image_id is None:
+                continue
+            self.files.setdefault(image_id, info)
+
+    def _handle(self) -> zipfile.ZipFile:
+        handle = getattr(self._local, "zip", None)
+        if handle is None:
+            try:
+                handle = zipfile.ZipFile(self.path)
+            except (zipfile.BadZipFile, OSError) as exc:
+                raise ImageDecodeError(f"{self.path.name}: cannot open the zip ({exc}).") from exc
+            self._local.zip = handle
+        return handle
+
+    def read(self, image_id: str) -> bytes:
+        info = self.files[image_id]
+        name = info.filename.rsplit("/", 1)[-1]
+        if info.file_size > MAX_FILE_BYTES:
+            raise ImageDecodeError(f"{name}: file is too large ({info.file_size / 1e6:.0f} MB).")
+        try:
+            return self._handle().read(info)
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError) as exc:
+            raise ImageDecodeError(
+                f"{name}: damaged inside {self.path.name} ({exc}).") from exc
+
+    def fingerprint(self, image_id: str) -> str:
+        info = self.files[image_id]
+        return f"{info.file_size}:{info.CRC:08x}"
+
+    def close(self) -> None:
+        handle = getattr(self._local, "zip", None)
+        if handle is not None:
+            handle.close()
+            self._local.zip = None
+
+    def describe(self) -> str:
+        return f"zip {self.path.name} ({len(self.files)} images)"
+
+
+def scan_folders(root: Path, max_depth: int = 4) -> tuple[list[Path], list[Path], list[FolderSource]]:
+    """Walk ``root``: metadata candidates, zip files, and one FolderSource per folder holding JPEGs."""
+    metadata: list[Path] = []
+    zips: list[Path] = []
+    folders: list[FolderSource] = []
+
+    def walk(folder: Path, depth: int) -> None:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            return
+        images: dict[str, Path] = {}
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                continue
+            if is_dir:
+                if depth < max_depth and name != "__MACOSX":
+                    walk(Path(entry.path), depth + 1)
+            elif is_metadata_name(name):
+                metadata.append(Path(entry.path))
+            elif name.lower().endswith(".zip"):
+                zips.append(Path(entry.path))
+            else:
+                image_id = image_id_of(name)
+                if image_id is not None:
+                    images.setdefault(image_id, Path(entry.path))
+        if images:
+            folders.append(FolderSource(folder, images))
+
+    walk(root, 0)
+    return metadata, zips, folders

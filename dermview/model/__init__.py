@@ -1,0 +1,1 @@
+"""Qt-free model: features, the cached index, KNN voting and evaluation."""

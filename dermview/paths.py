@@ -1,0 +1,67 @@
+"""Per-user folders for everything dermview writes (feature cache, settings, logs).
+
+dermview never writes into the archive or next to its own code. ``DERMVIEW_CACHE_DIR`` (or the
+``--cache-dir`` option, which sets it) moves *everything* dermview writes under one folder, which
+is what tests, portable installs and shared workstations want.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+APP_NAME = "dermview"
+ENV_CACHE_DIR = "DERMVIEW_CACHE_DIR"
+
+
+@dataclass(frozen=True)
+class UserDirs:
+    cache: Path
+    config: Path
+    logs: Path
+
+
+def _platform_dirs() -> UserDirs:
+    home = Path.home()
+    if sys.platform.startswith("win"):
+        local = Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local") / APP_NAME
+        roaming = Path(os.environ.get("APPDATA") or home / "AppData" / "Roaming") / APP_NAME
+        return UserDirs(cache=local / "Cache", config=roaming, logs=local / "Logs")
+    if sys.platform == "darwin":
+        lib = home / "Library"
+        return UserDirs(cache=lib / "Caches" / APP_NAME,
+                        config=lib / "Application Support" / APP_NAME,
+                        logs=lib / "Logs" / APP_NAME)
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or home / ".cache") / APP_NAME
+    config = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / APP_NAME
+    state = Path(os.environ.get("XDG_STATE_HOME") or home / ".local" / "state") / APP_NAME
+    return UserDirs(cache=cache, config=config, logs=state / "logs")
+
+
+def user_dirs() -> UserDirs:
+    """The folders to use now; honours ``DERMVIEW_CACHE_DIR`` at every call."""
+    override = os.environ.get(ENV_CACHE_DIR)
+    if override:
+        base = Path(override).expanduser().resolve()
+        return UserDirs(cache=base, config=base / "settings", logs=base / "logs")
+    return _platform_dirs()
+
+
+def set_cache_dir(path: str | os.PathLike) -> None:
+    """What ``--cache-dir`` does: redirect every folder dermview writes to for this process."""
+    os.environ[ENV_CACHE_DIR] = str(Path(path).expanduser().resolve())
+
+
+def ensure_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def resources_dir() -> Path:
+    """The ``resources/`` folder: beside the package in a checkout, inside the bundle when frozen."""
+    frozen_root = getattr(sys, "_MEIPASS", None)
+    if frozen_root:
+        return Path(frozen_root) / "resources"
+    return Path(__file__).resolve().parent.parent / "resources"

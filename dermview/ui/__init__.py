@@ -1,0 +1,1 @@
+"""The Qt window: adapts the Qt-free core, never re-implements it."""

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from dermview.cli import main
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dermview", *args], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("layout", ["data_dir", "published_layout", "kaggle_layout"])
+def test_info_json(layout, request, capsys):
+    path = request.getfixturevalue(layout)
+    assert main(["info", "--archive", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["images"] == 10015
+    assert info["lesions"] == 7470
+    assert info["missing_images"] == 0
+    assert info["unlisted_files"] == 0
+    assert info["by_dx"]["mel"] == 1113 and info["by_dx"]["nv"] == 6705
+    assert info["by_dx_type"]["confocal"] == 69
+
+
+def test_info_text_in_a_real_process(data_dir):
+    result = run_cli("info", "--archive", str(data_dir))
+    assert result.returncode == 0
+    assert "Melanoma (mel)" in result.stdout and "1,113" in result.stdout
+
+
+def test_bad_archive_is_one_line_and_status_2(tmp_path):
+    result = run_cli("info", "--archive", str(tmp_path))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dermview: error: No HAM10000 metadata")
+    assert "Traceback" not in result.stderr
