@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Callable, Sequence
 
 from . import NOT_A_MEDICAL_DEVICE, __version__
@@ -52,7 +53,72 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_model_parsers(sub) -> None:
-    pass
+    index = sub.add_parser("index", help="build or refresh the feature index of an archive (cached per user)")
+    add_common(index)
+    index.add_argument("--rebuild", action="store_true", help="rebuild even if the cache is current")
+
+    evaluate = sub.add_parser("evaluate", help="lesion-grouped cross-validation, or an external test set")
+    add_common(evaluate)
+    evaluate.add_argument("--folds", type=int, default=5, help="number of lesion-grouped folds (default 5)")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the fold assignment (default 0)")
+    evaluate.add_argument("--test-images", metavar="ZIP_OR_FOLDER",
+                          help="external test images (e.g. ISIC2018_Task3_Test_Images.zip)")
+    evaluate.add_argument("--ground-truth", metavar="CSV", help="one-hot ground truth (image,MEL,NV,BCC,AKIEC,BKL,DF,VASC)")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+
+    predict = sub.add_parser("predict", help="classify images, folders (recursively) or zip files of images")
+    add_common(predict)
+    predict.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER")
+    predict.add_argument("--k", type=int, default=None, help="number of neighbours (default: the tuned value)")
+    predict.add_argument("--json", action="store_true", help="one JSON object per image, one per line")
+    predict.add_argument("--isic-csv", metavar="OUT", help="also write an ISIC 2018 Task 3 submission CSV")
+
+
+class TerminalProgress:
+    """A progress bar on stderr; one line per 10% when stderr is not a terminal (CI logs)."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.tty = sys.stderr.isatty()
+        self.last_decile = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        fraction = done / total if total else 1.0
+        if self.tty:
+            bar = "#" * int(fraction * 30)
+            sys.stderr.write(f"\r{self.label} [{bar:<30}] {fraction:4.0%} ({done:,}/{total:,})")
+            if done >= total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+        elif int(fraction * 10) != self.last_decile:
+            self.last_decile = int(fraction * 10)
+            print(f"{self.label}: {fraction:.0%} ({done:,}/{total:,})", file=sys.stderr, flush=True)
+
+
+def open_model(args: argparse.Namespace, rebuild: bool = False):
+    from .archive import open_archive
+    from .model.index import load_or_build_index
+    from .model.predictor import Predictor
+
+    archive = open_archive(args.archive)
+    start = time.perf_counter()
+    index = load_or_build_index(archive, progress=TerminalProgress("Indexing archive"), rebuild=rebuild)
+    return archive, index, Predictor(archive, index), time.perf_counter() - start
+
+
+@command("index")
+def run_index(args: argparse.Namespace) -> int:
+    from .model.index import cache_file
+    from .model.extractors import get_extractor
+
+    archive, index, _, seconds = open_model(args, rebuild=args.rebuild)
+    print(f"Index of {len(index.image_ids):,} images ready in {seconds:.1f} s "
+          f"({index.nbytes / 1e6:.1f} MB): {cache_file(archive, get_extractor(index.extractor))}")
+    for image_id, message in list(index.failed.items())[:10]:
+        print(f"  not indexed: {message}")
+    if len(index.failed) > 10:
+        print(f"  ... and {len(index.failed) - 10} more images could not be read")
+    return EXIT_OK
 
 
 @command("info")
@@ -95,3 +161,123 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dermview: interrupted", file=sys.stderr)
         return 130
+
+
+# -- predict ------------------------------------------------------------------------------------
+
+def format_prediction(name: str, prediction) -> str:
+    from .archive import dx_label
+
+    votes = ", ".join(f"{code} {share:.0%}" for code, share in
+                      sorted(prediction.votes.items(), key=lambda kv: -kv[1]) if share >= 0.005)
+    nearest = prediction.neighbours[0] if prediction.neighbours else None
+    line = f"{name}: {dx_label(prediction.prediction)} - votes {votes}"
+    if nearest:
+        line += f"; nearest {nearest.image_id} ({nearest.dx}, {nearest.dx_type}, distance {nearest.distance:.2f})"
+    return line
+
+
+def write_isic_csv(path: str, rows: list[tuple[str, dict[str, float]]]) -> None:
+    """ISIC 2018 Task 3 submission: image,MEL,NV,BCC,AKIEC,BKL,DF,VASC with values in [0, 1]."""
+    import csv
+    from .archive.codes import ISIC_COLUMNS
+
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", *ISIC_COLUMNS])
+        for stem, scores in rows:
+            writer.writerow([stem, *(f"{scores[c.lower()]:.6f}" for c in ISIC_COLUMNS)])
+
+
+@command("predict")
+def run_predict(args: argparse.Namespace) -> int:
+    from .errors import ImageDecodeError
+    from .model.inputs import gather_inputs
+
+    images, problems = gather_inputs(args.inputs)
+    if args.k is not None and args.k < 1:
+        raise DermviewError("--k must be at least 1.")
+    _, _, predictor, _ = open_model(args)
+    failed = 0
+    rows: list[tuple[str, dict[str, float]]] = []
+
+    def report_error(name: str, message: str) -> None:
+        nonlocal failed
+        failed += 1
+        if args.json:
+            print(json.dumps({"image": name, "error": message}), flush=True)
+        else:
+            print(f"{name}: error: {message}", flush=True)
+
+    for name, message in problems:
+        report_error(name, message)
+    for item in images:
+        try:
+            image = item.load(predictor.extractor.draft_size)
+            prediction = predictor.predict_image(image, k=args.k)
+        except ImageDecodeError as exc:
+            report_error(item.name, str(exc))
+            continue
+        rows.append((item.stem, prediction.scores))
+        if args.json:
+            print(json.dumps({"image": item.name, **prediction.to_json()}), flush=True)
+        else:
+            print(format_prediction(item.name, prediction), flush=True)
+    if args.isic_csv:
+        write_isic_csv(args.isic_csv, rows)
+    if not args.json:
+        print(NOT_A_MEDICAL_DEVICE, file=sys.stderr)
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+# -- evaluate -----------------------------------------------------------------------------------
+
+def print_report(report: dict, title: str) -> None:
+    from .archive import dx_label
+
+    print(f"\n{title}")
+    print(f"  accuracy          {report['accuracy']:.3f}")
+    print(f"  balanced accuracy {report['balanced_accuracy']:.3f}  (mean per-class recall)")
+    has_auc = any("roc_auc" in v for v in report["per_class"].values())
+    print(f"\n  {'class':<45} {'n':>6} {'recall':>7} {'precision':>9}" + ("  ROC AUC" if has_auc else ""))
+    for code, row in report["per_class"].items():
+        auc = row.get("roc_auc")
+        extra = (f"  {auc:7.3f}" if auc is not None else "        -") if has_auc else ""
+        print(f"  {dx_label(code):<45} {row['n']:>6} {row['recall']:>7.3f} {row['precision']:>9.3f}{extra}")
+    labels = report["confusion"]["labels"]
+    print("\n  confusion (rows: truth, columns: prediction)")
+    print("  " + " " * 7 + "".join(f"{c:>7}" for c in labels))
+    for code, row in zip(labels, report["confusion"]["matrix"]):
+        print(f"  {code:>7}" + "".join(f"{v:>7}" for v in row))
+    for name, base in report.get("baselines", {}).items():
+        print(f"  baseline {name:<16} accuracy {base['accuracy']:.3f}  balanced accuracy {base['balanced_accuracy']:.3f}")
+
+
+@command("evaluate")
+def run_evaluate(args: argparse.Namespace) -> int:
+    if bool(args.test_images) != bool(args.ground_truth):
+        raise DermviewError("--test-images and --ground-truth go together.")
+    if args.folds < 2:
+        raise DermviewError("--folds must be at least 2.")
+    from .model.evaluate import evaluate_archive, evaluate_external
+
+    archive, index, predictor, _ = open_model(args)
+    log = (lambda message: print(message, file=sys.stderr, flush=True))
+    if args.test_images:
+        report = evaluate_external(predictor, args.test_images, args.ground_truth, progress=TerminalProgress("Predicting"))
+        title = f"External test set {args.test_images} ({report['n_predicted']:,} images predicted)"
+    else:
+        report = evaluate_archive(archive, index, folds=args.folds, seed=args.seed, log=log,
+                                  progress=TerminalProgress("Raw pixels for the baseline"))
+        title = (f"Lesion-grouped {args.folds}-fold cross-validation (seed {args.seed}); k and the prior "
+                 "correction chosen inside each fold on its training folds")
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print_report(report, title)
+        if "shipped_defaults" in report:
+            d = report["shipped_defaults"]
+            print(f"\n  shipped defaults (k={d['k']}, prior power {d['prior_power']}) on the same folds: "
+                  f"accuracy {d['accuracy']:.3f}, balanced accuracy {d['balanced_accuracy']:.3f}")
+        print(f"\n{NOT_A_MEDICAL_DEVICE}")
+    return EXIT_OK

@@ -41,3 +41,66 @@ def published_layout(tmp_path_factory) -> Path:
 def kaggle_layout(tmp_path_factory) -> Path:
     from dermview.archive.layouts import build_kaggle_layout
     return build_kaggle_layout(require_data(), tmp_path_factory.mktemp("kaggle"))
+
+
+def make_subset_archive(dest: Path, lesion_fraction: float, seed: int = 0, exclude_lesions=()) -> Path:
+    """A real but smaller archive: every image of a random share of the lesions (all classes kept)."""
+    import numpy as np
+    import pandas as pd
+
+    data = require_data()
+    meta = pd.read_csv(data / "HAM10000_metadata.csv", dtype=str, keep_default_na=False)
+    rng = np.random.default_rng(seed)
+    lesions = meta.drop_duplicates("lesion_id")
+    lesions = lesions[~lesions["lesion_id"].isin(set(exclude_lesions))]
+    chosen = lesions.groupby("dx", group_keys=False).apply(
+        lambda g: g.sample(max(8, int(len(g) * lesion_fraction)), random_state=int(rng.integers(1 << 30))))
+    subset = meta[meta["lesion_id"].isin(set(chosen["lesion_id"]))]
+    dest.mkdir(parents=True, exist_ok=True)
+    subset.to_csv(dest / "HAM10000_metadata.csv", index=False)
+    images = dest / "images"
+    images.mkdir()
+    for image_id in subset["image_id"]:
+        (images / f"{image_id}.jpg").symlink_to(data / "images" / f"{image_id}.jpg")
+    return dest
+
+
+@pytest.fixture(scope="session")
+def small_archive(tmp_path_factory) -> Path:
+    """About 1,500 images of 15% of the lesions: enough for every class, quick to index."""
+    return make_subset_archive(tmp_path_factory.mktemp("small") / "archive", 0.15)
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("session-cache")
+
+
+@pytest.fixture(scope="session")
+def small_model(small_archive, session_cache):
+    """(archive, index, predictor) for the small archive, built once."""
+    from dermview.archive import open_archive
+    from dermview.model.index import load_or_build_index
+    from dermview.model.predictor import Predictor
+
+    os.environ["DERMVIEW_CACHE_DIR"] = str(session_cache)
+    try:
+        archive = open_archive(small_archive)
+        index = load_or_build_index(archive)
+    finally:
+        del os.environ["DERMVIEW_CACHE_DIR"]
+    return archive, index, Predictor(archive, index)
+
+
+@pytest.fixture(scope="session")
+def full_index(session_cache):
+    """The index of all 10,015 shared images (about a minute on two cores), built once per run."""
+    from dermview.archive import open_archive
+    from dermview.model.index import load_or_build_index
+
+    os.environ["DERMVIEW_CACHE_DIR"] = str(session_cache)
+    try:
+        archive = open_archive(require_data())
+        return archive, load_or_build_index(archive)
+    finally:
+        del os.environ["DERMVIEW_CACHE_DIR"]

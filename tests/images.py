@@ -22,7 +22,9 @@ def awkward_variants(rgb: Image.Image) -> dict[str, bytes]:
     arr = np.asarray(rgb)
     grey16 = (np.asarray(rgb.convert("L"), dtype=np.uint16) * 257)
     rgba = rgb.convert("RGBA")
-    rgba.putalpha(200)
+    alpha = np.full(rgb.size[::-1], 255, np.uint8)
+    alpha[:20, :20] = 0  # a transparent corner, as from a screenshot tool
+    rgba.putalpha(Image.fromarray(alpha))
     palette = rgb.convert("P", palette=Image.Palette.ADAPTIVE, colors=64)
     palette.info["transparency"] = 0
     return {

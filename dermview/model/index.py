@@ -1,0 +1,218 @@
+"""The archive index: features of every archive image, the fitted projection, and the cache.
+
+Building reads and describes all images on a thread pool (decoding in Pillow and the batched
+numpy/scipy work release the GIL, so every core is used without re-launching the program) and
+reports progress through a callback; a cancel check stops it between batches. The result is
+cached in the per-user cache folder as an .npz written atomically (temporary file + rename) and
+read back with ``allow_pickle=False``. The cache is keyed to the archive's content and the
+feature and projection versions, and rebuilt automatically when any of them changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import time
+import zipfile
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+from PIL import Image
+
+from ..archive import Archive
+from ..archive.codes import DX_CODES
+from ..errors import CancelledError, DermviewError
+from ..paths import ensure_dir, user_dirs
+from .embedding import EMBEDDING_VERSION, Embedding, fit_embedding
+from .extractors import get_extractor
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int], None]  # (done, total)
+CancelCheck = Callable[[], bool]  # True means stop
+INDEX_FORMAT = 1
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def compute_features(load: Callable[[str], Image.Image], keys: Sequence[str], extractor, *,
+                     progress: ProgressCallback | None = None, cancel: CancelCheck | None = None,
+                     workers: int | None = None) -> tuple[np.ndarray, dict[str, str]]:
+    """Features of every key (rows in order; NaN rows where an image failed) and the errors by key."""
+    keys = list(keys)
+    batch = extractor.batch_size
+    chunks = [range(i, min(i + batch, len(keys))) for i in range(0, len(keys), batch)]
+    result: np.ndarray | None = None
+    errors: dict[str, str] = {}
+
+    def work(chunk: range) -> tuple[range, np.ndarray, list[int], dict[str, str]]:
+        arrays, ok, failed = [], [], {}
+        for i in chunk:
+            if cancel is not None and cancel():
+                return chunk, np.empty((0, 0), np.float32), [], {}
+            try:
+                arrays.append(extractor.prepare(load(keys[i])))
+                ok.append(i)
+            except DermviewError as exc:
+                failed[keys[i]] = str(exc)
+        vectors = extractor.extract(np.stack(arrays)) if arrays else np.empty((0, 0), np.float32)
+        return chunk, vectors, ok, failed
+
+    done = 0
+    if progress:
+        progress(0, len(keys))
+    n_workers = workers or default_workers()
+    with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="dermview-features") as pool:
+        pending: set = set()
+        chunk_iter = iter(chunks)
+
+        def top_up() -> None:
+            # Only a few batches in flight: cancelling is prompt and memory stays flat.
+            for chunk in chunk_iter:
+                pending.add(pool.submit(work, chunk))
+                if len(pending) >= 2 * n_workers:
+                    break
+
+        top_up()
+        while pending:
+            finished, still = wait(pending, return_when=FIRST_COMPLETED)
+            pending.clear()
+            pending.update(still)
+            for future in finished:
+                chunk, vectors, ok, failed = future.result()
+                if result is None and vectors.size:
+                    result = np.full((len(keys), vectors.shape[1]), np.nan, np.float32)
+                if vectors.size:
+                    result[ok] = vectors
+                errors.update(failed)
+                done += len(chunk)
+            if cancel is not None and cancel():
+                for future in pending:
+                    future.cancel()
+                raise CancelledError("Building the index was cancelled.")
+            if progress:
+                progress(done, len(keys))
+            top_up()
+    if result is None:
+        result = np.full((len(keys), 0), np.nan, np.float32)
+    return result, errors
+
+
+@dataclass
+class ArchiveIndex:
+    """Everything a query needs, as plain arrays."""
+
+    image_ids: np.ndarray  # (N,) str, archive images that could be described
+    features: np.ndarray  # (N, D) float32
+    embedding: Embedding
+    embedded: np.ndarray  # (N, d) float32, the features projected
+    content_key: str
+    extractor: str
+    version: str
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def nbytes(self) -> int:
+        arrays = [self.image_ids, self.features, self.embedded, *self.embedding.to_arrays().values()]
+        return int(sum(np.asarray(a).nbytes for a in arrays))
+
+
+def index_version(extractor) -> str:
+    return f"{extractor.name}:{extractor.version}+{EMBEDDING_VERSION}+f{INDEX_FORMAT}"
+
+
+def cache_file(archive: Archive, extractor) -> Path:
+    """One file per archive folder and extractor; a new build replaces the old one."""
+    where = hashlib.sha256(str(archive.root).encode()).hexdigest()[:16]
+    return user_dirs().cache / "index" / f"{extractor.name}-{where}.npz"
+
+
+def build_index(archive: Archive, *, extractor_name: str = "classic", progress: ProgressCallback | None = None,
+                cancel: CancelCheck | None = None, workers: int | None = None) -> ArchiveIndex:
+    extractor = get_extractor(extractor_name)
+    meta = archive.metadata[archive.metadata["available"]]
+    ids = meta["image_id"].to_numpy()
+    start = time.perf_counter()
+    feats, errors = compute_features(lambda i: archive.load_image(i, draft_size=extractor.draft_size), ids,
+                                     extractor, progress=progress, cancel=cancel, workers=workers)
+    good = ~np.isnan(feats).any(axis=1) if feats.size else np.zeros(len(ids), bool)
+    if good.sum() < 50:
+        raise DermviewError(f"Only {int(good.sum())} archive images could be read; cannot build an index.")
+    labels = np.searchsorted(np.array(DX_CODES), meta["dx"].astype(str).to_numpy()[good])
+    embedding = fit_embedding(feats[good], labels)
+    log.info("index of %d images built in %.1f s (%d failed)", good.sum(), time.perf_counter() - start, len(errors))
+    return ArchiveIndex(image_ids=ids[good].astype(str), features=feats[good], embedding=embedding,
+                        embedded=embedding.transform(feats[good]), content_key=archive.content_key(),
+                        extractor=extractor.name, version=index_version(extractor), failed=errors)
+
+
+def save_index(index: ArchiveIndex, path: Path) -> None:
+    """Atomic: written to a temporary file in the same folder, flushed, then renamed over the target."""
+    ensure_dir(path.parent)
+    failed_ids = np.array(list(index.failed.keys()), dtype=str)
+    failed_msgs = np.array(list(index.failed.values()), dtype=str)
+    fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, image_ids=index.image_ids, features=index.features, embedded=index.embedded,
+                     content_key=np.array(index.content_key), extractor=np.array(index.extractor),
+                     version=np.array(index.version), failed_ids=failed_ids, failed_messages=failed_msgs,
+                     **index.embedding.to_arrays())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def load_index(path: Path) -> ArchiveIndex:
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    return ArchiveIndex(image_ids=arrays["image_ids"], features=arrays["features"],
+                        embedding=Embedding.from_arrays(arrays), embedded=arrays["embedded"],
+                        content_key=str(arrays["content_key"]), extractor=str(arrays["extractor"]),
+                        version=str(arrays["version"]),
+                        failed=dict(zip(arrays["failed_ids"].tolist(), arrays["failed_messages"].tolist())))
+
+
+def load_cached_index(archive: Archive, extractor_name: str = "classic") -> ArchiveIndex | None:
+    """The cached index if it is current for this archive's content and the code's versions."""
+    extractor = get_extractor(extractor_name)
+    path = cache_file(archive, extractor)
+    if not path.is_file():
+        return None
+    try:
+        index = load_index(path)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # damaged or unknown format
+        log.warning("ignoring unreadable index cache %s: %s", path, exc)
+        return None
+    if index.version != index_version(extractor) or index.content_key != archive.content_key():
+        log.info("index cache %s is stale; rebuilding", path)
+        return None
+    return index
+
+
+def load_or_build_index(archive: Archive, *, extractor_name: str = "classic",
+                        progress: ProgressCallback | None = None, cancel: CancelCheck | None = None,
+                        workers: int | None = None, rebuild: bool = False) -> ArchiveIndex:
+    if not rebuild:
+        cached = load_cached_index(archive, extractor_name)
+        if cached is not None:
+            return cached
+    index = build_index(archive, extractor_name=extractor_name, progress=progress, cancel=cancel, workers=workers)
+    try:
+        save_index(index, cache_file(archive, get_extractor(extractor_name)))
+    except OSError as exc:  # a read-only or full disk must not stop the user from working
+        log.warning("could not write the index cache: %s", exc)
+    return index

@@ -1,0 +1,70 @@
+"""Answering queries: an image (new or from the archive) -> vote shares, diagnosis, neighbours."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from ..archive import Archive
+from ..archive.codes import DX_CODES
+from .extractors import get_extractor
+from .index import ArchiveIndex
+from .knn import (DEFAULT_K, DEFAULT_PRIOR_POWER, Neighbour, Prediction, class_distances, decide, nearest,
+                  tie_free_scores, vote)
+
+
+@dataclass
+class Settings:
+    k: int = DEFAULT_K
+    prior_power: float = DEFAULT_PRIOR_POWER
+
+
+class Predictor:
+    """Thread-compatible: queries only read the arrays; build one per index."""
+
+    def __init__(self, archive: Archive, index: ArchiveIndex, settings: Settings | None = None):
+        self.archive = archive
+        self.index = index
+        self.settings = settings or Settings()
+        self.extractor = get_extractor(index.extractor)
+        meta = archive.metadata.set_index("image_id").loc[index.image_ids]
+        self.lesion_ids = meta["lesion_id"].to_numpy().astype(str)
+        self.dx = meta["dx"].astype(str).to_numpy()
+        self.dx_type = meta["dx_type"].astype(str).to_numpy()
+        self.labels = np.searchsorted(np.array(DX_CODES), self.dx)
+        self.prior = np.bincount(self.labels, minlength=len(DX_CODES)) / len(self.labels)
+        self._row = {image_id: i for i, image_id in enumerate(index.image_ids)}
+
+    def features_of(self, image: Image.Image) -> np.ndarray:
+        return self.extractor.extract(self.extractor.prepare(image)[None])[0]
+
+    def predict_features(self, features: np.ndarray, *, k: int | None = None,
+                         exclude_lesion: str | None = None) -> Prediction:
+        k = k or self.settings.k
+        query = self.index.embedding.transform(features[None])
+        exclude = (self.lesion_ids == exclude_lesion)[None] if exclude_lesion else None
+        idx, dist = nearest(self.index.embedded, query, k, exclude)
+        shares = vote(self.labels, idx, dist, self.prior, self.settings.prior_power)
+        scores = tie_free_scores(shares, class_distances(self.index.embedded, self.labels, query, exclude))[0]
+        neighbours = [Neighbour(image_id=str(self.index.image_ids[i]), lesion_id=str(self.lesion_ids[i]),
+                                dx=str(self.dx[i]), dx_type=str(self.dx_type[i]), distance=float(d))
+                      for i, d in zip(idx[0], dist[0]) if np.isfinite(d)]
+        return Prediction(prediction=DX_CODES[int(decide(shares)[0])],
+                          votes={c: float(v) for c, v in zip(DX_CODES, shares[0])}, neighbours=neighbours,
+                          scores={c: float(v) for c, v in zip(DX_CODES, scores)})
+
+    def predict_image(self, image: Image.Image, *, k: int | None = None) -> Prediction:
+        return self.predict_features(self.features_of(image), k=k)
+
+    def predict_archive_image(self, image_id: str, *, k: int | None = None,
+                              exclude_own_lesion: bool = True) -> Prediction:
+        """'Find similar' for an archive image: by default its own lesion's images cannot vote."""
+        row = self._row.get(image_id)
+        if row is None:
+            features = self.features_of(self.archive.load_image(image_id, draft_size=self.extractor.draft_size))
+            lesion = str(self.archive.metadata.set_index("image_id").at[image_id, "lesion_id"])
+        else:
+            features, lesion = self.index.features[row], self.lesion_ids[row]
+        return self.predict_features(features, k=k, exclude_lesion=lesion if exclude_own_lesion else None)

@@ -1,0 +1,109 @@
+"""The cached index: keyed to content and versions, atomic, pickle-free, cancellable."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dermview.archive import open_archive
+from dermview.errors import CancelledError
+from dermview.model import index as index_module
+from dermview.model.extractors import get_extractor
+from dermview.model.index import build_index, cache_file, load_cached_index, load_or_build_index, save_index
+
+from conftest import make_subset_archive
+
+
+@pytest.fixture()
+def tiny_archive(tmp_path):
+    return make_subset_archive(tmp_path / "tiny", 0.02, seed=3)
+
+
+def test_index_is_cached_and_reused(tiny_archive, monkeypatch):
+    archive = open_archive(tiny_archive)
+    built = load_or_build_index(archive)
+    path = cache_file(archive, get_extractor())
+    assert path.is_file() and path.suffix == ".npz"
+    assert len(built.image_ids) == int(archive.metadata["available"].sum())
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("the cache should have been used")
+
+    monkeypatch.setattr(index_module, "build_index", no_build)
+    again = load_or_build_index(open_archive(tiny_archive))
+    assert np.array_equal(again.features, built.features)
+    assert np.array_equal(again.embedded, built.embedded)
+    # stored without pickle: plain arrays only
+    with np.load(path, allow_pickle=False) as data:
+        assert all(data[name].dtype != object for name in data.files)
+
+
+def test_cache_is_rebuilt_when_content_or_version_changes(tiny_archive, monkeypatch):
+    archive = open_archive(tiny_archive)
+    load_or_build_index(archive)
+    assert load_cached_index(open_archive(tiny_archive)) is not None
+    # another image file in place of one listed: content changed
+    images = sorted((tiny_archive / "images").iterdir())
+    target = images[0]
+    replacement = images[1].resolve()
+    target.unlink()
+    target.symlink_to(replacement)
+    assert load_cached_index(open_archive(tiny_archive)) is None
+    load_or_build_index(open_archive(tiny_archive))
+    assert load_cached_index(open_archive(tiny_archive)) is not None
+    # a new feature version invalidates it too
+    monkeypatch.setattr(get_extractor().__class__, "version", "classic-test-bump")
+    assert load_cached_index(open_archive(tiny_archive)) is None
+
+
+def test_damaged_cache_is_ignored_and_rebuilt(tiny_archive):
+    archive = open_archive(tiny_archive)
+    load_or_build_index(archive)
+    path = cache_file(archive, get_extractor())
+    path.write_bytes(path.read_bytes()[:1000])
+    assert load_cached_index(open_archive(tiny_archive)) is None
+    rebuilt = load_or_build_index(open_archive(tiny_archive))
+    assert len(rebuilt.image_ids) > 0 and load_cached_index(open_archive(tiny_archive)) is not None
+
+
+def test_crash_during_write_keeps_the_old_cache(tiny_archive, monkeypatch):
+    archive = open_archive(tiny_archive)
+    index = load_or_build_index(archive)
+    path = cache_file(archive, get_extractor())
+    before = path.read_bytes()
+
+    def crash(handle, **arrays):
+        handle.write(b"PK\x03\x04 half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(index_module.np, "savez", crash)
+    with pytest.raises(OSError):
+        save_index(index, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left behind
+
+
+def test_cancel_stops_the_build(tiny_archive):
+    archive = open_archive(tiny_archive)
+    seen = []
+    with pytest.raises(CancelledError):
+        build_index(archive, progress=lambda done, total: seen.append(done), cancel=lambda: len(seen) >= 2)
+    assert seen[-1] < len(archive.metadata)
+    assert not cache_file(archive, get_extractor()).exists()
+
+
+def test_unreadable_image_is_skipped_not_fatal(tiny_archive):
+    images = sorted((tiny_archive / "images").iterdir())
+    images[0].unlink()
+    images[0].write_bytes(b"")  # a zero-byte file where a JPEG should be
+    index = build_index(open_archive(tiny_archive))
+    assert images[0].stem in index.failed and "empty" in index.failed[images[0].stem]
+    assert images[0].stem not in set(index.image_ids)
+    assert len(index.image_ids) == len(images) - 1
+
+
+def test_progress_reaches_the_total(tiny_archive):
+    calls = []
+    build_index(open_archive(tiny_archive), progress=lambda done, total: calls.append((done, total)))
+    assert calls[0][0] == 0 and calls[-1][0] == calls[-1][1] == len(open_archive(tiny_archive).metadata)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
