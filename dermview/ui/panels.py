@@ -1,0 +1,249 @@
+"""The right-hand panels: one archive image in detail, and the result of classifying a query."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (QFormLayout, QFrame, QLabel, QListView, QListWidget, QListWidgetItem, QPushButton,
+                               QSizePolicy, QVBoxLayout, QWidget)
+
+from .. import NOT_A_MEDICAL_DEVICE
+from ..archive.codes import dx_label, dx_type_label
+from ..model.knn import Prediction
+from .thumbnails import THUMB_SIZE, ThumbnailCache, placeholder
+from .votes import VoteChart
+
+IMAGE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+LARGE_SIZE = 800  # longest side of the detail view and the compare view
+
+
+class ScaledImage(QLabel):
+    """Shows a pixmap as large as the label allows, aspect kept."""
+
+    def __init__(self, minimum: QSize = QSize(320, 240)):
+        super().__init__()
+        self._pixmap: QPixmap | None = None
+        self.setMinimumSize(minimum)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setStyleSheet("background: #202020; color: #dddddd;")
+
+    def set_image(self, pixmap: QPixmap | None, text: str = "") -> None:
+        self._pixmap = pixmap
+        if pixmap is None:
+            self.setPixmap(QPixmap())
+            self.setText(text)
+        else:
+            self._rescale()
+
+    def image(self) -> QPixmap | None:
+        return self._pixmap
+
+    def _rescale(self) -> None:
+        if self._pixmap is not None and not self._pixmap.isNull():
+            self.setPixmap(self._pixmap.scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                                               Qt.TransformationMode.SmoothTransformation))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._rescale()
+
+
+class ThumbnailStrip(QListWidget):
+    """Thumbnails with captions; arrow keys move, Enter or a click activates."""
+
+    def __init__(self, thumbnails: ThumbnailCache, wrap: bool):
+        super().__init__()
+        self.thumbnails = thumbnails
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setIconSize(QSize(THUMB_SIZE, THUMB_SIZE * 3 // 4))
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        self.setWrapping(wrap)
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setSpacing(4)
+        self.setUniformItemSizes(True)
+        self.setGridSize(QSize(THUMB_SIZE + 36, THUMB_SIZE * 3 // 4 + 58))
+        self.setWordWrap(True)
+        thumbnails.ready.connect(self._thumbnail_ready)
+
+    def add(self, image_id: str, caption: str, tooltip: str) -> QListWidgetItem:
+        item = QListWidgetItem(caption)
+        item.setData(IMAGE_ID_ROLE, image_id)
+        item.setToolTip(tooltip)
+        pixmap = self.thumbnails.get(image_id)
+        item.setIcon(pixmap if pixmap is not None else placeholder(THUMB_SIZE, THUMB_SIZE * 3 // 4))
+        item.setData(Qt.ItemDataRole.UserRole + 2, pixmap is not None)
+        self.addItem(item)
+        return item
+
+    def all_loaded(self) -> bool:
+        return all(self.item(i).data(Qt.ItemDataRole.UserRole + 2) for i in range(self.count()))
+
+    def _thumbnail_ready(self, image_id: str, size: int) -> None:
+        if size != THUMB_SIZE:
+            return
+        for i in range(self.count()):
+            item = self.item(i)
+            if item.data(IMAGE_ID_ROLE) == image_id:
+                pixmap = self.thumbnails.get(image_id)
+                if pixmap is not None:
+                    item.setIcon(pixmap)
+                    item.setData(Qt.ItemDataRole.UserRole + 2, True)
+
+
+def notice_label() -> QLabel:
+    label = QLabel(f"<b>{NOT_A_MEDICAL_DEVICE}</b> The suggestion is the vote of the most similar archive "
+                   "images; judge it by looking at them.")
+    label.setWordWrap(True)
+    label.setObjectName("medical-notice")
+    label.setStyleSheet("background: #fff4ce; color: #5c4400; border: 1px solid #e0c060; padding: 6px;")
+    return label
+
+
+class DetailPanel(QWidget):
+    """One archive image, large, with its metadata and the other images of its lesion."""
+
+    find_similar = Signal(str)
+    image_chosen = Signal(str)
+
+    def __init__(self, thumbnails: ThumbnailCache):
+        super().__init__()
+        self.thumbnails = thumbnails
+        self.image_id: str | None = None
+        self.image = ScaledImage()
+        self.image.set_image(None, "Select an image in the archive")
+        form_frame = QWidget()
+        self.form = QFormLayout(form_frame)
+        self.fields = {}
+        for key, title in (("image_id", "Image"), ("lesion_id", "Lesion"), ("dx", "Diagnosis"),
+                           ("dx_type", "Confirmed by"), ("age", "Age"), ("sex", "Sex"),
+                           ("localization", "Body site"), ("dataset", "Source")):
+            label = QLabel("-")
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.fields[key] = label
+            self.form.addRow(title + ":", label)
+        self.similar = QPushButton("Find similar images (excluding this lesion)")
+        self.similar.setEnabled(False)
+        self.similar.clicked.connect(lambda: self.image_id and self.find_similar.emit(self.image_id))
+        self.lesion_title = QLabel("Other images of this lesion")
+        self.lesion_strip = ThumbnailStrip(thumbnails, wrap=False)
+        self.lesion_strip.setFixedHeight(THUMB_SIZE * 3 // 4 + 74)
+        self.lesion_strip.itemActivated.connect(lambda item: self.image_chosen.emit(item.data(IMAGE_ID_ROLE)))
+        self.lesion_strip.itemClicked.connect(lambda item: self.image_chosen.emit(item.data(IMAGE_ID_ROLE)))
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.image, 3)
+        layout.addWidget(form_frame)
+        layout.addWidget(self.similar)
+        layout.addWidget(self.lesion_title)
+        layout.addWidget(self.lesion_strip)
+        thumbnails.ready.connect(self._large_ready)
+
+    def show_image(self, row, others: list[tuple[str, str]], available: bool) -> None:
+        self.image_id = row["image_id"]
+        age = row["age"]
+        values = dict(row)
+        values["dx"] = dx_label(row["dx"])
+        values["dx_type"] = dx_type_label(row["dx_type"])
+        values["age"] = "unknown" if age != age else f"{age:.0f}"
+        for key, label in self.fields.items():
+            label.setText(str(values[key]))
+        self.similar.setEnabled(available)
+        self.lesion_strip.clear()
+        self.lesion_title.setText(f"Other images of lesion {row['lesion_id']}: {len(others)}")
+        for image_id, dx in others:
+            self.lesion_strip.add(image_id, image_id, f"{image_id} ({dx})")
+        if not available:
+            self.image.set_image(None, "The image file is missing from the archive")
+            return
+        pixmap = self.thumbnails.get(self.image_id, LARGE_SIZE)
+        self.image.set_image(pixmap, "Loading...")
+
+    def _large_ready(self, image_id: str, size: int) -> None:
+        if size == LARGE_SIZE and image_id == self.image_id:
+            pixmap = self.thumbnails.get(image_id, LARGE_SIZE)
+            error = self.thumbnails.error(image_id, LARGE_SIZE)
+            self.image.set_image(None if error else pixmap, error or "")
+
+
+class ResultPanel(QWidget):
+    """The query, the suggestion with all seven vote shares, and the neighbours that voted."""
+
+    neighbour_chosen = Signal(str)
+
+    def __init__(self, thumbnails: ThumbnailCache):
+        super().__init__()
+        self.thumbnails = thumbnails
+        self.prediction: Prediction | None = None
+        self.query_pixmap: QPixmap | None = None
+        self.query_name = ""
+        self.title = QLabel("Drop an image anywhere on the window, or use File > Open Image.")
+        self.title.setWordWrap(True)
+        self.query = ScaledImage(QSize(200, 150))
+        self.query.set_image(None, "No query image yet")
+        self.headline = QLabel("")
+        self.headline.setWordWrap(True)
+        self.headline.setObjectName("prediction-headline")
+        self.headline.setStyleSheet("font-size: 15px;")
+        self.chart = VoteChart()
+        self.uncertainty = QLabel("")
+        self.uncertainty.setWordWrap(True)
+        self.neighbour_title = QLabel("Nearest archive images")
+        self.neighbours = ThumbnailStrip(thumbnails, wrap=True)
+        self.neighbours.setMinimumHeight(2 * (THUMB_SIZE * 3 // 4 + 62))
+        self.neighbours.itemActivated.connect(lambda item: self.neighbour_chosen.emit(item.data(IMAGE_ID_ROLE)))
+        self.neighbours.itemClicked.connect(lambda item: self.neighbour_chosen.emit(item.data(IMAGE_ID_ROLE)))
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.query, 1)
+        layout.addWidget(self.headline)
+        layout.addWidget(self.chart)
+        layout.addWidget(self.uncertainty)
+        layout.addWidget(notice_label())
+        layout.addWidget(line)
+        layout.addWidget(self.neighbour_title)
+        layout.addWidget(self.neighbours, 3)
+
+    def show_busy(self, name: str) -> None:
+        self.title.setText(f"Classifying {name} ...")
+
+    def show_error(self, name: str, message: str) -> None:
+        self.prediction = None
+        self.title.setText(f"<b>Could not classify {name}</b>")
+        self.query.set_image(None, message)
+        self.headline.setText(f"<span style='color:#a00'>{message}</span>")
+        self.chart.set_votes({}, None)
+        self.uncertainty.setText("")
+        self.neighbours.clear()
+
+    def show_result(self, name: str, pixmap: QPixmap, prediction: Prediction, excluded_lesion: str | None) -> None:
+        self.prediction = prediction
+        self.query_pixmap = pixmap
+        self.query_name = name
+        self.title.setText(f"Query: <b>{name}</b>" + (f" (its own lesion {excluded_lesion} is excluded)"
+                                                       if excluded_lesion else ""))
+        self.query.set_image(pixmap)
+        share = prediction.votes[prediction.prediction]
+        runner_up = sorted(prediction.votes.items(), key=lambda kv: -kv[1])[1]
+        self.headline.setText(f"Nearest-neighbour suggestion: <b>{dx_label(prediction.prediction)}</b> "
+                              f"with {share:.0%} of the corrected vote")
+        self.chart.set_votes(prediction.votes, prediction.prediction)
+        k = len(prediction.neighbours)
+        distances = [n.distance for n in prediction.neighbours]
+        agree = sum(n.dx == prediction.prediction for n in prediction.neighbours)
+        runner = (f"runner-up {dx_label(runner_up[0])} {runner_up[1]:.0%}" if runner_up[1] >= 0.005
+                  else "no other diagnosis received a vote")
+        self.uncertainty.setText(
+            f"{agree} of the {k} nearest images are {prediction.prediction}; {runner}. "
+            f"Distances {min(distances):.2f}-{max(distances):.2f} "
+            "(smaller is more similar; votes are weighted by closeness and corrected for how common each "
+            "diagnosis is in the archive).")
+        self.neighbours.clear()
+        self.neighbour_title.setText(f"The {k} nearest archive images (click one to compare side by side)")
+        for n in prediction.neighbours:
+            caption = f"{n.dx} · {n.dx_type}\n{n.lesion_id}\nd = {n.distance:.2f}"
+            self.neighbours.add(n.image_id, caption,
+                                f"{n.image_id}, lesion {n.lesion_id}\n{dx_label(n.dx)}, confirmed by "
+                                f"{dx_type_label(n.dx_type).lower()}\ndistance {n.distance:.3f}")

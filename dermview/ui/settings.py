@@ -1,0 +1,56 @@
+"""Typed settings, stored as an INI file in the per-user config folder (never next to the program)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from ..model.knn import DEFAULT_K
+from ..paths import ensure_dir, user_dirs
+
+
+class Settings:
+    def __init__(self) -> None:
+        path = ensure_dir(user_dirs().config) / "dermview.ini"
+        self._qs = QSettings(str(path), QSettings.Format.IniFormat)
+
+    def _get(self, key: str, default, kind):
+        value = self._qs.value(key, default)
+        try:
+            return kind(value) if value is not None else default
+        except (TypeError, ValueError):
+            return default
+
+    @property
+    def last_archive(self) -> str:
+        return self._get("archive/last", "", str)
+
+    @last_archive.setter
+    def last_archive(self, value: str) -> None:
+        self._qs.setValue("archive/last", value)
+
+    @property
+    def k(self) -> int:
+        return max(1, min(100, self._get("model/k", DEFAULT_K, int)))
+
+    @k.setter
+    def k(self, value: int) -> None:
+        self._qs.setValue("model/k", int(value))
+
+    @property
+    def view_mode(self) -> str:
+        mode = self._get("view/mode", "grid", str)
+        return mode if mode in ("grid", "table") else "grid"
+
+    @view_mode.setter
+    def view_mode(self, value: str) -> None:
+        self._qs.setValue("view/mode", value)
+
+    def geometry(self, key: str) -> QByteArray | None:
+        value = self._qs.value(f"window/{key}")
+        return value if isinstance(value, QByteArray) else None
+
+    def set_geometry(self, key: str, value: QByteArray) -> None:
+        self._qs.setValue(f"window/{key}", value)
+
+    def sync(self) -> None:
+        self._qs.sync()

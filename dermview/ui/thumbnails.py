@@ -1,0 +1,75 @@
+"""The GUI thread's thumbnail cache: QPixmaps made from QImages the loader decoded elsewhere."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+
+from .workers import ThumbnailLoader
+
+THUMB_SIZE = 112  # longest side in the grid and the neighbour strip
+
+
+def placeholder(width: int, height: int, text: str = "") -> QPixmap:
+    pixmap = QPixmap(width, height)
+    pixmap.fill(QColor("#d8d8d8"))
+    if text:
+        painter = QPainter(pixmap)
+        painter.setPen(QColor("#555555"))
+        painter.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, text)
+        painter.end()
+    return pixmap
+
+
+class ThumbnailCache(QObject):
+    """LRU cache of pixmaps by image id and size; asks the loader for what it lacks."""
+
+    ready = Signal(str, int)  # image_id, size
+    CAPACITY = 2500  # ~2,500 x 112x84 pixmaps is ~95 MB at most
+
+    def __init__(self, loader: ThumbnailLoader, parent: QObject | None = None):
+        super().__init__(parent)
+        self._loader = loader
+        self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
+        self._pending: set[str] = set()
+        self._failed: dict[str, str] = {}
+        loader.loaded.connect(self._on_loaded)
+        loader.failed.connect(self._on_failed)
+
+    @staticmethod
+    def _split(key: str) -> tuple[str, int]:
+        image_id, size = key.rsplit("@", 1)
+        return image_id, int(size)
+
+    def get(self, image_id: str, size: int = THUMB_SIZE) -> QPixmap | None:
+        key = f"{image_id}@{size}"
+        pixmap = self._pixmaps.get(key)
+        if pixmap is not None:
+            self._pixmaps.move_to_end(key)
+            return pixmap
+        if key in self._failed:
+            return placeholder(size, size * 3 // 4, "cannot read")
+        if key not in self._pending:
+            self._pending.add(key)
+            self._loader.request(image_id, size)
+        return None
+
+    def error(self, image_id: str, size: int = THUMB_SIZE) -> str | None:
+        return self._failed.get(f"{image_id}@{size}")
+
+    def _on_loaded(self, key: str, image: QImage) -> None:
+        self._pending.discard(key)
+        self._pixmaps[key] = QPixmap.fromImage(image)
+        while len(self._pixmaps) > self.CAPACITY:
+            self._pixmaps.popitem(last=False)
+        self.ready.emit(*self._split(key))
+
+    def _on_failed(self, key: str, message: str) -> None:
+        self._pending.discard(key)
+        self._failed[key] = message
+        self.ready.emit(*self._split(key))
+
+    def __len__(self) -> int:
+        return len(self._pixmaps)
