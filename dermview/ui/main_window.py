@@ -417,7 +417,9 @@ class MainWindow(QMainWindow):
             self.queries.add_entry(image.name, image=image)
         if len(self.queries.entries) > first:
             self.tabs.setCurrentIndex(0)
-            self.queries.setCurrentRow(first)
+            # Show the first new image that can be classified; unreadable ones stay marked in the list.
+            good = [i for i in range(first, len(self.queries.entries)) if not self.queries.entries[i]["error"]]
+            self.queries.setCurrentRow(good[0] if good else first)
 
     def find_similar(self, image_id: str) -> None:
         row = self.queries.add_entry(f"Similar to {image_id}", archive_image_id=image_id)

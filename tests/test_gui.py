@@ -1,0 +1,256 @@
+"""The window, driven through its real widgets (pytest-qt, offscreen)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
+
+from dermview.archive import DX_CODES
+from dermview.ui.compare import CompareDialog
+from dermview.ui.main_window import MainWindow
+from dermview.ui.settings import Settings
+
+WAIT_MS = 120_000
+
+
+@pytest.fixture()
+def gui_cache(session_cache, monkeypatch):
+    monkeypatch.setenv("DERMVIEW_CACHE_DIR", str(session_cache))
+    return session_cache
+
+
+@pytest.fixture()
+def make_window(qtbot, gui_cache):
+    windows = []
+    before = {t.ident for t in threading.enumerate()}
+
+    def make(archive: Path | None = None) -> MainWindow:
+        window = MainWindow(Settings())
+        qtbot.addWidget(window)
+        window.resize(1400, 900)
+        window.show()
+        if archive is not None:
+            assert window.open_archive(str(archive))
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+    # Every thread the window started has ended: the model QThread and the thumbnail pool.
+    for window in windows:
+        assert window.service._thread.isFinished()
+    left = [t.name for t in threading.enumerate() if t.ident not in before and t.is_alive()]
+    assert not left, f"threads left running: {left}"
+
+
+def wait_for_index(qtbot, window):
+    qtbot.waitUntil(lambda: window.predictor is not None, timeout=WAIT_MS)
+
+
+def wait_for_result(qtbot, window):
+    def shown():
+        entry = window.queries.entries[window.queries.currentRow()]
+        return bool(entry["error"]) or (entry["result"] is not None and window.result.prediction is not None)
+    qtbot.waitUntil(shown, timeout=WAIT_MS)
+
+
+def drop(window, paths):
+    """What the window sees when files are dragged in and released. (Qt delivers drop events only
+    during a real drag, so the test hands the events to the window's handlers directly.)"""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    enter = QDragEnterEvent(QPoint(300, 300), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    window.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    event = QDropEvent(QPointF(300, 300), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                       Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    assert event.isAccepted()
+
+
+def test_start_screen_explains_the_archive(make_window, tmp_path):
+    window = make_window()
+    assert window.pages.currentWidget() is window.start_page
+    text = window.start_page.findChild(type(window.archive_label)).text()
+    assert "HAM10000" in text and "HAM10000_images_part1.zip" in text and "not a medical device" in text
+    assert not window.open_archive(str(tmp_path))
+    assert "No HAM10000 metadata" in window.start_page.error.text()
+    assert window.pages.currentWidget() is window.start_page
+
+
+def test_facets_give_the_published_counts(make_window, full_index, data_dir, qtbot):
+    window = make_window(data_dir)
+    assert window.model.rowCount() == 10015
+    window.facets.set_checked("dx", "mel")
+    assert window.model.rowCount() == 1113
+    assert window.count_label.text() == "1,113 of 10,015 images"
+    assert "(1,113)" in window.facets._boxes["dx"]["mel"].text()
+    window.facets.set_checked("dx", "mel", False)
+    window.facets.set_checked("dx_type", "confocal")
+    assert window.model.rowCount() == 69
+    # live counts: with confocal ticked, every confocal image is bkl
+    assert "(69)" in window.facets._boxes["dx"]["bkl"].text()
+    assert "(0)" in window.facets._boxes["dx"]["mel"].text()
+    window.facets.clear()
+    qtbot.keyClicks(window.facets.search, "HAM_0000118")
+    qtbot.waitUntil(lambda: window.model.rowCount() == 2, timeout=2000)
+    # selecting it shows the image large and the other image of the same lesion
+    window.grid.setCurrentIndex(window.model.index(0, 8))
+    assert window.detail.fields["lesion_id"].text() == "HAM_0000118"
+    assert window.detail.lesion_strip.count() == 1
+    other = window.detail.lesion_strip.item(0).text()
+    assert other != window.detail.fields["image_id"].text() and other.startswith("ISIC_")
+
+
+def test_age_range_and_table_sorting(make_window, full_index, data_dir):
+    window = make_window(data_dir)
+    window.facets.age_min.setValue(80)
+    ages = window.archive.metadata["age"]
+    assert window.model.rowCount() == int((ages >= 80).sum())
+    window.set_view_mode("table")
+    window.table.sortByColumn(4, Qt.SortOrder.DescendingOrder)
+    top = [window.model.data(window.model.index(r, 4)) for r in range(3)]
+    assert top == ["85"] * 3
+
+
+def test_drop_an_original_gives_prediction_and_neighbours(make_window, small_model, small_archive, data_dir, qtbot):
+    window = make_window(small_archive)
+    wait_for_index(qtbot, window)
+    window.k_spin.setValue(9)
+    drop(window, [data_dir / "originals" / "ISIC_0024307.jpg"])
+    wait_for_result(qtbot, window)
+    prediction = window.result.prediction
+    assert prediction is not None and prediction.prediction in DX_CODES
+    assert window.result.neighbours.count() == 9
+    assert set(window.result.chart.votes()) == set(DX_CODES)
+    assert "Nearest-neighbour suggestion" in window.result.headline.text()
+    notice = window.findChild(type(window.archive_label), "medical-notice")
+    assert notice.isVisible() and "not a medical device" in notice.text()
+    qtbot.waitUntil(window.result.neighbours.all_loaded, timeout=WAIT_MS)
+
+
+def test_broken_drop_shows_a_message_and_the_window_keeps_working(make_window, small_model, small_archive,
+                                                                  data_dir, tmp_path, qtbot):
+    window = make_window(small_archive)
+    wait_for_index(qtbot, window)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes((data_dir / "originals" / "ISIC_0024307.jpg").read_bytes()[:3000])
+    drop(window, [broken])
+    wait_for_result(qtbot, window)
+    assert "truncated or damaged" in window.result.headline.text()
+    assert window.queries.item(0).text().startswith("✗")
+    drop(window, [data_dir / "originals" / "ISIC_0024338.jpg", tmp_path / "missing.jpg"])
+    names = [Path(e["name"]).name for e in window.queries.entries]
+    good, missing = names.index("ISIC_0024338.jpg"), names.index("missing.jpg")
+    assert window.queries.currentRow() == good  # the readable image is shown first
+    qtbot.waitUntil(lambda: window.queries.entries[good]["result"] is not None, timeout=WAIT_MS)
+    assert window.result.prediction is not None
+    window.queries.setCurrentRow(missing)
+    assert "no such file" in window.result.headline.text()
+
+
+def test_folder_drop_makes_a_list_to_step_through(make_window, small_model, small_archive, data_dir, qtbot, tmp_path):
+    window = make_window(small_archive)
+    wait_for_index(qtbot, window)
+    folder = tmp_path / "visit"
+    folder.mkdir()
+    for name in ("ISIC_0024307.jpg", "ISIC_0024308.jpg", "ISIC_0024310.jpg"):
+        (folder / name).write_bytes((data_dir / "originals" / name).read_bytes())
+    drop(window, [folder])
+    assert window.queries.count() == 3
+    for row in range(3):
+        window.queries.setCurrentRow(row)
+        wait_for_result(qtbot, window)
+        assert window.result.title.text().endswith(f"{sorted(p.name for p in folder.iterdir())[row]}</b>")
+
+
+def test_compare_view_zooms_both_sides(make_window, small_model, small_archive, data_dir, qtbot):
+    window = make_window(small_archive)
+    wait_for_index(qtbot, window)
+    drop(window, [data_dir / "originals" / "ISIC_0024307.jpg"])
+    wait_for_result(qtbot, window)
+    item = window.result.neighbours.item(0)
+    rect = window.result.neighbours.visualItemRect(item)
+    qtbot.mouseClick(window.result.neighbours.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: window.findChild(CompareDialog) is not None, timeout=WAIT_MS)
+    dialog = window.findChild(CompareDialog)
+    qtbot.waitUntil(dialog.isVisible, timeout=5000)
+    before = dialog.zoom_level()
+    dialog.zoom(1.25)
+    after = dialog.zoom_level()
+    assert after[0] == pytest.approx(before[0] * 1.25) and after[1] == pytest.approx(before[1] * 1.25)
+    dialog.left.horizontalScrollBar().setValue(dialog.left.horizontalScrollBar().maximum())
+    assert dialog.right.horizontalScrollBar().value() == dialog.left.horizontalScrollBar().value()
+    dialog.close()
+
+
+def test_find_similar_excludes_own_lesion(make_window, small_model, small_archive, qtbot):
+    window = make_window(small_archive)
+    wait_for_index(qtbot, window)
+    meta = window.archive.metadata
+    lesion = meta["lesion_id"].value_counts().index[0]
+    image_id = meta.loc[meta["lesion_id"] == lesion, "image_id"].iloc[0]
+    window.select_image(image_id)
+    qtbot.mouseClick(window.detail.similar, Qt.MouseButton.LeftButton)
+    wait_for_result(qtbot, window)
+    assert lesion not in {n.lesion_id for n in window.result.prediction.neighbours}
+    assert f"own lesion {lesion} is excluded" in window.result.title.text()
+
+
+def test_rapid_queries_newest_wins(make_window, small_model, small_archive, data_dir, qtbot):
+    window = make_window(small_archive)
+    wait_for_index(qtbot, window)
+    originals = sorted((data_dir / "originals").glob("*.jpg"))[:20]
+    drop(window, originals)
+    for row in range(20):  # the user flicks through the list faster than the model can answer
+        window.queries.setCurrentRow(row)
+    wait_for_result(qtbot, window)
+    assert window.queries.currentRow() == 19
+    assert window.result.title.text().endswith(f"{originals[19].name}</b>")
+    qtbot.wait(300)
+    answered = sum(e["result"] is not None for e in window.queries.entries)
+    assert answered < 20  # superseded queries were skipped, not all computed
+
+
+def test_paste_image_from_clipboard(make_window, small_model, small_archive, data_dir, qtbot):
+    window = make_window(small_archive)
+    wait_for_index(qtbot, window)
+    QGuiApplication.clipboard().setImage(QImage(str(data_dir / "originals" / "ISIC_0024307.jpg")))
+    window.paste_action.trigger()
+    wait_for_result(qtbot, window)
+    assert window.result.prediction is not None
+
+
+def test_keyboard_navigation_in_grid_and_neighbours(make_window, small_model, small_archive, data_dir, qtbot):
+    window = make_window(small_archive)
+    wait_for_index(qtbot, window)
+    window.grid.setFocus()
+    window.grid.setCurrentIndex(window.model.index(0, 8))
+    first = window.detail.fields["image_id"].text()
+    qtbot.keyClick(window.grid, Qt.Key.Key_Right)
+    assert window.detail.fields["image_id"].text() == window.model.image_id(1) != first
+    drop(window, [data_dir / "originals" / "ISIC_0024307.jpg"])
+    wait_for_result(qtbot, window)
+    strip = window.result.neighbours
+    strip.setFocus()
+    strip.setCurrentRow(0)
+    qtbot.keyClick(strip, Qt.Key.Key_Right)
+    assert strip.currentRow() == 1
+    qtbot.keyClick(strip, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.findChild(CompareDialog) is not None, timeout=WAIT_MS)
+
+
+def test_settings_persist(make_window, small_archive, qtbot):
+    window = make_window(small_archive)
+    window.k_spin.setValue(11)
+    window.set_view_mode("table")
+    window.close()
+    again = make_window()
+    assert again.settings.last_archive == str(Path(small_archive).resolve())
+    assert again.settings.k == 11 and again.settings.view_mode == "table"
