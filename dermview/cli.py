@@ -186,7 +186,8 @@ def write_isic_csv(path: str, rows: list[tuple[str, dict[str, float]]]) -> None:
         writer = csv.writer(handle)
         writer.writerow(["image", *ISIC_COLUMNS])
         for stem, scores in rows:
-            writer.writerow([stem, *(f"{scores[c.lower()]:.6f}" for c in ISIC_COLUMNS)])
+            # 12 decimals: the tie-breaking offsets (1e-9) must survive the rounding.
+            writer.writerow([stem, *(f"{scores[c.lower()]:.12f}" for c in ISIC_COLUMNS)])
 
 
 @command("predict")

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..archive.codes import DX_CODES
 
-DEFAULT_K = 15
+DEFAULT_K = 21
 DEFAULT_PRIOR_POWER = 0.5
 K_CHOICES = (5, 9, 15, 21, 31, 45, 61)
 PRIOR_POWER_CHOICES = (0.0, 0.25, 0.5, 0.75, 1.0)

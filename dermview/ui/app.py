@@ -116,6 +116,25 @@ class ScriptedRun:
                        f"window {pixmap.width()}x{pixmap.height()} saved to {target}")
 
 
+def install_file_open_handler(app, window):
+    """macOS hands files opened from Finder to a running app as QFileOpenEvents, not arguments."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class FileOpenFilter(QObject):
+        def eventFilter(self, obj, event):
+            if event.type() == QEvent.Type.FileOpen and event.file():
+                if window.archive is not None:
+                    window.files_dropped.emit([event.file()])
+                else:
+                    window.pending_files.append(event.file())
+                return True
+            return False
+
+    handler = FileOpenFilter(app)
+    app.installEventFilter(handler)
+    return handler
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
     scripted = bool(args.screenshot or args.self_test)
@@ -134,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("dermview")
     app.setApplicationVersion(__version__)
     window = MainWindow()
+    install_file_open_handler(app, window)
     if scripted:
         window.resize(1400, 900)
     window.show()
@@ -148,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     queries = args.query + args.images
     if queries and window.archive is not None:
         window.add_queries(queries)
+    elif queries:  # an image opened from the file manager before any archive was chosen
+        window.pending_files.extend(queries)
 
     run = None
     if scripted:

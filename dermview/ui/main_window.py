@@ -126,6 +126,7 @@ class MainWindow(QMainWindow):
         self.service.query_failed.connect(self._query_failed)
         self._pending: dict[int, int] = {}  # generation -> query list row
         self._compare_wanted: str | None = None
+        self.pending_files: list[str] = []  # opened (e.g. from Finder) before an archive was open
         self.files_dropped.connect(self.add_queries)
 
         self.pages = QStackedWidget()
@@ -309,6 +310,9 @@ class MainWindow(QMainWindow):
                                    f"lesions{notes}")
         self._build_browser(archive)
         self._load_index()
+        if self.pending_files:
+            pending, self.pending_files = self.pending_files, []
+            self.add_queries(pending)
         return True
 
     def _load_index(self, rebuild: bool = False) -> None:

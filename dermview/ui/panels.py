@@ -65,6 +65,9 @@ class ThumbnailStrip(QListWidget):
         self.setUniformItemSizes(True)
         self.setGridSize(QSize(THUMB_SIZE + 36, THUMB_SIZE * 3 // 4 + 58))
         self.setWordWrap(True)
+        # Which items show their real thumbnail. Kept in Python, not as a bool in item data:
+        # PySide6 6.12 mis-counts references of bools read back from QVariant (a crash at exit).
+        self._loaded: set[str] = set()
         thumbnails.ready.connect(self._thumbnail_ready)
 
     def add(self, image_id: str, caption: str, tooltip: str) -> QListWidgetItem:
@@ -73,12 +76,17 @@ class ThumbnailStrip(QListWidget):
         item.setToolTip(tooltip)
         pixmap = self.thumbnails.get(image_id)
         item.setIcon(pixmap if pixmap is not None else placeholder(THUMB_SIZE, THUMB_SIZE * 3 // 4))
-        item.setData(Qt.ItemDataRole.UserRole + 2, pixmap is not None)
+        if pixmap is not None:
+            self._loaded.add(image_id)
         self.addItem(item)
         return item
 
+    def clear(self) -> None:
+        super().clear()
+        self._loaded.clear()
+
     def all_loaded(self) -> bool:
-        return all(self.item(i).data(Qt.ItemDataRole.UserRole + 2) for i in range(self.count()))
+        return all(self.item(i).data(IMAGE_ID_ROLE) in self._loaded for i in range(self.count()))
 
     def _thumbnail_ready(self, image_id: str, size: int) -> None:
         if size != THUMB_SIZE:
@@ -89,7 +97,7 @@ class ThumbnailStrip(QListWidget):
                 pixmap = self.thumbnails.get(image_id)
                 if pixmap is not None:
                     item.setIcon(pixmap)
-                    item.setData(Qt.ItemDataRole.UserRole + 2, True)
+                    self._loaded.add(image_id)
 
 
 def notice_label() -> QLabel:

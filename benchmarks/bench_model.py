@@ -1,0 +1,92 @@
+"""Speed and memory of the model on the real archive (issue 3 targets).
+
+- a cold index of all 10,015 images vs merely decoding the same JPEGs with Pillow (same run);
+  target: at most 8x, and under 60 s;
+- loading the cached index; target: well under 1 s;
+- one more query against a loaded index for a 600x450 original (decode, features, search);
+  target: under 50 ms;
+- the loaded index's memory; target: under 50 MB.
+
+Run: python benchmarks/bench_model.py [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import require_data, timed
+
+from PIL import Image
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workers", type=int, default=None)
+    args = parser.parse_args()
+    data = require_data()
+    os.environ["DERMVIEW_CACHE_DIR"] = tempfile.mkdtemp(prefix="dermview-bench-")
+    from dermview.archive import open_archive, load_image_file
+    from dermview.model.extractors import get_extractor
+    from dermview.model.index import build_index, cache_file, default_workers, load_index, save_index
+    from dermview.model.predictor import Predictor
+
+    archive = open_archive(data)
+    ids = list(archive.metadata["image_id"])
+    files = [data / "images" / f"{i}.jpg" for i in ids]
+    for f in files:  # warm the OS file cache for both measurements alike
+        f.read_bytes()
+
+    start = time.perf_counter()
+    for f in files:
+        with Image.open(f) as im:
+            im.load()
+    decode = time.perf_counter() - start
+    print(f"decode {len(files):,} JPEGs with Pillow (one thread, full size): {decode:6.1f} s "
+          f"({decode / len(files) * 1000:.2f} ms each)")
+
+    workers = args.workers or default_workers()
+    start = time.perf_counter()
+    index = build_index(archive, workers=workers)
+    cold = time.perf_counter() - start
+    print(f"cold index ({workers} worker threads, features + fitted projection):  {cold:6.1f} s "
+          f"= {cold / decode:.1f}x the decode time   (targets: <= 8x, < 60 s)")
+
+    path = cache_file(archive, get_extractor())
+    save_index(index, path)
+    print(f"cache file: {path.stat().st_size / 1e6:.1f} MB")
+    median, _ = timed(lambda: load_index(path), repeat=7)
+    print(f"load the cached index: median {median * 1000:.0f} ms of 7   (target: well under 1 s)")
+
+    before = rss_mb()
+    loaded = load_index(path)
+    after = rss_mb()
+    print(f"loaded index arrays: {loaded.nbytes / 1e6:.1f} MB (resident memory grew {after - before:.1f} MB)"
+          "   (target: < 50 MB)")
+
+    predictor = Predictor(archive, loaded)
+    originals = sorted((data / "originals").glob("*.jpg"))
+    extractor = predictor.extractor
+    predictor.predict_image(load_image_file(originals[0], draft_size=extractor.draft_size))  # warm-up
+    times = []
+    for path in originals:
+        start = time.perf_counter()
+        predictor.predict_image(load_image_file(path, draft_size=extractor.draft_size))
+        times.append(time.perf_counter() - start)
+    print(f"one query, 600x450 original (decode + features + search): median {statistics.median(times) * 1000:.1f} ms, "
+          f"90th percentile {sorted(times)[int(0.9 * len(times))] * 1000:.1f} ms over {len(times)} originals "
+          "(target: < 50 ms)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

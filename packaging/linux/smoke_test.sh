@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install the Linux tarball into a throw-away home, start the installed app offscreen with
+# --self-test, and check that it wrote only into per-user folders. Used by CI after build.py.
+#   packaging/linux/smoke_test.sh dist/dermview-*.tar.gz ARCHIVE_DIR
+set -euo pipefail
+tarball=$(readlink -f "$1")
+archive=$(readlink -f "$2")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export HOME="$work/home"
+unset DERMVIEW_CACHE_DIR XDG_CACHE_HOME XDG_CONFIG_HOME XDG_STATE_HOME XDG_DATA_HOME
+mkdir -p "$HOME"
+tar -xzf "$tarball" -C "$work"
+"$work"/dermview-*/install.sh
+app="$HOME/.local/lib/dermview"
+test -x "$HOME/.local/bin/dermview"
+grep -q "^Exec=$app/dermview %F" "$HOME/.local/share/applications/dermview.desktop"
+grep -q "^MimeType=image/jpeg;image/png;" "$HOME/.local/share/applications/dermview.desktop"
+test -f "$HOME/.local/share/icons/hicolor/256x256/apps/dermview.png"
+before=$(find "$app" -type f | wc -l)
+QT_QPA_PLATFORM=offscreen "$HOME/.local/bin/dermview" --self-test --archive "$archive"
+after=$(find "$app" -type f | wc -l)
+[ "$before" = "$after" ] || { echo "the app wrote into its own folder ($before -> $after files)" >&2; exit 1; }
+ls "$HOME"/.cache/dermview/index/*.npz >/dev/null
+test -s "$HOME/.local/state/dermview/logs/dermview.log"
+test -f "$HOME/.config/dermview/dermview.ini"
+# a path on the command line (what a file manager passes) is classified
+QT_QPA_PLATFORM=offscreen "$HOME/.local/bin/dermview" --archive "$archive" --screenshot "$work/open-with.png" \
+    "$archive/originals/ISIC_0024307.jpg"
+test -s "$work/open-with.png"
+"$work"/dermview-*/install.sh --uninstall
+test ! -e "$HOME/.local/bin/dermview"
+echo "smoke test passed: installed, self-tested, opened an image, uninstalled"
