@@ -225,42 +225,39 @@ def evaluate_external(predictor, images_path, ground_truth_path, *, progress=Non
     if problems and not images:
         raise DermviewError(f"{problems[0][0]}: {problems[0][1]}.")
     wanted = [item for item in images if item.stem in truth]
-    y_true, y_pred, scores, errors = [], [], [], {}
+    raw_extractor = RawPixelExtractor()
+    y_true, y_pred, scores, raw_queries, errors = [], [], [], [], {}
     for n, item in enumerate(wanted):
         try:
-            prediction = predictor.predict_image(item.load(predictor.extractor.draft_size))
+            image = item.load(predictor.extractor.draft_size)
+            prediction = predictor.predict_image(image)
         except ImageDecodeError as exc:
             errors[item.stem] = str(exc)
             continue
         y_true.append(truth[item.stem])
         y_pred.append(DX_CODES.index(prediction.prediction))
         scores.append([prediction.scores[c] for c in DX_CODES])
+        raw_queries.append(raw_extractor.extract(raw_extractor.prepare(image)[None])[0])  # same decode
         if progress:
             progress(n + 1, len(wanted))
     if not y_true:
         raise DermviewError("None of the test images named in the ground truth could be predicted.")
-    report = metrics(np.array(y_true), np.array(y_pred), np.array(scores))
+    y_true = np.array(y_true)
+    report = metrics(y_true, np.array(y_pred), np.array(scores))
     report["n_ground_truth"] = len(truth)
     report["n_predicted"] = len(y_true)
     report["missing_images"] = len(truth) - len({item.stem for item in wanted})
     report["failed_images"] = errors
     report["features"] = predictor.index.extractor
     train = predictor.labels
-    major = np.bincount(train, minlength=N_CLASSES).argmax()
-    base = metrics(np.array(y_true), np.full(len(y_true), major))
-    report["baselines"] = {"majority": {"accuracy": base["accuracy"], "balanced_accuracy": base["balanced_accuracy"]}}
+    majority = metrics(y_true, np.full(len(y_true), np.bincount(train, minlength=N_CLASSES).argmax()))
     raw_points = raw_pixel_vectors(predictor.archive, predictor.index.image_ids)
-    extractor = RawPixelExtractor()
-    queries, kept = [], []
-    for i, item in enumerate(wanted):
-        if item.stem in errors:
-            continue
-        queries.append(extractor.extract(extractor.prepare(item.load(extractor.draft_size))[None])[0])
-        kept.append(i)
-    idx, _ = nearest(raw_points, np.array(queries), RAW_PIXEL_K)
-    votes = np.zeros((len(queries), N_CLASSES))
-    np.add.at(votes, (np.repeat(np.arange(len(queries)), idx.shape[1]), train[idx].ravel()), 1.0)
-    raw = metrics(np.array(y_true), decide(votes))
-    report["baselines"]["raw_pixel_knn"] = {"accuracy": raw["accuracy"], "balanced_accuracy": raw["balanced_accuracy"],
-                                            "k": RAW_PIXEL_K, "pixels": "28x28 RGB"}
+    idx, _ = nearest(raw_points, np.array(raw_queries), RAW_PIXEL_K)
+    votes = np.zeros((len(raw_queries), N_CLASSES))
+    np.add.at(votes, (np.repeat(np.arange(len(raw_queries)), idx.shape[1]), train[idx].ravel()), 1.0)
+    raw = metrics(y_true, decide(votes))
+    report["baselines"] = {
+        "majority": {"accuracy": majority["accuracy"], "balanced_accuracy": majority["balanced_accuracy"]},
+        "raw_pixel_knn": {"accuracy": raw["accuracy"], "balanced_accuracy": raw["balanced_accuracy"],
+                          "k": RAW_PIXEL_K, "pixels": "28x28 RGB"}}
     return report

@@ -54,7 +54,13 @@ def nearest(points: np.ndarray, queries: np.ndarray, k: int,
 
     ``exclude``: optional boolean (Q, N) of points a query must not see (its own lesion).
     """
-    sq = (queries * queries).sum(axis=1)[:, None] - 2.0 * queries @ points.T + (points * points).sum(axis=1)[None, :]
+    if len(queries) == 1:
+        # One query (the window, the command line): exact differences, so that an identical image
+        # is at distance 0 rather than at the rounding error of the expanded form below.
+        diff = points - queries[0]
+        sq = np.einsum("ij,ij->i", diff, diff)[None, :]
+    else:
+        sq = (queries * queries).sum(axis=1)[:, None] - 2.0 * queries @ points.T + (points * points).sum(axis=1)[None, :]
     if exclude is not None:
         sq = np.where(exclude, np.inf, sq)
     k = min(k, points.shape[0])

