@@ -115,7 +115,7 @@ class Archive:
             raise ImageDecodeError(f"{image_id}: listed in the metadata but its image file is not in the archive.")
         return source.read(image_id)
 
-    def load_image(self, image_id: str, *, draft_size: int | None = None) -> Image.Image:
+    def load_image(self, image_id: str, *, draft_size: int | tuple[int, int] | None = None) -> Image.Image:
         """The image as upright 8-bit RGB; thread-safe."""
         return decode_image(self.read_bytes(image_id), image_id, draft_size=draft_size)
 

@@ -39,11 +39,13 @@ def read_file_bytes(path: str | Path) -> bytes:
         raise ImageDecodeError(f"{path.name}: cannot read the file ({exc.strerror or exc}).") from exc
 
 
-def decode_image(data: bytes, name: str = "image", *, draft_size: int | None = None) -> Image.Image:
+def decode_image(data: bytes, name: str = "image", *,
+                 draft_size: int | tuple[int, int] | None = None) -> Image.Image:
     """Decode ``data`` to an RGB image, upright.
 
     ``draft_size``: for JPEGs, let libjpeg decode at 1/2, 1/4 or 1/8 scale as long as both sides
     stay at least this many pixels - several times faster for thumbnails and feature extraction.
+    A (long, short) pair asks for at least that many pixels along the image's long and short side.
     Raises :class:`ImageDecodeError` with a readable message for anything that is not a usable image.
     """
     if not data:
@@ -60,8 +62,12 @@ def decode_image(data: bytes, name: str = "image", *, draft_size: int | None = N
             if width < 1 or height < 1:
                 raise ImageDecodeError(f"{name}: image has no pixels.")
             if draft_size and im.format == "JPEG":
-                # Request a square so that the guarantee holds whichever way EXIF rotates it.
-                im.draft("RGB", (draft_size, draft_size))
+                if isinstance(draft_size, tuple):
+                    long_side, short_side = draft_size
+                    im.draft("RGB", (long_side, short_side) if width >= height else (short_side, long_side))
+                else:
+                    # A square request keeps the guarantee whichever way EXIF rotates the image.
+                    im.draft("RGB", (draft_size, draft_size))
             im = ImageOps.exif_transpose(im)
             im.load()
             return to_rgb(im)
@@ -103,7 +109,7 @@ def to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def load_image_file(path: str | Path, *, draft_size: int | None = None) -> Image.Image:
+def load_image_file(path: str | Path, *, draft_size: int | tuple[int, int] | None = None) -> Image.Image:
     path = Path(path)
     return decode_image(read_file_bytes(path), path.name, draft_size=draft_size)
 

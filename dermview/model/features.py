@@ -17,9 +17,11 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-FEATURE_VERSION = "classic-4"
+FEATURE_VERSION = "classic-5"
 WORK_SIZE = (96, 72)  # width, height; 4:3 like the archive
-DRAFT_SIZE = 96  # JPEG draft decoding may go down to this before resizing
+# JPEG draft decoding may shrink by 1/2, 1/4 or 1/8 as long as the long side keeps 96 pixels and the
+# short side 72 (images are turned to landscape before resizing, so EXIF rotation cannot break it).
+DRAFT_SIZE = WORK_SIZE
 
 # Approximate CIELAB of the colours dermoscopy names (white, red, light brown, dark brown, blue-grey, black).
 DERMOSCOPIC_COLOURS = np.array([

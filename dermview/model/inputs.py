@@ -17,7 +17,7 @@ from ..errors import ImageDecodeError
 class InputImage:
     name: str  # what the user sees: a path, or "archive.zip:member.jpg"
     stem: str  # the image id without extension (ISIC submissions use it)
-    load: Callable[[int | None], Image.Image]  # draft_size -> RGB image; raises ImageDecodeError
+    load: Callable[..., Image.Image]  # (draft_size=None) -> RGB image; raises ImageDecodeError
 
 
 def _file_input(path: Path) -> InputImage:
