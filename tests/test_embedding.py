@@ -41,3 +41,12 @@ def test_deterministic(small_model):
     a = fit_embedding(index.features[:400], predictor.labels[:400], components=100)
     b = fit_embedding(index.features[:400], predictor.labels[:400], components=100)
     assert np.array_equal(a.transform(index.features[:10]), b.transform(index.features[:10]))
+
+
+def test_ledoit_wolf_matches_scikit_learn():
+    from sklearn.covariance import ledoit_wolf as reference
+
+    rng = np.random.default_rng(3)
+    for n, d in ((500, 40), (30, 60), (2, 5)):
+        x = rng.normal(size=(n, d)) @ rng.normal(size=(d, d))
+        assert np.allclose(embedding.ledoit_wolf(x), reference(x)[0], rtol=1e-6, atol=1e-8)

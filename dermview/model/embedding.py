@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-EMBEDDING_VERSION = "knlda-3"
+EMBEDDING_VERSION = "knlda-4"
 KERNEL_COMPONENTS = 1000
 RAW_WEIGHT = 0.2  # weight of the standardised features appended to the LDA directions
 # RBF width: gamma = GAMMA_SCALE / number of features. Lesion-grouped CV on the archive (k=31, prior
@@ -67,18 +67,33 @@ def _rbf_kernel(a: np.ndarray, b: np.ndarray, gamma: float) -> np.ndarray:
     return np.exp(-gamma * np.maximum(sq, 0.0))
 
 
+def ledoit_wolf(x: np.ndarray) -> np.ndarray:
+    """Ledoit-Wolf shrunk covariance of the rows of ``x`` (as sklearn.covariance.ledoit_wolf).
+
+    The shrinkage needs sum_i |x_i|^4, which scikit-learn computes as a d x d product of squared
+    data; from the row norms it costs O(n d) instead of O(n d^2), half the fitting time here.
+    """
+    n, d = x.shape
+    x = x - x.mean(axis=0)
+    cov = (x.T @ x) / n
+    mu = np.trace(cov) / d
+    if n < 2:
+        return mu * np.eye(d)
+    row_sq = np.einsum("ij,ij->i", x, x)
+    frob = float(np.sum(cov * cov))
+    beta = (float(np.sum(row_sq * row_sq)) / n - frob) / (d * n)
+    delta = (frob - 2.0 * mu * np.trace(cov) + d * mu * mu) / d
+    shrinkage = 0.0 if delta <= 0 else min(max(beta, 0.0), delta) / delta
+    out = (1.0 - shrinkage) * cov
+    out.flat[:: d + 1] += shrinkage * mu
+    return out
+
+
 def _shrunk_covariance(x: np.ndarray) -> np.ndarray:
     """Ledoit-Wolf covariance of standardised columns, scaled back (scikit-learn's LDA 'auto')."""
-    import warnings
-
-    from sklearn.covariance import ledoit_wolf
-
     scale = x.std(axis=0)
     scale[scale == 0] = 1.0
-    with warnings.catch_warnings():  # a class with a single image is legal in small training sets
-        warnings.simplefilter("ignore", UserWarning)
-        shrunk, _ = ledoit_wolf((x - x.mean(axis=0)) / scale)
-    return scale[:, None] * shrunk * scale[None, :]
+    return scale[:, None] * ledoit_wolf((x - x.mean(axis=0)) / scale) * scale[None, :]
 
 
 def _lda_directions(x: np.ndarray, labels: np.ndarray, rank: int) -> np.ndarray:
