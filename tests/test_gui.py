@@ -130,6 +130,11 @@ def test_drop_an_original_gives_prediction_and_neighbours(make_window, small_mod
     assert window.result.neighbours.count() == 9
     assert set(window.result.chart.votes()) == set(DX_CODES)
     assert "Nearest-neighbour suggestion" in window.result.headline.text()
+    # the original is also in the archive: its own lesion must not vote for it
+    own = window.predictor.lesion_of("ISIC_0024307")
+    if own is not None:
+        assert own not in {n.lesion_id for n in prediction.neighbours}
+        assert f"its own lesion {own} are left out" in window.result.title.text()
     notice = window.findChild(type(window.archive_label), "medical-notice")
     assert notice.isVisible() and "not a medical device" in notice.text()
     qtbot.waitUntil(window.result.neighbours.all_loaded, timeout=WAIT_MS)
@@ -167,7 +172,7 @@ def test_folder_drop_makes_a_list_to_step_through(make_window, small_model, smal
     for row in range(3):
         window.queries.setCurrentRow(row)
         wait_for_result(qtbot, window)
-        assert window.result.title.text().endswith(f"{sorted(p.name for p in folder.iterdir())[row]}</b>")
+        assert f"Query: <b>{sorted(p.name for p in folder.iterdir())[row]}</b>" in window.result.title.text()
 
 
 def test_compare_view_zooms_both_sides(make_window, small_model, small_archive, data_dir, qtbot):
@@ -200,7 +205,12 @@ def test_find_similar_excludes_own_lesion(make_window, small_model, small_archiv
     qtbot.mouseClick(window.detail.similar, Qt.MouseButton.LeftButton)
     wait_for_result(qtbot, window)
     assert lesion not in {n.lesion_id for n in window.result.prediction.neighbours}
-    assert f"own lesion {lesion} is excluded" in window.result.title.text()
+    assert f"its own lesion {lesion} are left out" in window.result.title.text()
+    # the same image dropped as a file is recognised by its name and treated alike
+    drop(window, [Path(small_archive) / "images" / f"{image_id}.jpg"])
+    wait_for_result(qtbot, window)
+    assert lesion not in {n.lesion_id for n in window.result.prediction.neighbours}
+    assert f"its own lesion {lesion} are left out" in window.result.title.text()
 
 
 def test_rapid_queries_newest_wins(make_window, small_model, small_archive, data_dir, qtbot):
@@ -212,7 +222,7 @@ def test_rapid_queries_newest_wins(make_window, small_model, small_archive, data
         window.queries.setCurrentRow(row)
     wait_for_result(qtbot, window)
     assert window.queries.currentRow() == 19
-    assert window.result.title.text().endswith(f"{originals[19].name}</b>")
+    assert f"Query: <b>{originals[19].name}</b>" in window.result.title.text()
     qtbot.wait(300)
     answered = sum(e["result"] is not None for e in window.queries.entries)
     assert answered < 20  # superseded queries were skipped, not all computed

@@ -36,6 +36,11 @@ class Predictor:
         self.labels = np.searchsorted(np.array(DX_CODES), self.dx)
         self.prior = np.bincount(self.labels, minlength=len(DX_CODES)) / len(self.labels)
         self._row = {image_id: i for i, image_id in enumerate(index.image_ids)}
+        self._lesion_by_image = dict(zip(archive.metadata["image_id"], archive.metadata["lesion_id"].astype(str)))
+
+    def lesion_of(self, image_id: str) -> str | None:
+        """The lesion of an archive image id, or None if the archive has no such image."""
+        return self._lesion_by_image.get(image_id)
 
     def features_of(self, image: Image.Image) -> np.ndarray:
         return self.extractor.extract(self.extractor.prepare(image)[None])[0]

@@ -479,12 +479,8 @@ class MainWindow(QMainWindow):
 
     def _show_result(self, entry: dict) -> None:
         result: QueryResult = entry["result"]
-        excluded = None
-        if result.archive_image_id:
-            meta = self.archive.metadata
-            excluded = meta.loc[meta["image_id"] == result.archive_image_id, "lesion_id"].iloc[0]
         name = result.name if result.archive_image_id else Path(result.name).name
-        self.result.show_result(name, entry["pixmap"], result.prediction, excluded)
+        self.result.show_result(name, entry["pixmap"], result.prediction, result.excluded_lesion)
 
     def _k_changed(self, k: int) -> None:
         self.settings.k = k

@@ -229,8 +229,9 @@ class ResultPanel(QWidget):
         self.prediction = prediction
         self.query_pixmap = pixmap
         self.query_name = name
-        self.title.setText(f"Query: <b>{name}</b>" + (f" (its own lesion {excluded_lesion} is excluded)"
-                                                       if excluded_lesion else ""))
+        self.title.setText(f"Query: <b>{name}</b>" + (
+            f"<br>This is an archive image: the images of its own lesion {excluded_lesion} are left out "
+            "of the vote." if excluded_lesion else ""))
         self.query.set_image(pixmap)
         share = prediction.votes[prediction.prediction]
         runner_up = sorted(prediction.votes.items(), key=lambda kv: -kv[1])[1]
