@@ -15,7 +15,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 from _common import DATA, PROJECT_ROOT, require_data
 

@@ -114,7 +114,7 @@ def run_index(args: argparse.Namespace) -> int:
     archive, index, _, seconds = open_model(args, rebuild=args.rebuild)
     print(f"Index of {len(index.image_ids):,} images ready in {seconds:.1f} s "
           f"({index.nbytes / 1e6:.1f} MB): {cache_file(archive, get_extractor(index.extractor))}")
-    for image_id, message in list(index.failed.items())[:10]:
+    for message in list(index.failed.values())[:10]:
         print(f"  not indexed: {message}")
     if len(index.failed) > 10:
         print(f"  ... and {len(index.failed) - 10} more images could not be read")

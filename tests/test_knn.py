@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from sklearn.metrics import balanced_accuracy_score, precision_score, recall_score
 
 from dermview.archive import DX_CODES, load_image_file

@@ -20,7 +20,7 @@ from PIL import Image
 from ..errors import ArchiveError, ImageDecodeError
 from .imaging import decode_image
 from .metadata import read_metadata
-from .sources import FolderSource, ImageSource, ZipSource, scan_folders
+from .sources import ImageSource, ZipSource, scan_folders
 
 _ARCHIVE_ZIP = re.compile(r"ham10000|isic|images", re.IGNORECASE)
 

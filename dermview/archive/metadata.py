@@ -6,7 +6,6 @@ import io
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..errors import ArchiveError

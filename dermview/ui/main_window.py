@@ -18,7 +18,7 @@ from ..archive.browse import Browser
 from ..errors import DermviewError
 from ..model.inputs import InputImage, bytes_input, gather_inputs
 from ..paths import resources_dir
-from .archive_model import CAPTION_COLUMN, COLUMNS, IMAGE_ID_ROLE, ArchiveModel
+from .archive_model import CAPTION_COLUMN, ArchiveModel
 from .compare import CompareDialog
 from .facets import FacetPanel
 from .panels import LARGE_SIZE, DetailPanel, ResultPanel
