@@ -138,17 +138,20 @@ def lesion_masks(lab: np.ndarray, valid: np.ndarray) -> np.ndarray:
     mask = dilate(erode(mask, 3), 3)  # opening: removes hair-thin strands
     # Keep components that reach the central region; drop dark corners and hair far from the lesion.
     centre = radial < 0.6
-    out = np.zeros_like(mask)
-    for i in range(n):  # per image, not per pixel: labelling is inherently per image
-        labels, count = ndimage.label(mask[i])
-        if count == 0:
-            continue
-        hits = np.unique(labels[centre & (labels > 0)])
-        keep = hits[hits > 0]
-        if keep.size == 0:
-            sizes = np.bincount(labels.ravel())[1:]
-            keep = np.array([int(np.argmax(sizes)) + 1])
-        out[i] = np.isin(labels, keep)
+    # One labelling for the whole batch: the structure connects pixels within an image only, so
+    # every component number belongs to exactly one image.
+    structure = np.zeros((3, 3, 3), bool)
+    structure[1] = ndimage.generate_binary_structure(2, 1)
+    labels, count = ndimage.label(mask, structure=structure)
+    keep = np.zeros(count + 1, bool)
+    keep[np.unique(labels[:, centre])] = True
+    keep[0] = False
+    out = keep[labels]
+    # An image whose components all miss the centre keeps its largest one instead.
+    for i in np.flatnonzero(~out.any(axis=(1, 2)) & mask.any(axis=(1, 2))):
+        sizes = np.bincount(labels[i].ravel())
+        sizes[0] = 0
+        out[i] = labels[i] == int(np.argmax(sizes))
     area = out.mean(axis=(1, 2))
     # Implausible masks (nothing found, or everything): fall back to a central ellipse.
     fallback = (area < 0.02) | (area > 0.9)
