@@ -17,7 +17,8 @@ from PIL import Image
 
 from ..archive.codes import DX_CODES
 from .embedding import fit_embedding
-from .knn import K_CHOICES, PRIOR_POWER_CHOICES, class_distances, decide, nearest, tie_free_scores, vote
+from .knn import (K_CHOICES, PRIOR_POWER_CHOICES, class_distances, decide, nearest, plain_vote, tie_free_scores,
+                  vote)
 
 RAW_PIXEL_SIZE = (28, 28)
 RAW_PIXEL_K = 5
@@ -136,10 +137,8 @@ def cross_validate(features: np.ndarray, labels: np.ndarray, groups: np.ndarray,
         scores[test] = tie_free_scores(shares, class_distances(train_points, labels[train], test_points))
         majority[test] = np.bincount(labels[train], minlength=N_CLASSES).argmax()
         if raw_pixels is not None:
-            ridx, rdist = nearest(raw_pixels[train], raw_pixels[test], RAW_PIXEL_K)
-            raw_votes = np.zeros((len(test), N_CLASSES))
-            np.add.at(raw_votes, (np.repeat(np.arange(len(test)), ridx.shape[1]), labels[train][ridx].ravel()), 1.0)
-            raw_pred[test] = decide(raw_votes)
+            ridx, _ = nearest(raw_pixels[train], raw_pixels[test], RAW_PIXEL_K)
+            raw_pred[test] = decide(plain_vote(labels[train], ridx))
         if progress:
             progress(f"fold {fold + 1}/{folds}: k={choice.k}, prior power={choice.prior_power}")
     report = metrics(labels, predicted, scores)
@@ -253,9 +252,7 @@ def evaluate_external(predictor, images_path, ground_truth_path, *, progress=Non
     majority = metrics(y_true, np.full(len(y_true), np.bincount(train, minlength=N_CLASSES).argmax()))
     raw_points = raw_pixel_vectors(predictor.archive, predictor.index.image_ids)
     idx, _ = nearest(raw_points, np.array(raw_queries), RAW_PIXEL_K)
-    votes = np.zeros((len(raw_queries), N_CLASSES))
-    np.add.at(votes, (np.repeat(np.arange(len(raw_queries)), idx.shape[1]), train[idx].ravel()), 1.0)
-    raw = metrics(y_true, decide(votes))
+    raw = metrics(y_true, decide(plain_vote(train, idx)))
     report["baselines"] = {
         "majority": {"accuracy": majority["accuracy"], "balanced_accuracy": majority["balanced_accuracy"]},
         "raw_pixel_knn": {"accuracy": raw["accuracy"], "balanced_accuracy": raw["balanced_accuracy"],

@@ -48,19 +48,23 @@ class Prediction:
                                for n in self.neighbours]}
 
 
+def squared_distances(points: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distances (Q, N) from every query to every point."""
+    if len(queries) == 1:
+        # One query (the window, the command line): exact differences, so that an identical image
+        # is at distance 0 rather than at the rounding error of the expanded form below.
+        diff = points - queries[0]
+        return np.einsum("ij,ij->i", diff, diff)[None, :]
+    return (queries * queries).sum(axis=1)[:, None] - 2.0 * queries @ points.T + (points * points).sum(axis=1)[None, :]
+
+
 def nearest(points: np.ndarray, queries: np.ndarray, k: int,
             exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Indices (Q, k) and Euclidean distances of the k nearest points, nearest first.
 
     ``exclude``: optional boolean (Q, N) of points a query must not see (its own lesion).
     """
-    if len(queries) == 1:
-        # One query (the window, the command line): exact differences, so that an identical image
-        # is at distance 0 rather than at the rounding error of the expanded form below.
-        diff = points - queries[0]
-        sq = np.einsum("ij,ij->i", diff, diff)[None, :]
-    else:
-        sq = (queries * queries).sum(axis=1)[:, None] - 2.0 * queries @ points.T + (points * points).sum(axis=1)[None, :]
+    sq = squared_distances(points, queries)
     if exclude is not None:
         sq = np.where(exclude, np.inf, sq)
     k = min(k, points.shape[0])
@@ -72,14 +76,24 @@ def nearest(points: np.ndarray, queries: np.ndarray, k: int,
     return idx, dist
 
 
+def _tally(labels: np.ndarray, idx: np.ndarray, weights: np.ndarray, n_classes: int) -> np.ndarray:
+    """Sum the neighbours' weights per class: (Q, C)."""
+    votes = np.zeros((idx.shape[0], n_classes))
+    np.add.at(votes, (np.repeat(np.arange(idx.shape[0]), idx.shape[1]), labels[idx].ravel()), weights.ravel())
+    return votes
+
+
+def plain_vote(labels: np.ndarray, idx: np.ndarray, n_classes: int = len(DX_CODES)) -> np.ndarray:
+    """One equal vote per neighbour (the raw-pixel baseline's rule): vote counts (Q, C)."""
+    return _tally(labels, idx, np.ones(idx.shape), n_classes)
+
+
 def vote(labels: np.ndarray, idx: np.ndarray, dist: np.ndarray, prior: np.ndarray,
          prior_power: float, n_classes: int = len(DX_CODES)) -> np.ndarray:
     """Vote shares (Q, C) from neighbour labels, distance-weighted and prior-corrected."""
     weights = 1.0 / (dist + _EPS)
     weights = np.where(np.isfinite(dist), weights, 0.0)
-    votes = np.zeros((idx.shape[0], n_classes))
-    np.add.at(votes, (np.repeat(np.arange(idx.shape[0]), idx.shape[1]), labels[idx].ravel()), weights.ravel())
-    votes /= np.maximum(prior, 1e-6) ** prior_power
+    votes = _tally(labels, idx, weights, n_classes) / np.maximum(prior, 1e-6) ** prior_power
     total = votes.sum(axis=1, keepdims=True)
     return np.divide(votes, total, out=np.full_like(votes, 1.0 / n_classes), where=total > 0)
 
@@ -108,7 +122,7 @@ def tie_free_scores(shares: np.ndarray, class_distance: np.ndarray) -> np.ndarra
 def class_distances(points: np.ndarray, labels: np.ndarray, queries: np.ndarray,
                     exclude: np.ndarray | None = None) -> np.ndarray:
     """Distance from every query to the nearest point of each class (Q, C)."""
-    sq = (queries * queries).sum(axis=1)[:, None] - 2.0 * queries @ points.T + (points * points).sum(axis=1)[None, :]
+    sq = squared_distances(points, queries)
     if exclude is not None:
         sq = np.where(exclude, np.inf, sq)
     out = np.full((len(queries), len(DX_CODES)), np.inf)
