@@ -77,10 +77,16 @@ def drop(window, paths):
 def test_start_screen_explains_the_archive(make_window, tmp_path):
     window = make_window()
     assert window.pages.currentWidget() is window.start_page
-    text = window.start_page.findChild(type(window.archive_label)).text()
+    browser = window.start_page.text
+    text = browser.toPlainText()
     assert "HAM10000" in text and "HAM10000_images_part1.zip" in text and "not a medical device" in text
+    # all of it is on screen: the widget is as tall as the laid-out text, with no scrolling needed
+    assert browser.height() >= browser.document().size().height()
+    assert browser.verticalScrollBar().maximum() == 0
     assert not window.open_archive(str(tmp_path))
-    assert "No HAM10000 metadata" in window.start_page.error.text()
+    error = window.start_page.error
+    assert "No HAM10000 metadata" in error.text()
+    assert error.minimumHeight() >= error.heightForWidth(error.width())  # the wrapped message is not clipped
     assert window.pages.currentWidget() is window.start_page
 
 

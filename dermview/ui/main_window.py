@@ -7,7 +7,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QIcon, QKeySequence, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QApplication, QButtonGroup, QFileDialog, QHBoxLayout, QHeaderView,
+from PySide6.QtWidgets import (QAbstractItemView, QApplication, QButtonGroup, QFileDialog, QFrame, QHBoxLayout,
+                               QHeaderView, QTextBrowser,
                                QLabel, QListView, QListWidget, QListWidgetItem, QMainWindow, QMessageBox,
                                QProgressBar, QPushButton, QSpinBox, QSplitter, QStackedWidget, QTableView,
                                QTabWidget, QToolButton, QVBoxLayout, QWidget)
@@ -53,14 +54,23 @@ class StartPage(QWidget):
 
     def __init__(self):
         super().__init__()
-        text = QLabel(START_TEXT)
-        text.setWordWrap(True)
-        text.setTextFormat(Qt.TextFormat.RichText)
-        text.setMaximumWidth(760)
+        # A text browser, not a QLabel: a word-wrapped rich-text label misjudges its height and cut
+        # off the list of layouts, which is the part a first-time user needs most.
+        text = QTextBrowser()
+        text.setObjectName("start-text")
+        text.setOpenExternalLinks(True)
+        text.setFrameShape(QFrame.Shape.NoFrame)
+        text.setStyleSheet("background: transparent;")
+        text.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        text.setHtml(START_TEXT)
+        text.setFixedWidth(760)
+        text.document().setTextWidth(760)
+        text.setFixedHeight(int(text.document().size().height()) + 12)
+        self.text = text
         self.error = QLabel("")
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #a00000;")
-        self.error.setMaximumWidth(760)
+        self.error.setFixedWidth(760)  # a fixed width lets the wrapped message take the height it needs
         button = QPushButton("Choose archive folder...")
         button.setObjectName("choose-archive")
         button.clicked.connect(self.choose)
@@ -69,6 +79,11 @@ class StartPage(QWidget):
         for widget in (text, self.error, button):
             layout.addWidget(widget, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addStretch(2)
+
+    def show_error(self, message: str) -> None:
+        self.error.setText(message)
+        # Centred widgets get no height-for-width from the layout: give the wrapped text its height.
+        self.error.setMinimumHeight(self.error.heightForWidth(self.error.width()))
 
 
 class QueryList(QListWidget):
@@ -292,7 +307,7 @@ class MainWindow(QMainWindow):
             archive = open_archive(path)
         except DermviewError as exc:
             QApplication.restoreOverrideCursor()
-            self.start_page.error.setText(str(exc))
+            self.start_page.show_error(str(exc))
             if self.archive is None:
                 self.pages.setCurrentIndex(0)
             self.report_error("The archive could not be opened", str(exc))
