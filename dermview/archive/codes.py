@@ -1,5 +1,7 @@
 """The HAM10000 vocabularies: diagnosis codes, how a diagnosis was confirmed, and their display names."""
 
+import numpy as np
+
 DX_NAMES = {
     "akiec": "Actinic keratosis / Bowen's disease",
     "bcc": "Basal cell carcinoma",
@@ -10,6 +12,7 @@ DX_NAMES = {
     "vasc": "Vascular lesion",
 }
 DX_CODES = tuple(DX_NAMES)  # fixed order everywhere: alphabetical, as in the published table
+_DX_SORTED = np.array(DX_CODES)
 
 # The column order of the ISIC 2018 Task 3 files (ground truth and submissions).
 ISIC_COLUMNS = ("MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC")
@@ -20,6 +23,11 @@ DX_TYPE_NAMES = {
     "consensus": "Expert consensus",
     "confocal": "Confocal microscopy",
 }
+
+
+def dx_indices(codes) -> np.ndarray:
+    """Diagnosis codes (validated, so all known) as integer labels: positions in DX_CODES."""
+    return np.searchsorted(_DX_SORTED, np.asarray(codes, dtype=str))
 
 
 def dx_label(code: str) -> str:

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from ..archive.codes import DX_CODES
+from ..archive.codes import DX_CODES, dx_indices
 from .embedding import fit_embedding
 from .knn import (K_CHOICES, PRIOR_POWER_CHOICES, class_distances, decide, nearest, plain_vote, tie_free_scores,
                   vote)
@@ -162,7 +162,7 @@ def cross_validate(features: np.ndarray, labels: np.ndarray, groups: np.ndarray,
 def archive_labels(archive, image_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Integer labels and lesion groups for these archive images."""
     meta = archive.metadata.set_index("image_id").loc[image_ids]
-    return (np.searchsorted(np.array(DX_CODES), meta["dx"].astype(str).to_numpy()),
+    return (dx_indices(meta["dx"].astype(str).to_numpy()),
             meta["lesion_id"].astype(str).to_numpy())
 
 

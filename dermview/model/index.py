@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from ..archive import Archive
-from ..archive.codes import DX_CODES
+from ..archive.codes import dx_indices
 from ..errors import CancelledError, DermviewError
 from ..paths import ensure_dir, user_dirs
 from .embedding import EMBEDDING_VERSION, Embedding, fit_embedding
@@ -145,7 +145,7 @@ def build_index(archive: Archive, *, extractor_name: str = "classic", progress: 
     good = ~np.isnan(feats).any(axis=1) if feats.size else np.zeros(len(ids), bool)
     if good.sum() < 50:
         raise DermviewError(f"Only {int(good.sum())} archive images could be read; cannot build an index.")
-    labels = np.searchsorted(np.array(DX_CODES), meta["dx"].astype(str).to_numpy()[good])
+    labels = dx_indices(meta["dx"].astype(str).to_numpy()[good])
     embedding = fit_embedding(feats[good], labels)
     log.info("index of %d images built in %.1f s (%d failed)", good.sum(), time.perf_counter() - start, len(errors))
     return ArchiveIndex(image_ids=ids[good].astype(str), features=feats[good], embedding=embedding,

@@ -48,26 +48,31 @@ class Prediction:
                                for n in self.neighbours]}
 
 
-def squared_distances(points: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """Squared Euclidean distances (Q, N) from every query to every point."""
+def squared_distances(points: np.ndarray, queries: np.ndarray,
+                      exclude: np.ndarray | None = None) -> np.ndarray:
+    """Squared Euclidean distances (Q, N) from every query to every point.
+
+    ``exclude``: optional boolean (Q, N) of points a query must not see (its own lesion): infinite.
+    """
     if len(queries) == 1:
         # One query (the window, the command line): exact differences, so that an identical image
         # is at distance 0 rather than at the rounding error of the expanded form below.
         diff = points - queries[0]
-        return np.einsum("ij,ij->i", diff, diff)[None, :]
-    return (queries * queries).sum(axis=1)[:, None] - 2.0 * queries @ points.T + (points * points).sum(axis=1)[None, :]
+        sq = np.einsum("ij,ij->i", diff, diff)[None, :]
+    else:
+        sq = (queries * queries).sum(axis=1)[:, None] - 2.0 * queries @ points.T + (points * points).sum(axis=1)[None, :]
+    return sq if exclude is None else np.where(exclude, np.inf, sq)
 
 
 def nearest(points: np.ndarray, queries: np.ndarray, k: int,
             exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (Q, k) and Euclidean distances of the k nearest points, nearest first.
+    """Indices (Q, k) and Euclidean distances of the k nearest points, nearest first."""
+    return nearest_in(squared_distances(points, queries, exclude), k)
 
-    ``exclude``: optional boolean (Q, N) of points a query must not see (its own lesion).
-    """
-    sq = squared_distances(points, queries)
-    if exclude is not None:
-        sq = np.where(exclude, np.inf, sq)
-    k = min(k, points.shape[0])
+
+def nearest_in(sq: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest, nearest first, from squared distances (Q, N) already computed."""
+    k = min(k, sq.shape[1])
     idx = np.argpartition(sq, k - 1, axis=1)[:, :k]
     part = np.take_along_axis(sq, idx, axis=1)
     order = np.argsort(part, axis=1, kind="stable")
@@ -122,10 +127,12 @@ def tie_free_scores(shares: np.ndarray, class_distance: np.ndarray) -> np.ndarra
 def class_distances(points: np.ndarray, labels: np.ndarray, queries: np.ndarray,
                     exclude: np.ndarray | None = None) -> np.ndarray:
     """Distance from every query to the nearest point of each class (Q, C)."""
-    sq = squared_distances(points, queries)
-    if exclude is not None:
-        sq = np.where(exclude, np.inf, sq)
-    out = np.full((len(queries), len(DX_CODES)), np.inf)
+    return class_distances_in(squared_distances(points, queries, exclude), labels)
+
+
+def class_distances_in(sq: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Distance to the nearest point of each class, from squared distances (Q, N) already computed."""
+    out = np.full((sq.shape[0], len(DX_CODES)), np.inf)
     for c in range(len(DX_CODES)):
         members = labels == c
         if members.any():

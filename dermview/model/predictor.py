@@ -8,11 +8,11 @@ import numpy as np
 from PIL import Image
 
 from ..archive import Archive
-from ..archive.codes import DX_CODES
+from ..archive.codes import DX_CODES, dx_indices
 from .extractors import get_extractor
 from .index import ArchiveIndex
-from .knn import (DEFAULT_K, DEFAULT_PRIOR_POWER, Neighbour, Prediction, class_distances, decide, nearest,
-                  tie_free_scores, vote)
+from .knn import (DEFAULT_K, DEFAULT_PRIOR_POWER, Neighbour, Prediction, class_distances_in, decide, nearest_in,
+                  squared_distances, tie_free_scores, vote)
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Predictor:
         self.lesion_ids = meta["lesion_id"].to_numpy().astype(str)
         self.dx = meta["dx"].astype(str).to_numpy()
         self.dx_type = meta["dx_type"].astype(str).to_numpy()
-        self.labels = np.searchsorted(np.array(DX_CODES), self.dx)
+        self.labels = dx_indices(self.dx)
         self.prior = np.bincount(self.labels, minlength=len(DX_CODES)) / len(self.labels)
         self._row = {image_id: i for i, image_id in enumerate(index.image_ids)}
         self._lesion_by_image = dict(zip(archive.metadata["image_id"], archive.metadata["lesion_id"].astype(str)))
@@ -50,9 +50,10 @@ class Predictor:
         k = k or self.settings.k
         query = self.index.embedding.transform(features[None])
         exclude = (self.lesion_ids == exclude_lesion)[None] if exclude_lesion else None
-        idx, dist = nearest(self.index.embedded, query, k, exclude)
+        sq = squared_distances(self.index.embedded, query, exclude)  # once, for neighbours and scores
+        idx, dist = nearest_in(sq, k)
         shares = vote(self.labels, idx, dist, self.prior, self.settings.prior_power)
-        scores = tie_free_scores(shares, class_distances(self.index.embedded, self.labels, query, exclude))[0]
+        scores = tie_free_scores(shares, class_distances_in(sq, self.labels))[0]
         neighbours = [Neighbour(image_id=str(self.index.image_ids[i]), lesion_id=str(self.lesion_ids[i]),
                                 dx=str(self.dx[i]), dx_type=str(self.dx_type[i]), distance=float(d))
                       for i, d in zip(idx[0], dist[0]) if np.isfinite(d)]
@@ -69,7 +70,7 @@ class Predictor:
         row = self._row.get(image_id)
         if row is None:
             features = self.features_of(self.archive.load_image(image_id, draft_size=self.extractor.draft_size))
-            lesion = str(self.archive.metadata.set_index("image_id").at[image_id, "lesion_id"])
+            lesion = self.lesion_of(image_id)
         else:
             features, lesion = self.index.features[row], self.lesion_ids[row]
         return self.predict_features(features, k=k, exclude_lesion=lesion if exclude_own_lesion else None)

@@ -99,21 +99,16 @@ class _ModelWorker(QObject):
         try:
             if request.image is not None:
                 image = request.image.load(QUERY_DISPLAY_SIZE)
-                features = predictor.features_of(image)
                 # A file named like an archive image (e.g. an original of the archive itself) must not
                 # be voted on by its own lesion: that would look like a confident, correct answer.
                 own = predictor.lesion_of(request.image.stem)
-                prediction = predictor.predict_features(features, exclude_lesion=own)
-                result = QueryResult(request.generation, name, to_qimage(fit_within(image, QUERY_DISPLAY_SIZE)),
-                                     prediction, excluded_lesion=own)
-                self.query_done.emit(result)
-                return
+                prediction = predictor.predict_features(predictor.features_of(image), exclude_lesion=own)
             else:
                 image = predictor.archive.load_image(request.archive_image_id)
+                own = predictor.lesion_of(request.archive_image_id)
                 prediction = predictor.predict_archive_image(request.archive_image_id)
             result = QueryResult(request.generation, name, to_qimage(fit_within(image, QUERY_DISPLAY_SIZE)),
-                                 prediction, request.archive_image_id,
-                                 excluded_lesion=predictor.lesion_of(request.archive_image_id))
+                                 prediction, request.archive_image_id, excluded_lesion=own)
         except DermviewError as exc:
             self.query_failed.emit(request.generation, name, str(exc))
             return
