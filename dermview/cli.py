@@ -35,6 +35,12 @@ def add_common(parser: argparse.ArgumentParser) -> None:
                              "also DERMVIEW_CACHE_DIR)")
 
 
+def add_features(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--features", choices=("auto", "learned", "classic"), default="auto",
+                        help="learned: the dermoscopy-trained embedding; classic: colour-texture features; "
+                             "auto (default): learned when its model file and onnxruntime are installed")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dermview",
@@ -56,6 +62,7 @@ def add_model_parsers(sub) -> None:
     index = sub.add_parser("index", help="build or refresh the feature index of an archive (cached per user)")
     add_common(index)
     index.add_argument("--rebuild", action="store_true", help="rebuild even if the cache is current")
+    add_features(index)
 
     evaluate = sub.add_parser("evaluate", help="lesion-grouped cross-validation, or an external test set")
     add_common(evaluate)
@@ -65,6 +72,13 @@ def add_model_parsers(sub) -> None:
                           help="external test images (e.g. ISIC2018_Task3_Test_Images.zip)")
     evaluate.add_argument("--ground-truth", metavar="CSV", help="one-hot ground truth (image,MEL,NV,BCC,AKIEC,BKL,DF,VASC)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    add_features(evaluate)
+    evaluate.add_argument("--model", metavar="ONNX",
+                          help="a learned model trained with a held-out fold (training/train_embedding.py "
+                               "--holdout-fold): evaluate it on exactly the lesions it never saw")
+    evaluate.add_argument("--in-sample", action="store_true",
+                          help="cross-validate the shipped learned features anyway; they were trained on "
+                               "these images, so the numbers are optimistic and labelled so")
 
     predict = sub.add_parser("predict", help="classify images, folders (recursively) or zip files of images")
     add_common(predict)
@@ -72,6 +86,7 @@ def add_model_parsers(sub) -> None:
     predict.add_argument("--k", type=int, default=None, help="number of neighbours (default: the tuned value)")
     predict.add_argument("--json", action="store_true", help="one JSON object per image, one per line")
     predict.add_argument("--isic-csv", metavar="OUT", help="also write an ISIC 2018 Task 3 submission CSV")
+    add_features(predict)
 
 
 class TerminalProgress:
@@ -95,14 +110,19 @@ class TerminalProgress:
             print(f"{self.label}: {fraction:.0%} ({done:,}/{total:,})", file=sys.stderr, flush=True)
 
 
-def open_model(args: argparse.Namespace, rebuild: bool = False):
+def open_model(args: argparse.Namespace, rebuild: bool = False, features: str | None = None):
     from .archive import open_archive
+    from .model.extractors import choose_features
     from .model.index import load_or_build_index
     from .model.predictor import Predictor
 
+    choice = choose_features(features or getattr(args, "features", "auto"))
+    if choice.note:
+        print(f"dermview: note: {choice.note}", file=sys.stderr)
     archive = open_archive(args.archive)
     start = time.perf_counter()
-    index = load_or_build_index(archive, progress=TerminalProgress("Indexing archive"), rebuild=rebuild)
+    index = load_or_build_index(archive, extractor_name=choice.name, progress=TerminalProgress("Indexing archive"),
+                                rebuild=rebuild)
     return archive, index, Predictor(archive, index), time.perf_counter() - start
 
 
@@ -112,7 +132,7 @@ def run_index(args: argparse.Namespace) -> int:
     from .model.extractors import get_extractor
 
     archive, index, _, seconds = open_model(args, rebuild=args.rebuild)
-    print(f"Index of {len(index.image_ids):,} images ready in {seconds:.1f} s "
+    print(f"Index of {len(index.image_ids):,} images ({index.extractor} features) ready in {seconds:.1f} s "
           f"({index.nbytes / 1e6:.1f} MB): {cache_file(archive, get_extractor(index.extractor))}")
     for message in list(index.failed.values())[:10]:
         print(f"  not indexed: {message}")
@@ -262,8 +282,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
         raise DermviewError("--folds must be at least 2.")
     from .model.evaluate import evaluate_archive, evaluate_external
 
-    archive, index, predictor, _ = open_model(args)
     log = (lambda message: print(message, file=sys.stderr, flush=True))
+    if args.model:
+        return run_evaluate_held_out(args, log)
+    archive, index, predictor, _ = open_model(args)
+    if index.extractor == "learned" and not args.test_images and not args.in_sample:
+        return print_learned_held_out(args)
     if args.test_images:
         report = evaluate_external(predictor, args.test_images, args.ground_truth, progress=TerminalProgress("Predicting"))
         title = f"External test set {args.test_images} ({report['n_predicted']:,} images predicted)"
@@ -272,13 +296,83 @@ def run_evaluate(args: argparse.Namespace) -> int:
                                   progress=TerminalProgress("Raw pixels for the baseline"))
         title = (f"Lesion-grouped {args.folds}-fold cross-validation (seed {args.seed}); k and the prior "
                  "correction chosen inside each fold on its training folds")
+        if index.extractor == "learned":
+            report["in_sample"] = True
+            title = ("IN-SAMPLE, OPTIMISTIC: the learned network was trained on every archive image, so these "
+                     "folds are not held out from it (only the KNN index is). " + title)
+    report["features"] = index.extractor
     if args.json:
         print(json.dumps(report))
     else:
         print_report(report, title)
-        if "shipped_defaults" in report:
+        if "shipped_defaults" in report and index.extractor == "classic":
             d = report["shipped_defaults"]
             print(f"\n  shipped defaults (k={d['k']}, prior power {d['prior_power']}) on the same folds: "
                   f"accuracy {d['accuracy']:.3f}, balanced accuracy {d['balanced_accuracy']:.3f}")
         print(f"\n{NOT_A_MEDICAL_DEVICE}")
+    return EXIT_OK
+
+
+def print_learned_held_out(args: argparse.Namespace) -> int:
+    """The shipped learned model has seen every archive image: quote its held-out numbers instead."""
+    from .model.learned import model_info
+
+    info = model_info()
+    held = info.held_out
+    if args.json:
+        print(json.dumps({"features": "learned", "source": "model card (training run)", "held_out": held}))
+        return EXIT_OK
+    print(f"The learned model ({info.version}) was trained on {info.card.get('trained_on', 'the whole archive')}.")
+    print("Cross-validating it on the archive would test it on images it was trained on, so dermview does not")
+    print("present such numbers as held-out. What its training run measured on lesions it never saw:")
+    if held:
+        for name in ("learned", "classic"):
+            if name in held:
+                print_report(held[name], f"{name} features, fold {held['held_out_fold']} held out "
+                                         f"({held['n_test']:,} images; k={held[name]['k']}, "
+                                         f"prior power {held[name]['prior_power']})")
+    else:
+        print("  (this model file carries no held-out report)")
+    print("\nTo measure it yourself: train with --holdout-fold (see the README) and run\n"
+          "  dermview evaluate --archive ... --model <held-out model>.onnx\n"
+          "or add --in-sample for in-sample numbers, labelled as such; --features classic for the CV of "
+          "the colour-texture model.")
+    print(f"\n{NOT_A_MEDICAL_DEVICE}")
+    return EXIT_OK
+
+
+def run_evaluate_held_out(args: argparse.Namespace, log) -> int:
+    from pathlib import Path
+
+    from .archive import open_archive
+    from .model.evaluate import evaluate_learned_held_out
+    from .model.index import load_or_build_index
+    from .model.learned import availability, model_info
+
+    path = Path(args.model)
+    reason = availability(path)
+    if reason:
+        raise DermviewError(f"cannot use {path}: {reason}")
+    try:
+        info = model_info(path)
+    except (OSError, ValueError) as exc:
+        raise DermviewError(f"cannot read {path}: {exc}") from exc
+    if info.held_out_fold is None:
+        raise DermviewError(f"{path.name} was trained on every archive image; it has no held-out lesions to "
+                            "be evaluated on. Use a model trained with --holdout-fold.")
+    archive = open_archive(args.archive)
+    classic = None if args.features == "learned" else load_or_build_index(
+        archive, extractor_name="classic", progress=TerminalProgress("Indexing archive (colour-texture)"))
+    report = evaluate_learned_held_out(archive, path, classic_index=classic,
+                                       progress=TerminalProgress("Learned features"), log=log)
+    if args.json:
+        print(json.dumps(report))
+        return EXIT_OK
+    for name in ("learned", "classic"):
+        if name in report:
+            print_report(report[name], f"{name} features on held-out fold {report['held_out_fold']} "
+                                       f"({report['n_test']:,} images of lesions the network never saw; "
+                                       f"k={report[name]['k']}, prior power {report[name]['prior_power']})")
+    print(f"\n  always answering the majority class: accuracy {report['majority_accuracy']:.3f}")
+    print(f"\n{NOT_A_MEDICAL_DEVICE}")
     return EXIT_OK

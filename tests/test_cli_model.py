@@ -26,9 +26,9 @@ def cached(session_cache, monkeypatch):
 
 
 def test_index_command(small_archive, small_model, cached, capsys):
-    assert main(["index", "--archive", str(small_archive)]) == 0
+    assert main(["index", "--archive", str(small_archive), "--features", "classic"]) == 0
     out = capsys.readouterr().out
-    assert f"Index of {len(small_model[1].image_ids):,} images ready" in out
+    assert f"Index of {len(small_model[1].image_ids):,} images (classic features) ready" in out
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,7 @@ def test_predict_missing_path_is_an_error_line(small_archive, small_model, cache
 
 
 def test_evaluate_json_keys(small_archive, small_model, cached, capsys):
-    assert main(["evaluate", "--archive", str(small_archive), "--folds", "3", "--json"]) == 0
+    assert main(["evaluate", "--archive", str(small_archive), "--features", "classic", "--folds", "3", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     for key in ("accuracy", "balanced_accuracy", "per_class", "confusion", "baselines"):
         assert key in report
@@ -133,7 +133,7 @@ def test_evaluate_external_test_set(data_dir, tmp_path, monkeypatch, capsys):
     truth = pd.read_csv(data_dir / "variants" / "ISIC2018_Task3_Training_GroundTruth.csv")
     truth[truth["image"].isin(set(held["image_id"]))].to_csv(tmp_path / "truth.csv", index=False)
 
-    assert main(["evaluate", "--archive", str(train_archive), "--test-images",
+    assert main(["evaluate", "--archive", str(train_archive), "--features", "classic", "--test-images",
                  str(tmp_path / "ISIC2018_Task3_Test_Images.zip"), "--ground-truth", str(tmp_path / "truth.csv"),
                  "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

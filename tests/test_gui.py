@@ -28,8 +28,10 @@ def make_window(qtbot, gui_cache):
     windows = []
     before = {t.ident for t in threading.enumerate()}
 
-    def make(archive: Path | None = None) -> MainWindow:
-        window = MainWindow(Settings())
+    def make(archive: Path | None = None, features: str = "classic") -> MainWindow:
+        settings = Settings()
+        settings.features = features  # most tests pin the colour-texture index the session already built
+        window = MainWindow(settings)
         qtbot.addWidget(window)
         window.resize(1400, 900)
         window.show()
@@ -44,7 +46,10 @@ def make_window(qtbot, gui_cache):
     # Every thread the window started has ended: the model QThread and the thumbnail pool.
     for window in windows:
         assert window.service._thread.isFinished()
-    left = [t.name for t in threading.enumerate() if t.ident not in before and t.is_alive()]
+    # A QThread that started Python threads (an index build's pool) is registered by Python as a
+    # "dummy" thread that never reports itself ended; the QThreads are checked above instead.
+    left = [t.name for t in threading.enumerate() if t.ident not in before and t.is_alive()
+            and not isinstance(t, threading._DummyThread)]
     assert not left, f"threads left running: {left}"
 
 
@@ -269,4 +274,44 @@ def test_settings_persist(make_window, small_archive, qtbot):
     window.close()
     again = make_window()
     assert again.settings.last_archive == str(Path(small_archive).resolve())
-    assert again.settings.k == 11 and again.settings.view_mode == "table"
+    assert again.settings.k_for("classic", 0) == 11 and again.settings.view_mode == "table"
+
+
+def test_learned_features_in_the_window_and_switching_back(make_window, small_archive, data_dir, qtbot):
+    from dermview.model.learned import model_info
+
+    window = make_window(small_archive, features="learned")
+    assert window.features_combo.currentData() == "learned"
+    assert not window.feature_note.isVisible()
+    assert window.k_spin.value() == model_info().k  # the model's own k, chosen on held-out lesions
+    wait_for_index(qtbot, window)
+    assert window.predictor.index.extractor == "learned"
+    assert "learned embedding" in window.index_label.text()
+    drop(window, [data_dir / "originals" / "ISIC_0024307.jpg"])
+    wait_for_result(qtbot, window)
+    assert window.result.neighbours.count() == model_info().k
+    first = window.result.prediction
+
+    window.features_combo.setCurrentIndex(window.features_combo.findData("classic"))
+    qtbot.waitUntil(lambda: window.predictor is not None and window.predictor.index.extractor == "classic",
+                    timeout=WAIT_MS)
+    wait_for_result(qtbot, window)
+    assert "colour-texture" in window.index_label.text()
+    assert window.result.prediction is not first  # asked again with the other features
+    assert window.result.neighbours.count() == window.k_spin.value()
+    assert Settings().features == "classic"
+
+
+def test_missing_learned_model_shows_a_note_and_uses_colour_texture(make_window, small_model, small_archive,
+                                                                    qtbot, monkeypatch, tmp_path):
+    from dermview.model.learned import ENV_MODEL
+
+    monkeypatch.setenv(ENV_MODEL, str(tmp_path / "missing.onnx"))
+    window = make_window(small_archive, features="learned")
+    learned_item = window.features_combo.model().item(window.features_combo.findData("learned"))
+    assert not learned_item.isEnabled() and "not installed" in learned_item.toolTip()
+    assert window.features_combo.currentData() == "classic"
+    assert window.feature_note.isVisible() and "not available" in window.feature_note.text()
+    wait_for_index(qtbot, window)
+    assert window.predictor.index.extractor == "classic"
+    assert Settings().features == "learned"  # the user's choice is kept for when the model is back

@@ -46,6 +46,14 @@ class Embedding:
         lda = (kernel @ self.normalization.T) @ self.scalings
         return np.hstack([lda, self.raw_weight * z]).astype(np.float32)
 
+    @classmethod
+    def identity(cls, dim: int) -> "Embedding":
+        """No projection: for features that are already a metric space (the learned embedding).
+        With no landmarks and no LDA directions, transform() returns the features unchanged."""
+        return cls(mean=np.zeros(dim, np.float32), scale=np.ones(dim, np.float32),
+                   components=np.zeros((0, dim), np.float32), normalization=np.zeros((0, 0), np.float32),
+                   gamma=0.0, scalings=np.zeros((0, 0), np.float32), raw_weight=1.0)
+
     # -- storage: flat arrays, so the index loads without pickle -----------------------------
     def to_arrays(self, prefix: str = "emb_") -> dict[str, np.ndarray]:
         return {f"{prefix}mean": self.mean, f"{prefix}scale": self.scale,

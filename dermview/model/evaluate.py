@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from ..archive.codes import DX_CODES, dx_indices
-from .embedding import fit_embedding
+from .embedding import Embedding, fit_embedding
 from .knn import (K_CHOICES, PRIOR_POWER_CHOICES, class_distances, decide, nearest, plain_vote, tie_free_scores,
                   vote)
 
@@ -84,8 +84,12 @@ class FoldChoice:
     inner_score: float
 
 
+def _identity_fit(features: np.ndarray, labels: np.ndarray, *, seed: int = 0):
+    return Embedding.identity(features.shape[1])
+
+
 def tune(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, *, seed: int = 0,
-         inner_folds: int = 3) -> FoldChoice:
+         inner_folds: int = 3, fit=fit_embedding) -> FoldChoice:
     """Choose k and the prior power by grouped cross-validation on these (training) images only."""
     from sklearn.model_selection import StratifiedGroupKFold
 
@@ -93,7 +97,7 @@ def tune(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, *, seed: 
     kmax = max(K_CHOICES)
     truth, neighbour_sets = [], []
     for train, val in splitter.split(features, labels, groups):
-        emb = fit_embedding(features[train], labels[train], seed=seed)
+        emb = fit(features[train], labels[train], seed=seed)
         idx, dist = nearest(emb.transform(features[train]), emb.transform(features[val]), kmax)
         prior = np.bincount(labels[train], minlength=N_CLASSES) / len(train)
         neighbour_sets.append((labels[train], idx, dist, prior))
@@ -115,10 +119,11 @@ def tune(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, *, seed: 
 
 def cross_validate(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, *, folds: int = 5,
                    seed: int = 0, raw_pixels: np.ndarray | None = None, fixed: FoldChoice | None = None,
-                   progress: Callable[[str], None] | None = None) -> dict:
+                   progress: Callable[[str], None] | None = None, project: bool = True) -> dict:
     """Lesion-grouped CV of the shipped model (tuned inside each fold unless ``fixed``) and baselines."""
     from sklearn.model_selection import StratifiedGroupKFold
 
+    fit = fit_embedding if project else _identity_fit
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     predicted = np.zeros(len(labels), dtype=np.int64)
     scores = np.zeros((len(labels), N_CLASSES))
@@ -126,9 +131,9 @@ def cross_validate(features: np.ndarray, labels: np.ndarray, groups: np.ndarray,
     raw_pred = np.zeros(len(labels), dtype=np.int64)
     choices = []
     for fold, (train, test) in enumerate(splitter.split(features, labels, groups)):
-        choice = fixed or tune(features[train], labels[train], groups[train], seed=seed)
+        choice = fixed or tune(features[train], labels[train], groups[train], seed=seed, fit=fit)
         choices.append({"fold": fold, "k": choice.k, "prior_power": choice.prior_power})
-        emb = fit_embedding(features[train], labels[train], seed=seed)
+        emb = fit(features[train], labels[train], seed=seed)
         train_points, test_points = emb.transform(features[train]), emb.transform(features[test])
         idx, dist = nearest(train_points, test_points, choice.k)
         prior = np.bincount(labels[train], minlength=N_CLASSES) / len(train)
@@ -181,8 +186,10 @@ def evaluate_archive(archive, index, *, folds: int = 5, seed: int = 0, log=None,
 
     labels, groups = archive_labels(archive, index.image_ids)
     raw = raw_pixel_vectors(archive, index.image_ids, progress)
-    report = cross_validate(index.features, labels, groups, folds=folds, seed=seed, raw_pixels=raw, progress=log)
-    shipped = cross_validate(index.features, labels, groups, folds=folds, seed=seed,
+    project = index.extractor == "classic"  # the learned embedding is used as it is
+    report = cross_validate(index.features, labels, groups, folds=folds, seed=seed, raw_pixels=raw, progress=log,
+                            project=project)
+    shipped = cross_validate(index.features, labels, groups, folds=folds, seed=seed, project=project,
                              fixed=FoldChoice(DEFAULT_K, DEFAULT_PRIOR_POWER, 0.0))
     report["shipped_defaults"] = {
         "k": DEFAULT_K, "prior_power": DEFAULT_PRIOR_POWER, "accuracy": shipped["accuracy"],
@@ -257,4 +264,75 @@ def evaluate_external(predictor, images_path, ground_truth_path, *, progress=Non
         "majority": {"accuracy": majority["accuracy"], "balanced_accuracy": majority["balanced_accuracy"]},
         "raw_pixel_knn": {"accuracy": raw["accuracy"], "balanced_accuracy": raw["balanced_accuracy"],
                           "k": RAW_PIXEL_K, "pixels": "28x28 RGB"}}
+    return report
+
+
+# -- the learned embedding: held-out lesions only ------------------------------------------------
+
+def held_out_split(labels: np.ndarray, groups: np.ndarray, fold: int, folds: int, seed: int):
+    """(train, test) of one fold of the lesion-grouped split the training script used."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    splits = list(StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+                  .split(np.zeros(len(labels)), labels, groups))
+    return splits[fold]
+
+
+def evaluate_learned_held_out(archive, model_path, *, classic_index=None, progress=None, log=None) -> dict:
+    """KNN with a learned model on the lesions it was trained without, as its sidecar records them.
+
+    The shipped model has seen every archive image, so it cannot be evaluated on the archive; this
+    takes a model trained with ``--holdout-fold F`` (``training/train_embedding.py``). k and the vote
+    correction are the ones that training run chose on validation lesions, never on fold F. With
+    ``classic_index`` the colour-texture model is measured on the same fold (tuned on its training
+    folds only), so the two are compared on identical images.
+    """
+    from ..errors import DermviewError
+    from .index import compute_features
+    from .learned import LearnedExtractor, model_info, split_fingerprint
+
+    info = model_info(model_path)
+    if info.held_out_fold is None:
+        raise DermviewError("this model was trained on every archive image; it has no held-out lesions")
+    split = info.card.get("held_out_split", {})
+    meta = archive.metadata[archive.metadata["available"]]
+    image_ids = meta["image_id"].astype(str).to_numpy()
+    labels, groups = archive_labels(archive, image_ids)
+    if split.get("fingerprint") != split_fingerprint(image_ids, groups, meta["dx"].astype(str)):
+        raise DermviewError(
+            "this archive is not the one the model's held-out fold was drawn from (different images, "
+            "lesions or diagnoses), so its fold would contain images the model was trained on.")
+    train, test = held_out_split(labels, groups, info.held_out_fold, int(split.get("folds", 5)),
+                                 int(split.get("seed", 0)))
+    extractor = LearnedExtractor(model_path)
+    feats, errors = compute_features(lambda i: archive.load_image(i, draft_size=extractor.draft_size),
+                                     image_ids, extractor, progress=progress)
+    ok = ~np.isnan(feats).any(axis=1)
+    train, test = train[ok[train]], test[ok[test]]
+    idx, dist = nearest(feats[train], feats[test], info.k)
+    prior = np.bincount(labels[train], minlength=N_CLASSES) / len(train)
+    shares = vote(labels[train], idx, dist, prior, info.prior_power)
+    scores = tie_free_scores(shares, class_distances(feats[train], labels[train], feats[test]))
+    report = {"learned": {**metrics(labels[test], decide(shares), scores), "k": info.k,
+                          "prior_power": info.prior_power},
+              "held_out_fold": info.held_out_fold, "n_test": int(len(test)), "n_index": int(len(train)),
+              "failed": len(errors), "grouped_by": "lesion_id",
+              "majority_accuracy": float((labels[test] == np.bincount(labels[train]).argmax()).mean())}
+    if classic_index is not None:
+        row = {image_id: r for r, image_id in enumerate(classic_index.image_ids)}
+        have = np.array([i in row for i in image_ids])
+        tr, te = train[have[train]], test[have[test]]
+        classic = np.zeros((len(image_ids), classic_index.features.shape[1]), np.float32)
+        classic[have] = classic_index.features[[row[i] for i in image_ids[have]]]
+        choice = tune(classic[tr], labels[tr], groups[tr])
+        emb = fit_embedding(classic[tr], labels[tr])
+        tr_pts, te_pts = emb.transform(classic[tr]), emb.transform(classic[te])
+        cidx, cdist = nearest(tr_pts, te_pts, choice.k)
+        cprior = np.bincount(labels[tr], minlength=N_CLASSES) / len(tr)
+        cshares = vote(labels[tr], cidx, cdist, cprior, choice.prior_power)
+        report["classic"] = {**metrics(labels[te], decide(cshares),
+                                       tie_free_scores(cshares, class_distances(tr_pts, labels[tr], te_pts))),
+                             "k": choice.k, "prior_power": choice.prior_power}
+        if log:
+            log(f"colour-texture model tuned on the training folds: k={choice.k}, prior power {choice.prior_power}")
     return report

@@ -146,7 +146,8 @@ def build_index(archive: Archive, *, extractor_name: str = "classic", progress: 
     if good.sum() < 50:
         raise DermviewError(f"Only {int(good.sum())} archive images could be read; cannot build an index.")
     labels = dx_indices(meta["dx"].astype(str).to_numpy()[good])
-    embedding = fit_embedding(feats[good], labels)
+    embedding = (fit_embedding(feats[good], labels) if extractor.projected
+                 else Embedding.identity(feats.shape[1]))
     log.info("index of %d images built in %.1f s (%d failed)", good.sum(), time.perf_counter() - start, len(errors))
     return ArchiveIndex(image_ids=ids[good].astype(str), features=feats[good], embedding=embedding,
                         embedded=embedding.transform(feats[good]), content_key=archive.content_key(),

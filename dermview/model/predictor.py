@@ -21,13 +21,25 @@ class Settings:
     prior_power: float = DEFAULT_PRIOR_POWER
 
 
+def default_settings(extractor_name: str) -> Settings:
+    """The colour-texture defaults were tuned by grouped CV; the learned model carries its own,
+    chosen on validation lesions it was not trained on (see its model card)."""
+    if extractor_name == "learned":
+        from .learned import model_info
+
+        info = model_info()
+        return Settings(k=info.k, prior_power=info.prior_power)
+    return Settings()
+
+
 class Predictor:
     """Thread-compatible: queries only read the arrays; build one per index."""
 
     def __init__(self, archive: Archive, index: ArchiveIndex, settings: Settings | None = None):
         self.archive = archive
         self.index = index
-        self.settings = settings or Settings()
+        self.settings = settings or default_settings(index.extractor)
+        self.feature_note: str | None = None  # why these features and not the ones asked for
         self.extractor = get_extractor(index.extractor)
         meta = archive.metadata.set_index("image_id").loc[index.image_ids]
         self.lesion_ids = meta["lesion_id"].to_numpy().astype(str)

@@ -32,6 +32,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="offscreen: open the archive, load or build the index, classify one archive image, "
                              "render the window; exit 0, or non-zero with the reason")
     parser.add_argument("--cache-dir", metavar="DIR", help="where dermview keeps its cache, settings and logs")
+    parser.add_argument("--features", choices=("learned", "classic"),
+                        help="what 'similar' means: the learned embedding (default when installed) or "
+                             "colour-texture features; remembered like the choice in the window")
     parser.add_argument("--timeout", type=float, default=900.0, help=argparse.SUPPRESS)
     parser.add_argument("--version", action="version", version=f"dermview {__version__}")
     return parser.parse_args(argv)
@@ -111,7 +114,9 @@ class ScriptedRun:
             self.finish(1, f"could not save the screenshot to {target}")
             return
         prediction = window.result.prediction
-        self.finish(0, f"{entry['name']}: {prediction.prediction} "
+        features = window.predictor.index.extractor if window.predictor is not None else "?"
+        note = window.feature_note.text() if window.feature_note.isVisibleTo(window) else ""
+        self.finish(0, f"{entry['name']} ({features} features{'; ' + note if note else ''}): {prediction.prediction} "
                        f"({prediction.votes[prediction.prediction]:.0%}), {len(prediction.neighbours)} neighbours; "
                        f"window {pixmap.width()}x{pixmap.height()} saved to {target}")
 
@@ -153,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("dermview")
     app.setApplicationVersion(__version__)
     window = MainWindow()
+    if args.features:
+        window.settings.features = args.features
     install_file_open_handler(app, window)
     if scripted:
         window.resize(1400, 900)

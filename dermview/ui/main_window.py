@@ -10,7 +10,7 @@ from PySide6.QtGui import QAction, QGuiApplication, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QButtonGroup, QFileDialog, QFrame, QHBoxLayout,
                                QHeaderView, QTextBrowser,
                                QLabel, QListView, QListWidget, QListWidgetItem, QMainWindow, QMessageBox,
-                               QProgressBar, QPushButton, QSpinBox, QSplitter, QStackedWidget, QTableView,
+                               QProgressBar, QPushButton, QComboBox, QSpinBox, QSplitter, QStackedWidget, QTableView,
                                QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from .. import NOT_A_MEDICAL_DEVICE, __version__
@@ -18,6 +18,7 @@ from ..archive import Archive, open_archive
 from ..archive.browse import Browser
 from ..errors import DermviewError
 from ..model.inputs import InputImage, bytes_input, gather_inputs
+from ..model.knn import DEFAULT_K
 from ..paths import resources_dir
 from .archive_model import CAPTION_COLUMN, ArchiveModel
 from .compare import CompareDialog
@@ -243,14 +244,23 @@ class MainWindow(QMainWindow):
         for i, button in enumerate((self.grid_button, self.table_button)):
             toggle.addButton(button, i)
         toggle.idClicked.connect(lambda i: self.set_view_mode("grid" if i == 0 else "table"))
-        self.k_spin = QSpinBox(minimum=1, maximum=100, value=self.settings.k)
+        self.features_combo = QComboBox()
+        self.features_combo.addItem("Learned", "learned")
+        self.features_combo.addItem("Colour-texture", "classic")
+        self.features_combo.setToolTip(
+            "What 'similar' means: a network trained on dermoscopy (learned), or hand-made colour and "
+            "texture measurements (colour-texture)")
+        self.feature_note = QLabel("")
+        self.feature_note.setObjectName("feature-note")
+        self.feature_note.setWordWrap(True)
+        self.feature_note.setStyleSheet("color: #8a4b00;")
+        self._sync_features_combo()
+        self.features_combo.currentIndexChanged.connect(self._features_changed)
+        self.k_spin = QSpinBox(minimum=1, maximum=100, value=self._k_for(self.features_in_use()))
         self.k_spin.setToolTip("How many nearest archive images vote (k)")
         self.k_spin.valueChanged.connect(self._k_changed)
         top = QHBoxLayout()
         top.addWidget(self.count_label, 1)
-        top.addWidget(QLabel("Neighbours (k):"))
-        top.addWidget(self.k_spin)
-        top.addSpacing(16)
         top.addWidget(self.grid_button)
         top.addWidget(self.table_button)
         centre = QWidget()
@@ -269,6 +279,15 @@ class MainWindow(QMainWindow):
         classify = QWidget()
         classify_layout = QVBoxLayout(classify)
         classify_layout.setContentsMargins(0, 0, 0, 0)
+        model_row = QHBoxLayout()  # what "similar" means and how many neighbours vote
+        model_row.addWidget(QLabel("Similarity:"))
+        model_row.addWidget(self.features_combo)
+        model_row.addSpacing(12)
+        model_row.addWidget(QLabel("Neighbours (k):"))
+        model_row.addWidget(self.k_spin)
+        model_row.addStretch(1)
+        classify_layout.addLayout(model_row)
+        classify_layout.addWidget(self.feature_note)
         classify_layout.addWidget(self.queries)
         classify_layout.addWidget(self.result, 1)
         self.tabs = QTabWidget()
@@ -330,12 +349,55 @@ class MainWindow(QMainWindow):
             self.add_queries(pending)
         return True
 
+    # -- features -----------------------------------------------------------------------------
+    def _sync_features_combo(self) -> None:
+        """Show the features that will really be used; an unavailable choice is greyed out with why."""
+        from ..model.learned import availability
+
+        reason = availability(load_runtime=False)
+        item = self.features_combo.model().item(0)
+        item.setEnabled(reason is None)
+        item.setToolTip(reason or "A network trained on HAM10000 dermoscopy; see its model card")
+        self._learned_unavailable = reason
+        self.features_combo.blockSignals(True)
+        self.features_combo.setCurrentIndex(self.features_combo.findData(self.features_in_use()))
+        self.features_combo.blockSignals(False)
+        wanted_learned = self.settings.features == "learned"
+        self.feature_note.setText(f"Learned features are not available: {reason}; using colour-texture features."
+                                  if reason and wanted_learned else "")
+        self.feature_note.setVisible(bool(reason and wanted_learned))
+
+    def features_in_use(self) -> str:
+        if self.settings.features == "learned" and getattr(self, "_learned_unavailable", None) is None:
+            return "learned"
+        return "classic"
+
+    def _k_for(self, features: str) -> int:
+        default = DEFAULT_K
+        if features == "learned":
+            from ..model.learned import model_info
+            try:
+                default = model_info().k
+            except (OSError, ValueError):
+                pass
+        return self.settings.k_for(features, default)
+
+    def _features_changed(self, _row: int) -> None:
+        features = self.features_combo.currentData()
+        self.settings.features = features
+        self.k_spin.blockSignals(True)
+        self.k_spin.setValue(self._k_for(features))
+        self.k_spin.blockSignals(False)
+        self._sync_features_combo()
+        self._load_index()  # queued before the repeated query, so the query sees the new index
+        self._forget_results()
+
     def _load_index(self, rebuild: bool = False) -> None:
         if self.archive is None:
             return
         self.predictor = None
         self.index_label.setText("Loading the index ...")
-        self.service.load_index(self.archive, rebuild)
+        self.service.load_index(self.archive, rebuild, self.features_in_use())
 
     def _index_progress(self, done: int, total: int) -> None:
         self.index_label.setText("Building the similarity index (first use of this archive):")
@@ -352,8 +414,13 @@ class MainWindow(QMainWindow):
     def _index_ready(self, predictor) -> None:
         self.predictor = predictor
         failed = len(predictor.index.failed)
-        self._index_finished(f"Index ready: {len(predictor.index.image_ids):,} images"
+        kind = "learned embedding" if predictor.index.extractor == "learned" else "colour-texture features"
+        self.result.features_text = kind
+        self._index_finished(f"Index ready: {len(predictor.index.image_ids):,} images, {kind}"
                              + (f" ({failed} unreadable)" if failed else ""))
+        if predictor.feature_note:
+            self.feature_note.setText(predictor.feature_note)
+            self.feature_note.setVisible(True)
 
     def _index_failed(self, message: str) -> None:
         self._index_finished("No index")
@@ -498,7 +565,11 @@ class MainWindow(QMainWindow):
         self.result.show_result(name, entry["pixmap"], result.prediction, result.excluded_lesion)
 
     def _k_changed(self, k: int) -> None:
-        self.settings.k = k
+        self.settings.set_k_for(self.features_in_use(), k)
+        self._forget_results()
+
+    def _forget_results(self) -> None:
+        """Answers computed with other settings are dropped; the current one is asked again."""
         for entry in self.queries.entries:
             if not entry["error"]:
                 entry["result"] = None

@@ -180,6 +180,7 @@ class ResultPanel(QWidget):
 
     def __init__(self, thumbnails: ThumbnailCache):
         super().__init__()
+        self.features_text = "feature space"  # set by the window: which features the distances are in
         self.thumbnails = thumbnails
         self.prediction: Prediction | None = None
         self.query_pixmap: QPixmap | None = None
@@ -245,7 +246,7 @@ class ResultPanel(QWidget):
                   else "no other diagnosis received a vote")
         self.uncertainty.setText(
             f"{agree} of the {k} nearest images are {prediction.prediction}; {runner}. "
-            f"Distances {min(distances):.2f}-{max(distances):.2f} "
+            f"Distances {min(distances):.2f}-{max(distances):.2f} in {self.features_text} "
             "(smaller is more similar; votes are weighted by closeness and corrected for how common each "
             "diagnosis is in the archive).")
         self.neighbours.clear()

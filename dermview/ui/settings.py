@@ -37,6 +37,23 @@ class Settings:
         self._qs.setValue("model/k", int(value))
 
     @property
+    def features(self) -> str:
+        """"learned" or "classic": what the user chose; "learned" falls back when it is unavailable."""
+        value = self._get("model/features", "learned", str)
+        return value if value in ("learned", "classic") else "learned"
+
+    @features.setter
+    def features(self, value: str) -> None:
+        self._qs.setValue("model/features", value)
+
+    def k_for(self, features: str, default: int) -> int:
+        """k is remembered per kind of features: their best values differ."""
+        return max(1, min(100, self._get(f"model/k_{features}", default, int)))
+
+    def set_k_for(self, features: str, value: int) -> None:
+        self._qs.setValue(f"model/k_{features}", int(value))
+
+    @property
     def view_mode(self) -> str:
         mode = self._get("view/mode", "grid", str)
         return mode if mode in ("grid", "table") else "grid"

@@ -20,6 +20,7 @@ from PySide6.QtGui import QImage
 
 from ..archive import Archive
 from ..errors import CancelledError, DermviewError
+from ..model.extractors import choose_features
 from ..model.index import load_cached_index, load_or_build_index
 from ..model.inputs import InputImage
 from ..model.knn import Prediction
@@ -63,17 +64,20 @@ class _ModelWorker(QObject):
         self._predictor: Predictor | None = None
 
     @Slot(object)
-    def load_index(self, request: tuple[Archive, bool]) -> None:
-        archive, rebuild = request
+    def load_index(self, request: tuple[Archive, bool, str]) -> None:
+        archive, rebuild, features = request
         self._predictor = None
         cancel = self._service.cancel_event
         cancel.clear()
         try:
-            index = None if rebuild else load_cached_index(archive)
+            # "learned" falls back to the colour-texture features, with a note the window shows.
+            choice = choose_features("auto" if features == "learned" else features)
+            index = None if rebuild else load_cached_index(archive, choice.name)
             if index is None:
-                index = load_or_build_index(archive, progress=self.index_progress.emit,
+                index = load_or_build_index(archive, extractor_name=choice.name, progress=self.index_progress.emit,
                                             cancel=cancel.is_set, rebuild=True)
             self._predictor = Predictor(archive, index)
+            self._predictor.feature_note = choice.note
         except CancelledError:
             self.index_cancelled.emit()
             return
@@ -128,7 +132,7 @@ class ModelService(QObject):
     index_cancelled = Signal()
     query_done = Signal(object)
     query_failed = Signal(int, str, str)
-    _load = Signal(object)  # (archive, rebuild)
+    _load = Signal(object)  # (archive, rebuild, features)
     _query = Signal(object)
 
     def __init__(self, parent: QObject | None = None):
@@ -145,9 +149,9 @@ class ModelService(QObject):
             getattr(self._worker, name).connect(getattr(self, name))
         self._thread.start()
 
-    def load_index(self, archive: Archive, rebuild: bool = False) -> None:
+    def load_index(self, archive: Archive, rebuild: bool = False, features: str = "learned") -> None:
         self.cancel_event.set()  # a build for a previous archive stops at its next batch
-        self._load.emit((archive, rebuild))
+        self._load.emit((archive, rebuild, features))
 
     def cancel_index(self) -> None:
         self.cancel_event.set()

