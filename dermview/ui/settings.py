@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from ..model.knn import DEFAULT_K
 from ..paths import ensure_dir, user_dirs
 
 
@@ -27,14 +26,6 @@ class Settings:
     @last_archive.setter
     def last_archive(self, value: str) -> None:
         self._qs.setValue("archive/last", value)
-
-    @property
-    def k(self) -> int:
-        return max(1, min(100, self._get("model/k", DEFAULT_K, int)))
-
-    @k.setter
-    def k(self, value: int) -> None:
-        self._qs.setValue("model/k", int(value))
 
     @property
     def features(self) -> str:

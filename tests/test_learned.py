@@ -1,0 +1,196 @@
+"""The learned embedding: the shipped ONNX model, its use in the index and KNN, and the fallbacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dermview.cli import main
+from dermview.errors import DermviewError
+from dermview.model import learned
+from dermview.model.extractors import choose_features, get_extractor
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "resources" / "models" / f"{learned.MODEL_NAME}.onnx"
+
+
+@pytest.fixture()
+def no_model(monkeypatch, tmp_path):
+    monkeypatch.setenv(learned.ENV_MODEL, str(tmp_path / "not-installed.onnx"))
+
+
+@pytest.fixture()
+def no_onnxruntime(monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # any import of it now raises ImportError
+
+
+def test_shipped_model_is_present_with_its_card():
+    assert SHIPPED.is_file(), "resources/models/dermview-embedding.onnx is missing"
+    card = json.loads(SHIPPED.with_suffix(".json").read_text())
+    assert card["held_out_fold"] is None  # the shipped one learned from every image ...
+    held = card["held_out_metrics"]  # ... and carries the numbers of a run that did not
+    assert held["held_out_fold"] == 0 and held["n_test"] > 1500
+    assert 0 <= held["learned"]["balanced_accuracy"] <= 1 and "mel" in held["learned"]["per_class"]
+    text = (SHIPPED.parent / "MODEL_CARD.md").read_text()
+    for needed in ("CC BY-NC-SA 4.0", "Not a medical device", "EfficientNet-Lite0", "Held-out"):
+        assert needed.lower() in text.lower(), needed
+
+
+def test_model_loads_and_gives_the_same_vector_twice(data_dir):
+    extractor = get_extractor("learned")
+    image = Image.open(data_dir / "images" / "ISIC_0024306.jpg").convert("RGB")
+    other = Image.open(data_dir / "images" / "ISIC_0024307.jpg").convert("RGB")
+    first = extractor.extract(extractor.prepare(image)[None])[0]
+    again = get_extractor("learned").extract(np.stack([extractor.prepare(other), extractor.prepare(image)]))
+    assert first.shape == (1280,) and first.dtype == np.float32
+    assert np.linalg.norm(first) == pytest.approx(1.0, abs=1e-5)
+    np.testing.assert_allclose(again[1], first, atol=1e-5)  # same image, new session, other batch-mate
+    assert np.linalg.norm(again[0] - first) > 0.05  # and a different lesion is somewhere else
+
+
+@pytest.fixture(scope="session")
+def learned_full_index(session_cache):
+    """The learned index of all 10,015 shared images, built once per run."""
+    from dermview.archive import open_archive
+    from dermview.model.index import load_or_build_index
+
+    from conftest import require_data
+
+    os.environ["DERMVIEW_CACHE_DIR"] = str(session_cache)
+    try:
+        archive = open_archive(require_data())
+        return archive, load_or_build_index(archive, extractor_name="learned")
+    finally:
+        del os.environ["DERMVIEW_CACHE_DIR"]
+
+
+def test_originals_land_nearest_their_archive_copies(learned_full_index, data_dir):
+    """A 600x450 original must find its own 200x150 copy first among all 10,015 archive images."""
+    from dermview.archive.imaging import decode_image
+    from dermview.model.knn import nearest
+
+    archive, index = learned_full_index
+    assert index.extractor == "learned" and index.features.shape == (10015, 1280)
+    extractor = get_extractor("learned")
+    originals = sorted((data_dir / "originals").glob("*.jpg"))
+    batch = np.stack([extractor.prepare(decode_image(p.read_bytes(), p.name, draft_size=extractor.draft_size))
+                      for p in originals])
+    idx, _ = nearest(index.embedded, extractor.extract(batch), 1)
+    found = sum(index.image_ids[i[0]] == p.stem for i, p in zip(idx, originals))
+    assert len(originals) == 153
+    assert found >= 0.90 * len(originals), f"only {found} of {len(originals)} originals found their copy"
+
+
+def test_learned_index_predicts_with_the_models_own_k(learned_full_index, data_dir):
+    from dermview.model.predictor import Predictor
+
+    archive, index = learned_full_index
+    predictor = Predictor(archive, index)
+    info = learned.model_info()
+    assert predictor.settings.k == info.k and predictor.settings.prior_power == info.prior_power
+    image = Image.open(data_dir / "originals" / "ISIC_0024307.jpg")
+    result = predictor.predict_archive_image("ISIC_0024307")
+    assert len(result.neighbours) == info.k
+    own = predictor.lesion_of("ISIC_0024307")
+    assert all(n.lesion_id != own for n in result.neighbours)  # "find similar" leaves its lesion out
+    assert sum(result.votes.values()) == pytest.approx(1.0)
+    assert predictor.predict_image(image).neighbours[0].image_id == "ISIC_0024307"
+
+
+def test_fallback_without_model_file(no_model):
+    assert "not installed" in learned.availability()
+    choice = choose_features("auto")
+    assert choice.name == "classic" and "not available" in choice.note
+    with pytest.raises(DermviewError, match="not available"):
+        choose_features("learned")
+    assert choose_features("classic") == choose_features("classic")
+
+
+def test_fallback_without_onnxruntime(no_onnxruntime):
+    reason = learned.availability()
+    assert reason is not None and "onnxruntime" in reason
+    assert choose_features("auto").name == "classic"
+
+
+def test_cli_falls_back_with_a_note_and_refuses_an_impossible_request(
+        no_model, small_archive, small_model, session_cache, data_dir, monkeypatch, capsys):
+    monkeypatch.setenv("DERMVIEW_CACHE_DIR", str(session_cache))
+    query = str(data_dir / "originals" / "ISIC_0024307.jpg")
+    assert main(["predict", "--archive", str(small_archive), "--json", query]) == 0
+    captured = capsys.readouterr()
+    assert "Learned features are not available" in captured.err
+    assert "prediction" in json.loads(captured.out.splitlines()[0])
+    assert main(["predict", "--archive", str(small_archive), "--features", "learned", query]) == 2
+    assert "Learned features are not available" in capsys.readouterr().err
+
+
+def test_evaluate_does_not_pass_in_sample_numbers_off_as_held_out(small_archive, session_cache, monkeypatch, capsys):
+    monkeypatch.setenv("DERMVIEW_CACHE_DIR", str(session_cache))
+    assert main(["evaluate", "--archive", str(small_archive), "--features", "learned"]) == 0
+    out = capsys.readouterr().out
+    assert "does not" in out and "held out" in out
+    card = json.loads(SHIPPED.with_suffix(".json").read_text())
+    assert f"{card['held_out_metrics']['learned']['balanced_accuracy']:.3f}" in out
+    assert main(["evaluate", "--archive", str(small_archive), "--features", "learned", "--in-sample",
+                 "--folds", "2", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["in_sample"] is True and report["features"] == "learned"
+
+
+def test_held_out_evaluation_refuses_another_archive(small_archive, tmp_path, capsys):
+    model = tmp_path / "fold.onnx"
+    model.write_bytes(SHIPPED.read_bytes())
+    card = json.loads(SHIPPED.with_suffix(".json").read_text())
+    card.update(held_out_fold=0, held_out_split={"folds": 5, "seed": 0, "fingerprint": "0" * 16})
+    model.with_suffix(".json").write_text(json.dumps(card))
+    assert main(["evaluate", "--archive", str(small_archive), "--model", str(model)]) == 2
+    assert "not the one the model's held-out fold was drawn from" in capsys.readouterr().err
+    assert main(["evaluate", "--archive", str(small_archive), "--model", str(SHIPPED)]) == 2
+    assert "no held-out lesions" in capsys.readouterr().err
+
+
+def test_training_pipeline_smoke(data_dir, tmp_path):
+    """A few steps on a handful of images: caching, training, ONNX export, held-out report."""
+    pytest.importorskip("torch")
+    pytest.importorskip("efficientnet_lite_pytorch")
+    out = tmp_path / "out"
+    env = {**os.environ, "DERMVIEW_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.run([sys.executable, str(ROOT / "training" / "train_embedding.py"), "--archive", str(data_dir),
+                           "--holdout-fold", "0", "--limit", "150", "--steps", "3", "--batch", "8", "--copies", "2",
+                           "--skip-classic", "--work-dir", str(tmp_path / "work"), "--out", str(out)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    model = out / f"{learned.MODEL_NAME}-fold0.onnx"
+    card = json.loads(model.with_suffix(".json").read_text())
+    assert card["held_out_fold"] == 0 and card["steps"] == 3
+    report = json.loads((tmp_path / "work" / "report-fold0.json").read_text())
+    assert report["n_test"] > 0 and 0 <= report["learned"]["accuracy"] <= 1
+    vectors = learned.LearnedExtractor(model).extract(
+        np.stack([learned.prepare_image(Image.open(p).convert("RGB"))
+                  for p in sorted((data_dir / "images").glob("*.jpg"))[:3]]))
+    assert vectors.shape == (3, 1280)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert not (ROOT / "resources" / "models" / f"{learned.MODEL_NAME}-fold0.onnx").exists()
+
+
+HELD_OUT = ROOT / "training" / "heldout" / f"{learned.MODEL_NAME}-fold0.onnx"
+
+
+def test_held_out_model_reproduces_the_model_card(data_dir, capsys):
+    """The network trained without fold 0 scores on fold 0 what the shipped model card quotes."""
+    if not HELD_OUT.is_file():
+        pytest.fail(f"{HELD_OUT} is missing")
+    assert main(["evaluate", "--archive", str(data_dir), "--model", str(HELD_OUT), "--features", "learned",
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)["learned"]
+    card = json.loads(SHIPPED.with_suffix(".json").read_text())["held_out_metrics"]["learned"]
+    assert report["k"] == card["k"] and report["prior_power"] == card["prior_power"]
+    assert report["accuracy"] == pytest.approx(card["accuracy"], abs=0.005)
+    assert report["balanced_accuracy"] == pytest.approx(card["balanced_accuracy"], abs=0.005)
