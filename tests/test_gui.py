@@ -290,6 +290,8 @@ def test_learned_features_in_the_window_and_switching_back(make_window, small_ar
     drop(window, [data_dir / "originals" / "ISIC_0024307.jpg"])
     wait_for_result(qtbot, window)
     assert window.result.neighbours.count() == model_info().k
+    if window.predictor.lesion_of("ISIC_0024307") is not None:  # an archive image the network was trained on
+        assert "trained on this image" in window.result.title.text()
     first = window.result.prediction
 
     window.features_combo.setCurrentIndex(window.features_combo.findData("classic"))

@@ -78,6 +78,7 @@ def test_originals_land_nearest_their_archive_copies(learned_full_index, data_di
 
     archive, index = learned_full_index
     assert index.extractor == "learned" and index.features.shape == (10015, 1280)
+    assert index.embedded is index.features and index.nbytes < 60e6  # no projection, so no second copy
     extractor = get_extractor("learned")
     originals = sorted((data_dir / "originals").glob("*.jpg"))
     batch = np.stack([extractor.prepare(decode_image(p.read_bytes(), p.name, draft_size=extractor.draft_size))

@@ -54,6 +54,10 @@ class Embedding:
                    components=np.zeros((0, dim), np.float32), normalization=np.zeros((0, 0), np.float32),
                    gamma=0.0, scalings=np.zeros((0, 0), np.float32), raw_weight=1.0)
 
+    @property
+    def is_identity(self) -> bool:
+        return self.components.shape[0] == 0 and self.raw_weight == 1.0 and not self.mean.any()
+
     # -- storage: flat arrays, so the index loads without pickle -----------------------------
     def to_arrays(self, prefix: str = "emb_") -> dict[str, np.ndarray]:
         return {f"{prefix}mean": self.mean, f"{prefix}scale": self.scale,

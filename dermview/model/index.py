@@ -120,7 +120,9 @@ class ArchiveIndex:
 
     @property
     def nbytes(self) -> int:
-        arrays = [self.image_ids, self.features, self.embedded, *self.embedding.to_arrays().values()]
+        arrays = [self.image_ids, self.features, *self.embedding.to_arrays().values()]
+        if self.embedded is not self.features:
+            arrays.append(self.embedded)
         return int(sum(np.asarray(a).nbytes for a in arrays))
 
 
@@ -149,8 +151,11 @@ def build_index(archive: Archive, *, extractor_name: str = "classic", progress: 
     embedding = (fit_embedding(feats[good], labels) if extractor.projected
                  else Embedding.identity(feats.shape[1]))
     log.info("index of %d images built in %.1f s (%d failed)", good.sum(), time.perf_counter() - start, len(errors))
-    return ArchiveIndex(image_ids=ids[good].astype(str), features=feats[good], embedding=embedding,
-                        embedded=embedding.transform(feats[good]), content_key=archive.content_key(),
+    features = feats[good]
+    # Without a projection the searched points are the features themselves: one array, not two.
+    embedded = features if embedding.is_identity else embedding.transform(features)
+    return ArchiveIndex(image_ids=ids[good].astype(str), features=features, embedding=embedding,
+                        embedded=embedded, content_key=archive.content_key(),
                         extractor=extractor.name, version=index_version(extractor), failed=errors)
 
 
@@ -162,7 +167,8 @@ def save_index(index: ArchiveIndex, path: Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, image_ids=index.image_ids, features=index.features, embedded=index.embedded,
+            projected = {} if index.embedding.is_identity else {"embedded": index.embedded}
+            np.savez(handle, image_ids=index.image_ids, features=index.features, **projected,
                      content_key=np.array(index.content_key), extractor=np.array(index.extractor),
                      version=np.array(index.version), failed_ids=failed_ids, failed_messages=failed_msgs,
                      **index.embedding.to_arrays())
@@ -181,7 +187,7 @@ def load_index(path: Path) -> ArchiveIndex:
     with np.load(path, allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
     return ArchiveIndex(image_ids=arrays["image_ids"], features=arrays["features"],
-                        embedding=Embedding.from_arrays(arrays), embedded=arrays["embedded"],
+                        embedding=Embedding.from_arrays(arrays), embedded=arrays.get("embedded", arrays["features"]),
                         content_key=str(arrays["content_key"]), extractor=str(arrays["extractor"]),
                         version=str(arrays["version"]),
                         failed=dict(zip(arrays["failed_ids"].tolist(), arrays["failed_messages"].tolist())))

@@ -416,6 +416,13 @@ class MainWindow(QMainWindow):
         failed = len(predictor.index.failed)
         kind = "learned embedding" if predictor.index.extractor == "learned" else "colour-texture features"
         self.result.features_text = kind
+        self.result.trained_on_archive_note = ""
+        if predictor.index.extractor == "learned":
+            from ..model.learned import model_info
+            if model_info().held_out_fold is None:
+                self.result.trained_on_archive_note = (
+                    "The learned network was trained on this image, so its neighbours look more "
+                    "convincing than a new image's would.")
         self._index_finished(f"Index ready: {len(predictor.index.image_ids):,} images, {kind}"
                              + (f" ({failed} unreadable)" if failed else ""))
         if predictor.feature_note:

@@ -181,6 +181,8 @@ class ResultPanel(QWidget):
     def __init__(self, thumbnails: ThumbnailCache):
         super().__init__()
         self.features_text = "feature space"  # set by the window: which features the distances are in
+        # Set by the window when the learned network was trained on the archive's own images.
+        self.trained_on_archive_note = ""
         self.thumbnails = thumbnails
         self.prediction: Prediction | None = None
         self.query_pixmap: QPixmap | None = None
@@ -232,7 +234,8 @@ class ResultPanel(QWidget):
         self.query_name = name
         self.title.setText(f"Query: <b>{name}</b>" + (
             f"<br>This is an archive image: the images of its own lesion {excluded_lesion} are left out "
-            "of the vote." if excluded_lesion else ""))
+            "of the vote." + (f" {self.trained_on_archive_note}" if self.trained_on_archive_note else "")
+            if excluded_lesion else ""))
         self.query.set_image(pixmap)
         share = prediction.votes[prediction.prediction]
         runner_up = sorted(prediction.votes.items(), key=lambda kv: -kv[1])[1]
