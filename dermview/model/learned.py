@@ -145,6 +145,31 @@ def availability(path: Path | None = None, *, load_runtime: bool = True) -> str 
     return None
 
 
+_SESSIONS: dict[tuple, object] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def _shared_session(path: Path, version: str, threads: int):
+    """One onnxruntime session per model file for the whole process (runs are thread-safe).
+
+    Creating one takes ~0.1 s with the GIL held; doing it once, not for every index build and
+    every new predictor, keeps the window's GUI thread from stalling.
+    """
+    key = (str(path), version, threads)
+    with _SESSIONS_LOCK:
+        session = _SESSIONS.get(key)
+        if session is None:
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            # The index builder already runs one batch per core; more threads per run only fight.
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            _SESSIONS[key] = session
+        return session
+
+
 class LearnedExtractor:
     """Feature extractor for dermview.model.index: the ONNX embedding, L2-normalised (1280 numbers)."""
 
@@ -159,21 +184,12 @@ class LearnedExtractor:
         self.version = self.info.version
         self._threads = threads
         self._session = None
-        self._lock = threading.Lock()
 
     def _get_session(self):
-        with self._lock:
-            if self._session is None:
-                import onnxruntime as ort
-
-                options = ort.SessionOptions()
-                # The index builder already runs one batch per core; more threads per run only fight.
-                options.intra_op_num_threads = self._threads or 1
-                options.inter_op_num_threads = 1
-                self._session = ort.InferenceSession(str(self.info.path), options,
-                                                     providers=["CPUExecutionProvider"])
-                self._input = self._session.get_inputs()[0].name
-            return self._session
+        if self._session is None:
+            self._session = _shared_session(self.info.path, self.info.version, self._threads or 1)
+            self._input = self._session.get_inputs()[0].name
+        return self._session
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         return prepare_image(image)

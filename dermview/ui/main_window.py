@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QButtonGroup, QFileDialog, QFrame, QHBoxLayout,
                                QHeaderView, QTextBrowser,
@@ -143,6 +143,7 @@ class MainWindow(QMainWindow):
         self._pending: dict[int, int] = {}  # generation -> query list row
         self._compare_wanted: str | None = None
         self.pending_files: list[str] = []  # opened (e.g. from Finder) before an archive was open
+        self._load_pending = False  # an archive was opened and its index not yet asked for
         self.files_dropped.connect(self.add_queries)
 
         self.pages = QStackedWidget()
@@ -343,7 +344,12 @@ class MainWindow(QMainWindow):
         self.archive_label.setText(f"{archive.root}: {summary['images']:,} images of {summary['lesions']:,} "
                                    f"lesions{notes}")
         self._build_browser(archive)
-        self._load_index()
+        # After the grid has painted: loading the index imports onnxruntime on the worker, which
+        # holds the GIL for a few hundred milliseconds.
+        # A query asked for before then sends the request at once (see _run_query), so it is never
+        # answered before the index is there.
+        self._load_pending = True
+        QTimer.singleShot(100, self, self._deferred_load_index)  # cancelled if the window goes first
         if self.pending_files:
             pending, self.pending_files = self.pending_files, []
             self.add_queries(pending)
@@ -392,7 +398,12 @@ class MainWindow(QMainWindow):
         self._load_index()  # queued before the repeated query, so the query sees the new index
         self._forget_results()
 
+    def _deferred_load_index(self) -> None:
+        if self._load_pending:
+            self._load_index()
+
     def _load_index(self, rebuild: bool = False) -> None:
+        self._load_pending = False
         if self.archive is None:
             return
         self.predictor = None
@@ -531,6 +542,8 @@ class MainWindow(QMainWindow):
             self._run_query(row)
 
     def _run_query(self, row: int) -> None:
+        if self._load_pending:
+            self._load_index()
         entry = self.queries.entries[row]
         k = self.k_spin.value()
         if entry["image"] is not None:
@@ -646,6 +659,7 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop every thread this window started (tests check that none is left running)."""
+        self._load_pending = False
         self.service.shutdown()
         if self.loader is not None:
             self.loader.shutdown()
