@@ -343,19 +343,9 @@ def knn_choose(train_pts, train_y, val_pts, val_y):
             "rule": rule}
 
 
-def knn_test(train_pts, train_y, test_pts, test_y, k, power):
-    from dermview.model.evaluate import metrics
-    from dermview.model.knn import class_distances, decide, nearest, tie_free_scores, vote
-
-    idx, dist = nearest(train_pts, test_pts, k)
-    prior = np.bincount(train_y, minlength=N_CLASSES) / len(train_y)
-    shares = vote(train_y, idx, dist, prior, power)
-    scores = tie_free_scores(shares, class_distances(train_pts, train_y, test_pts))
-    return metrics(test_y, decide(shares), scores)
-
-
 def evaluate_fold(archive, ids, labels, tr, va, te, model_path: Path, *, classic: bool = True) -> dict:
     from dermview.model.embedding import fit_embedding
+    from dermview.model.evaluate import knn_metrics
     from dermview.model.index import compute_features, load_or_build_index
     from dermview.model.learned import LearnedExtractor
 
@@ -367,7 +357,7 @@ def evaluate_fold(archive, ids, labels, tr, va, te, model_path: Path, *, classic
         raise RuntimeError(f"{len(errors)} images failed: {list(errors.items())[:3]}")
     choice = knn_choose(feats[tr], labels[tr], feats[va], labels[va])
     fit = np.concatenate([tr, va])
-    report["learned"] = {**choice, **knn_test(feats[fit], labels[fit], feats[te], labels[te],
+    report["learned"] = {**choice, **knn_metrics(feats[fit], labels[fit], feats[te], labels[te],
                                                choice["k"], choice["prior_power"])}
 
     if not classic:
@@ -379,7 +369,7 @@ def evaluate_fold(archive, ids, labels, tr, va, te, model_path: Path, *, classic
     emb = fit_embedding(classic[tr], labels[tr])
     c_choice = knn_choose(emb.transform(classic[tr]), labels[tr], emb.transform(classic[va]), labels[va])
     emb = fit_embedding(classic[fit], labels[fit])
-    report["classic"] = {**c_choice, **knn_test(emb.transform(classic[fit]), labels[fit], emb.transform(classic[te]),
+    report["classic"] = {**c_choice, **knn_metrics(emb.transform(classic[fit]), labels[fit], emb.transform(classic[te]),
                                                 labels[te], c_choice["k"], c_choice["prior_power"])}
     majority = np.bincount(labels[fit], minlength=N_CLASSES).argmax()
     report["majority_accuracy"] = float((labels[te] == majority).mean())

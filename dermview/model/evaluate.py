@@ -269,6 +269,16 @@ def evaluate_external(predictor, images_path, ground_truth_path, *, progress=Non
 
 # -- the learned embedding: held-out lesions only ------------------------------------------------
 
+def knn_metrics(train_points: np.ndarray, train_labels: np.ndarray, test_points: np.ndarray,
+                test_labels: np.ndarray, k: int, prior_power: float) -> dict:
+    """Metrics (with ROC AUC) of the KNN vote of ``train_points`` for ``test_points``."""
+    idx, dist = nearest(train_points, test_points, k)
+    prior = np.bincount(train_labels, minlength=N_CLASSES) / len(train_labels)
+    shares = vote(train_labels, idx, dist, prior, prior_power)
+    scores = tie_free_scores(shares, class_distances(train_points, train_labels, test_points))
+    return metrics(test_labels, decide(shares), scores)
+
+
 def held_out_split(labels: np.ndarray, groups: np.ndarray, fold: int, folds: int, seed: int):
     """(train, test) of one fold of the lesion-grouped split the training script used."""
     from sklearn.model_selection import StratifiedGroupKFold
@@ -309,12 +319,8 @@ def evaluate_learned_held_out(archive, model_path, *, classic_index=None, progre
                                      image_ids, extractor, progress=progress)
     ok = ~np.isnan(feats).any(axis=1)
     train, test = train[ok[train]], test[ok[test]]
-    idx, dist = nearest(feats[train], feats[test], info.k)
-    prior = np.bincount(labels[train], minlength=N_CLASSES) / len(train)
-    shares = vote(labels[train], idx, dist, prior, info.prior_power)
-    scores = tie_free_scores(shares, class_distances(feats[train], labels[train], feats[test]))
-    report = {"learned": {**metrics(labels[test], decide(shares), scores), "k": info.k,
-                          "prior_power": info.prior_power},
+    report = {"learned": {**knn_metrics(feats[train], labels[train], feats[test], labels[test], info.k,
+                                        info.prior_power), "k": info.k, "prior_power": info.prior_power},
               "held_out_fold": info.held_out_fold, "n_test": int(len(test)), "n_index": int(len(train)),
               "failed": len(errors), "grouped_by": "lesion_id",
               "majority_accuracy": float((labels[test] == np.bincount(labels[train]).argmax()).mean())}
@@ -327,11 +333,7 @@ def evaluate_learned_held_out(archive, model_path, *, classic_index=None, progre
         choice = tune(classic[tr], labels[tr], groups[tr])
         emb = fit_embedding(classic[tr], labels[tr])
         tr_pts, te_pts = emb.transform(classic[tr]), emb.transform(classic[te])
-        cidx, cdist = nearest(tr_pts, te_pts, choice.k)
-        cprior = np.bincount(labels[tr], minlength=N_CLASSES) / len(tr)
-        cshares = vote(labels[tr], cidx, cdist, cprior, choice.prior_power)
-        report["classic"] = {**metrics(labels[te], decide(cshares),
-                                       tie_free_scores(cshares, class_distances(tr_pts, labels[tr], te_pts))),
+        report["classic"] = {**knn_metrics(tr_pts, labels[tr], te_pts, labels[te], choice.k, choice.prior_power),
                              "k": choice.k, "prior_power": choice.prior_power}
         if log:
             log(f"colour-texture model tuned on the training folds: k={choice.k}, prior power {choice.prior_power}")
