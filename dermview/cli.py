@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import Callable, Sequence
@@ -16,7 +17,7 @@ from . import NOT_A_MEDICAL_DEVICE, __version__
 from .errors import DermviewError
 from .paths import set_cache_dir
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
 
@@ -181,6 +182,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dermview: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print("dermview: error: not enough memory for this task.", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # a bug: one line for the user, the traceback only when asked for
+        if os.environ.get("DERMVIEW_DEBUG"):
+            raise
+        print(f"dermview: internal error: {type(exc).__name__}: {exc}. This is a bug in dermview; "
+              "run again with DERMVIEW_DEBUG=1 for the details and report them.", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 # -- predict ------------------------------------------------------------------------------------
@@ -200,9 +210,11 @@ def format_prediction(name: str, prediction) -> str:
 def write_isic_csv(path: str, rows: list[tuple[str, dict[str, float]]]) -> None:
     """ISIC 2018 Task 3 submission: image,MEL,NV,BCC,AKIEC,BKL,DF,VASC with values in [0, 1]."""
     import csv
-    from .archive.codes import ISIC_COLUMNS
 
-    with open(path, "w", newline="") as handle:
+    from .archive.codes import ISIC_COLUMNS
+    from .outputs import atomic_text_file
+
+    with atomic_text_file(path, newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["image", *ISIC_COLUMNS])
         for stem, scores in rows:
@@ -212,12 +224,14 @@ def write_isic_csv(path: str, rows: list[tuple[str, dict[str, float]]]) -> None:
 
 @command("predict")
 def run_predict(args: argparse.Namespace) -> int:
-    from .errors import ImageDecodeError
     from .model.inputs import gather_inputs
+    from .outputs import check_output_path
 
-    images, problems = gather_inputs(args.inputs)
     if args.k is not None and args.k < 1:
         raise DermviewError("--k must be at least 1.")
+    if args.isic_csv:
+        check_output_path(args.isic_csv)  # before the work, not after it
+    images, problems = gather_inputs(args.inputs)
     _, _, predictor, _ = open_model(args)
     failed = 0
     rows: list[tuple[str, dict[str, float]]] = []
@@ -236,8 +250,11 @@ def run_predict(args: argparse.Namespace) -> int:
         try:
             image = item.load(predictor.extractor.draft_size)
             prediction = predictor.predict_image(image, k=args.k)
-        except ImageDecodeError as exc:
+        except DermviewError as exc:  # this image only; the others are still classified
             report_error(item.name, str(exc))
+            continue
+        except MemoryError:
+            report_error(item.name, "not enough memory to classify this image.")
             continue
         rows.append((item.stem, prediction.scores))
         if args.json:

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 from typing import Sequence
 
 CLI_COMMANDS = ("info", "index", "evaluate", "predict")
+EXIT_USAGE = 2
+
+
+def unknown_command(word: str) -> str | None:
+    """Why ``word`` (the first argument) is neither a command nor a file to open, or None if it is fine.
+
+    ``dermview IMAGE`` opens an image in the window (the file manager's "Open with" does this), so a
+    first word that is an existing path is accepted; anything else is a mistyped command, which must
+    not start the window.
+    """
+    if word.startswith("-") or word in CLI_COMMANDS or os.path.exists(word):
+        return None
+    close = difflib.get_close_matches(word, CLI_COMMANDS, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return (f"'{word}' is not a dermview command nor an existing file; {hint}"
+            f"the commands are {', '.join(CLI_COMMANDS)}, and 'dermview --help' shows the window's options.")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -18,6 +35,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and (argv[0] in CLI_COMMANDS or argv[0] in ("--version",)):
         from .cli import main as cli_main
         return cli_main(argv)
+    problem = unknown_command(argv[0]) if argv else None
+    if problem:
+        print(f"dermview: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     from .ui.app import main as gui_main
     return gui_main(argv)
 

@@ -60,8 +60,11 @@ def ensure_dir(path: Path) -> Path:
 
 
 def resources_dir() -> Path:
-    """The ``resources/`` folder: beside the package in a checkout, inside the bundle when frozen."""
-    frozen_root = getattr(sys, "_MEIPASS", None)
-    if frozen_root:
-        return Path(frozen_root) / "resources"
-    return Path(__file__).resolve().parent.parent / "resources"
+    """The package's own data folder, ``dermview/resources``: the learned model, the icon.
+
+    Found through ``importlib.resources``, so the same lookup works in a source checkout, an
+    installed wheel (pip, pipx) and the PyInstaller bundle, which collects it at the same place.
+    """
+    from importlib.resources import files
+
+    return Path(str(files("dermview").joinpath("resources")))

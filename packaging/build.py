@@ -71,7 +71,7 @@ def build_tarball(version: str) -> Path:
     shutil.copytree(DIST / "dermview", stage / "dermview", symlinks=True)
     shutil.copy2(ROOT / "packaging" / "linux" / "install.sh", stage / "install.sh")
     shutil.copy2(ROOT / "packaging" / "linux" / "dermview.desktop", stage / "dermview.desktop")
-    shutil.copy2(ROOT / "resources" / "dermview.png", stage / "dermview.png")
+    shutil.copy2(ROOT / "dermview" / "resources" / "dermview.png", stage / "dermview.png")
     out = DIST / f"dermview-{version}-linux-{arch}.tar.gz"
     with tarfile.open(out, "w:gz", compresslevel=6) as tar:
         tar.add(stage, arcname=stage.name)
@@ -99,7 +99,7 @@ def main() -> int:
         strip_python_library(folder)
     print(f"\nbuilt {exe}")
     internal = folder / "_internal" if (folder / "_internal").is_dir() else folder
-    learned = sum(folder_size(internal / part) for part in ("onnxruntime", "resources/models")
+    learned = sum(folder_size(internal / part) for part in ("onnxruntime", "dermview/resources/models")
                   if (internal / part).is_dir())
     # Targets: 320 MB without the learned similarity (issue 5); onnxruntime and the model may add 50 MB (issue 6).
     print(f"one-folder bundle: {folder_size(folder) / 1e6:.0f} MB, of which onnxruntime and the learned model "

@@ -1,4 +1,4 @@
-"""Draw dermview's icon (a pigmented lesion under a dermatoscope's ring) into resources/.
+"""Draw dermview's icon (a pigmented lesion under a dermatoscope's ring) into dermview/resources/ (the PNG the window uses) and packaging/icons/ (.ico, .icns).
 
 Run once after changing the design: python packaging/make_icons.py
 """
@@ -9,7 +9,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+ROOT = Path(__file__).resolve().parent.parent
+RESOURCES = ROOT / "dermview" / "resources"
+ICONS = ROOT / "packaging" / "icons"
 
 
 def draw(size: int = 512) -> Image.Image:
@@ -30,12 +32,12 @@ def draw(size: int = 512) -> Image.Image:
 
 
 def main() -> None:
-    RESOURCES.mkdir(exist_ok=True)
+    ICONS.mkdir(exist_ok=True)
     icon = draw(512)
     icon.resize((256, 256), Image.Resampling.LANCZOS).save(RESOURCES / "dermview.png")
-    icon.save(RESOURCES / "dermview.ico", sizes=[(16, 16), (32, 32), (48, 48), (64, 64), (128, 128), (256, 256)])
-    icon.save(RESOURCES / "dermview.icns")
-    print("wrote", ", ".join(p.name for p in sorted(RESOURCES.glob("dermview.*"))))
+    icon.save(ICONS / "dermview.ico", sizes=[(16, 16), (32, 32), (48, 48), (64, 64), (128, 128), (256, 256)])
+    icon.save(ICONS / "dermview.icns")
+    print("wrote", ", ".join(p.name for p in sorted([*RESOURCES.glob("dermview.*"), *ICONS.glob("dermview.*")])))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from dermview.model import learned
 from dermview.model.extractors import choose_features, get_extractor
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = ROOT / "resources" / "models" / f"{learned.MODEL_NAME}.onnx"
+SHIPPED = ROOT / "dermview" / "resources" / "models" / f"{learned.MODEL_NAME}.onnx"
 
 
 @pytest.fixture()
@@ -32,7 +32,7 @@ def no_onnxruntime(monkeypatch):
 
 
 def test_shipped_model_is_present_with_its_card():
-    assert SHIPPED.is_file(), "resources/models/dermview-embedding.onnx is missing"
+    assert SHIPPED.is_file(), "dermview/resources/models/dermview-embedding.onnx is missing"
     card = json.loads(SHIPPED.with_suffix(".json").read_text())
     assert card["held_out_fold"] is None  # the shipped one learned from every image ...
     held = card["held_out_metrics"]  # ... and carries the numbers of a run that did not
@@ -178,7 +178,7 @@ def test_training_pipeline_smoke(data_dir, tmp_path):
                   for p in sorted((data_dir / "images").glob("*.jpg"))[:3]]))
     assert vectors.shape == (3, 1280)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    assert not (ROOT / "resources" / "models" / f"{learned.MODEL_NAME}-fold0.onnx").exists()
+    assert not (ROOT / "dermview" / "resources" / "models" / f"{learned.MODEL_NAME}-fold0.onnx").exists()
 
 
 HELD_OUT = ROOT / "training" / "heldout" / f"{learned.MODEL_NAME}-fold0.onnx"

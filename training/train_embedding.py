@@ -17,7 +17,7 @@ With ``--holdout-fold F`` the lesions of fold F of StratifiedGroupKFold(5, shuff
 random_state=0) grouped by lesion_id are never trained on; validation lesions carved out of the
 remaining folds choose k and the vote correction; the report gives KNN accuracy, balanced accuracy
 and per-class recall on fold F, next to the colour-texture model on the same split. Without it the
-network is trained on every image and written to ``resources/models/`` with its model card.
+network is trained on every image and written to ``dermview/resources/models/`` with its model card.
 """
 
 from __future__ import annotations
@@ -489,7 +489,7 @@ def main(argv=None) -> int:
     parser.add_argument("--tuning-from", type=Path, default=None,
                         help="a held-out report (JSON) whose chosen k and vote correction the shipped model uses")
     parser.add_argument("--out", type=Path, default=None,
-                        help="where the model goes (default: resources/models/, or the work folder with --holdout-fold)")
+                        help="where the model goes (default: dermview/resources/models/, or the work folder with --holdout-fold)")
     parser.add_argument("--work-dir", type=Path, default=None, help="cache and reports (default: per-user cache)")
     parser.add_argument("--steps", type=int, default=1200)
     parser.add_argument("--batch", type=int, default=64)
@@ -553,7 +553,7 @@ def main(argv=None) -> int:
     early, _, _, _ = build_modules(learned.INPUT_SIZE)
     full = Full(early, late).eval()
 
-    out_dir = args.out or (work if args.holdout_fold is not None else ROOT / "resources" / "models")
+    out_dir = args.out or (work if args.holdout_fold is not None else ROOT / "dermview" / "resources" / "models")
     stem = learned.MODEL_NAME if args.holdout_fold is None else f"{learned.MODEL_NAME}-{name}"
     model_path = out_dir / f"{stem}.onnx"
     export_onnx(full, model_path, learned.INPUT_SIZE)

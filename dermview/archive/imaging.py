@@ -17,35 +17,33 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageDecodeError
 
-# A 12-megapixel phone photo must open; a 100-megapixel "image" of a few KB is an attack or an accident.
-MAX_PIXELS = 80_000_000
-# Compressed files larger than this are refused before reading (no dermatoscopic image comes close).
-MAX_FILE_BYTES = 200 * 1024 * 1024
+from .files import MAX_FILE_BYTES, read_regular_file
+
+# A 48-megapixel phone photo must open; a 100-megapixel "image" of a few KB is an attack or an
+# accident. 50 MP of RGBA is 200 MB; decoding keeps at most three such copies (peak under 1 GB).
+MAX_PIXELS = 50_000_000
+# A query smaller than this on either side holds too little to compare with the archive's 200x150
+# (or 600x450) images; a 1x1 or 2x600 file is refused with a message rather than classified.
+MIN_QUERY_SIDE = 64
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".gif")
 
+__all__ = ["MAX_FILE_BYTES", "MAX_PIXELS", "MIN_QUERY_SIDE", "decode_image", "load_image_file", "read_file_bytes"]
+
 
 def read_file_bytes(path: str | Path) -> bytes:
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise ImageDecodeError(f"{path.name}: cannot read the file ({exc.strerror or exc}).") from exc
-    if size > MAX_FILE_BYTES:
-        raise ImageDecodeError(f"{path.name}: file is too large ({size / 1e6:.0f} MB).")
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ImageDecodeError(f"{path.name}: cannot read the file ({exc.strerror or exc}).") from exc
+    """An image file's bytes: regular files only, at most MAX_FILE_BYTES (see dermview.archive.files)."""
+    return read_regular_file(path)
 
 
 def decode_image(data: bytes, name: str = "image", *,
-                 draft_size: int | tuple[int, int] | None = None) -> Image.Image:
+                 draft_size: int | tuple[int, int] | None = None, min_side: int | None = None) -> Image.Image:
     """Decode ``data`` to an RGB image, upright.
 
     ``draft_size``: for JPEGs, let libjpeg decode at 1/2, 1/4 or 1/8 scale as long as both sides
     stay at least this many pixels - several times faster for thumbnails and feature extraction.
     A (long, short) pair asks for at least that many pixels along the image's long and short side.
+    ``min_side``: refuse an image whose stored size is smaller than this on either side (queries).
     Raises :class:`ImageDecodeError` with a readable message for anything that is not a usable image.
     """
     if not data:
@@ -61,6 +59,10 @@ def decode_image(data: bytes, name: str = "image", *,
                     "megapixel safety limit; refused as a possible decompression bomb.")
             if width < 1 or height < 1:
                 raise ImageDecodeError(f"{name}: image has no pixels.")
+            if min_side and min(width, height) < min_side:
+                raise ImageDecodeError(
+                    f"{name}: the image is only {width}x{height} pixels, too small to judge; at least "
+                    f"{min_side} pixels on each side are needed to compare it with the archive.")
             if draft_size and im.format == "JPEG":
                 if isinstance(draft_size, tuple):
                     long_side, short_side = draft_size
@@ -68,8 +70,10 @@ def decode_image(data: bytes, name: str = "image", *,
                 else:
                     # A square request keeps the guarantee whichever way EXIF rotates the image.
                     im.draft("RGB", (draft_size, draft_size))
-            im = ImageOps.exif_transpose(im)
             im.load()
+            if draft_size and im.format != "JPEG":
+                im = _reduced(im, draft_size)
+            im = ImageOps.exif_transpose(im)
             return to_rgb(im)
     except ImageDecodeError:
         raise
@@ -86,17 +90,38 @@ def decode_image(data: bytes, name: str = "image", *,
         raise ImageDecodeError(f"{name}: not enough memory to decode this image.") from exc
 
 
+def _reduced(im: Image.Image, draft_size: int | tuple[int, int]) -> Image.Image:
+    """What JPEG draft mode does for other formats: shrink by a whole factor while both sides keep at
+    least the requested size, so that the conversions after it work on a small copy (a 49-megapixel
+    PNG would otherwise take three full-size RGBA copies, 600 MB)."""
+    need_long, need_short = draft_size if isinstance(draft_size, tuple) else (draft_size, draft_size)
+    factor = min(max(im.size) // max(need_long, 1), min(im.size) // max(need_short, 1))
+    if factor < 2:
+        return im
+    try:
+        return im.reduce(factor)
+    except (ValueError, NotImplementedError):  # modes reduce() does not handle (P, I;16): kept whole
+        return im
+
+
+_ROWS_PER_CHUNK = 256  # high-bit-depth conversion row block: bounded extra memory for any image size
+
+
 def to_rgb(im: Image.Image) -> Image.Image:
     """Any Pillow mode to 8-bit RGB; high-bit-depth images are scaled, not clipped."""
     mode = im.mode
     if mode == "RGB":
         return im
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
-        arr = np.asarray(im, dtype=np.float64)
-        top = 65535.0 if mode.startswith("I;16") else max(float(arr.max()), 1.0)
-        if mode in ("I", "F") and arr.max() <= 255:
+        arr = np.asarray(im)
+        peak = float(arr.max()) if arr.size else 0.0
+        top = 65535.0 if mode.startswith("I;16") else max(peak, 1.0)
+        if mode in ("I", "F") and peak <= 255:
             top = 255.0
-        grey = np.clip(arr * (255.0 / top), 0, 255).astype(np.uint8)
+        grey = np.empty(arr.shape, np.uint8)
+        for row in range(0, arr.shape[0], _ROWS_PER_CHUNK):  # a float copy of a block, not of the image
+            block = arr[row:row + _ROWS_PER_CHUNK].astype(np.float32) * np.float32(255.0 / top)
+            grey[row:row + _ROWS_PER_CHUNK] = np.clip(block, 0, 255)
         return Image.fromarray(grey, "L").convert("RGB")
     if mode == "P":
         im = im.convert("RGBA") if "transparency" in im.info else im.convert("RGB")
@@ -109,9 +134,10 @@ def to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def load_image_file(path: str | Path, *, draft_size: int | tuple[int, int] | None = None) -> Image.Image:
+def load_image_file(path: str | Path, *, draft_size: int | tuple[int, int] | None = None,
+                    min_side: int | None = None) -> Image.Image:
     path = Path(path)
-    return decode_image(read_file_bytes(path), path.name, draft_size=draft_size)
+    return decode_image(read_file_bytes(path), path.name, draft_size=draft_size, min_side=min_side)
 
 
 def is_image_name(name: str) -> bool:

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..errors import ArchiveError
 from .codes import DX_CODES
+from .files import read_regular_file
 
 REQUIRED_COLUMNS = ("lesion_id", "image_id", "dx", "dx_type")
 OPTIONAL_COLUMNS = ("age", "sex", "localization", "dataset")
@@ -22,22 +23,41 @@ def is_metadata_name(name: str) -> bool:
     return bool(_METADATA_NAME.match(name))
 
 
+# The published table is 0.5 MB; a metadata file a hundred times larger is not HAM10000.
+MAX_METADATA_BYTES = 50 * 1024 * 1024
+
+
 def read_metadata(path: Path) -> pd.DataFrame:
     """Read and validate a metadata table; raise :class:`ArchiveError` with a specific message."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ArchiveError(f"Cannot read the metadata file {path}: {exc.strerror or exc}.") from exc
+    raw = read_regular_file(path, limit=MAX_METADATA_BYTES, what=f"The metadata file {path}", error=ArchiveError)
     return parse_metadata(raw, path.name)
 
 
+def _decode(raw: bytes, name: str) -> str:
+    """UTF-8 (with or without a byte-order mark); anything else is reported with its line, never replaced."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ArchiveError(
+            f"The metadata file {name} is not UTF-8 text: line {line} holds the byte(s) "
+            f"{raw[exc.start:exc.end].hex(' ')}. Save it as UTF-8 (or CSV UTF-8 from a spreadsheet).") from exc
+
+
+def _line_numbers(mask: pd.Series) -> str:
+    """File line numbers (header = 1) of the rows where ``mask`` holds, a few of them."""
+    lines = [int(i) + 2 for i in mask[mask].index[:3]]
+    return ", ".join(map(str, lines)) + (", ..." if int(mask.sum()) > 3 else "")
+
+
 def parse_metadata(raw: bytes, name: str = "metadata") -> pd.DataFrame:
-    text = raw.decode("utf-8-sig", errors="replace")
+    text = _decode(raw, name)
     first_line = text.split("\n", 1)[0]
     sep = "\t" if first_line.count("\t") > first_line.count(",") else ","
     try:
-        table = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        # index_col=False: rows ending in a separator (spreadsheet exports) must not shift the columns.
+        table = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, index_col=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         raise ArchiveError(f"The metadata file {name} is not a readable table: {exc}.") from exc
     table.columns = [str(c).strip().lower() for c in table.columns]
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
@@ -51,10 +71,11 @@ def parse_metadata(raw: bytes, name: str = "metadata") -> pd.DataFrame:
     out = pd.DataFrame({c: table[c].str.strip() for c in REQUIRED_COLUMNS})
     out["dx"] = out["dx"].str.lower()
     out["dx_type"] = out["dx_type"].str.lower()
-    for column in ("lesion_id", "image_id"):
-        empty = int((out[column] == "").sum())
-        if empty:
-            raise ArchiveError(f"The metadata file {name} has {empty} row(s) with an empty {column}.")
+    for column in REQUIRED_COLUMNS:
+        empty = out[column] == ""
+        if empty.any():
+            raise ArchiveError(f"The metadata file {name} has {int(empty.sum())} row(s) with an empty "
+                               f"{column} (line {_line_numbers(empty)}); every image needs one.")
 
     duplicated = out["image_id"][out["image_id"].duplicated()]
     if len(duplicated):

@@ -11,11 +11,10 @@ import os
 import re
 import threading
 import zipfile
-import zlib
 from pathlib import Path
 
 from ..errors import ArchiveError, ImageDecodeError
-from .imaging import MAX_FILE_BYTES
+from .files import read_regular_file, read_zip_member
 from .metadata import is_metadata_name
 
 # ISIC_0024306.jpg, in any case; segmentation masks (ISIC_..._segmentation.png) do not match.
@@ -58,14 +57,7 @@ class FolderSource(ImageSource):
         self.files = files
 
     def read(self, image_id: str) -> bytes:
-        file = self.files[image_id]
-        try:
-            size = file.stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise ImageDecodeError(f"{file.name}: file is too large ({size / 1e6:.0f} MB).")
-            return file.read_bytes()
-        except OSError as exc:
-            raise ImageDecodeError(f"{file.name}: cannot read the file ({exc.strerror or exc}).") from exc
+        return read_regular_file(self.files[image_id])
 
     def fingerprint(self, image_id: str) -> str:
         try:
@@ -109,15 +101,7 @@ class ZipSource(ImageSource):
         return handle
 
     def read(self, image_id: str) -> bytes:
-        info = self.files[image_id]
-        name = info.filename.rsplit("/", 1)[-1]
-        if info.file_size > MAX_FILE_BYTES:
-            raise ImageDecodeError(f"{name}: file is too large ({info.file_size / 1e6:.0f} MB).")
-        try:
-            return self._handle().read(info)
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError) as exc:
-            raise ImageDecodeError(
-                f"{name}: damaged inside {self.path.name} ({exc}).") from exc
+        return read_zip_member(self._handle(), self.files[image_id], zip_name=self.path.name)
 
     def fingerprint(self, image_id: str) -> str:
         info = self.files[image_id]
@@ -131,6 +115,13 @@ class ZipSource(ImageSource):
 
     def describe(self) -> str:
         return f"zip {self.path.name} ({len(self.files)} images)"
+
+
+def _is_regular(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
 
 
 def scan_folders(root: Path, max_depth: int = 4) -> tuple[list[Path], list[Path], list[FolderSource]]:
@@ -158,11 +149,12 @@ def scan_folders(root: Path, max_depth: int = 4) -> tuple[list[Path], list[Path]
                     walk(Path(entry.path), depth + 1)
             elif is_metadata_name(name):
                 metadata.append(Path(entry.path))
-            elif name.lower().endswith(".zip"):
+            elif name.lower().endswith(".zip") and _is_regular(entry):  # a FIFO named .zip would hang
                 zips.append(Path(entry.path))
             else:
                 image_id = image_id_of(name)
-                if image_id is not None:
+                # is_file() follows links: a dangling link (or a FIFO) is not an image that is present.
+                if image_id is not None and _is_regular(entry):
                     images.setdefault(image_id, Path(entry.path))
         if images:
             folders.append(FolderSource(folder, images))

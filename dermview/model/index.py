@@ -126,6 +126,30 @@ class ArchiveIndex:
         return int(sum(np.asarray(a).nbytes for a in arrays))
 
 
+_UNIFORM_ARCHIVE = ("The archive's images are too alike (or too few per diagnosis) to learn a colour-texture "
+                    "similarity from; check that the images are real, distinct dermatoscopic images, or use "
+                    "the learned similarity")
+
+
+def fit_projection(features: np.ndarray, labels: np.ndarray) -> Embedding:
+    """The kernel-LDA projection, with every numerical dead end (identical images, a single diagnosis,
+    constant features) turned into a sentence instead of a LinAlgError."""
+    present = np.unique(labels)
+    if len(present) < 2:
+        raise DermviewError("The archive holds images of only one diagnosis; a suggestion needs at least two "
+                            "to choose from.")
+    if not np.isfinite(features).all() or np.ptp(features, axis=0).max(initial=0.0) == 0.0:
+        raise DermviewError(_UNIFORM_ARCHIVE + ".")
+    try:
+        with np.errstate(all="ignore"):
+            embedding = fit_embedding(features, labels)
+    except (np.linalg.LinAlgError, ValueError, FloatingPointError, ZeroDivisionError) as exc:
+        raise DermviewError(f"{_UNIFORM_ARCHIVE} ({exc}).") from exc
+    if not all(np.isfinite(a).all() for a in embedding.to_arrays().values() if a.dtype.kind == "f"):
+        raise DermviewError(_UNIFORM_ARCHIVE + " (the projection came out undefined).")
+    return embedding
+
+
 def index_version(extractor) -> str:
     return f"{extractor.name}:{extractor.version}+{EMBEDDING_VERSION}+f{INDEX_FORMAT}"
 
@@ -148,12 +172,13 @@ def build_index(archive: Archive, *, extractor_name: str = "classic", progress: 
     if good.sum() < 50:
         raise DermviewError(f"Only {int(good.sum())} archive images could be read; cannot build an index.")
     labels = dx_indices(meta["dx"].astype(str).to_numpy()[good])
-    embedding = (fit_embedding(feats[good], labels) if extractor.projected
-                 else Embedding.identity(feats.shape[1]))
-    log.info("index of %d images built in %.1f s (%d failed)", good.sum(), time.perf_counter() - start, len(errors))
     features = feats[good]
+    embedding = fit_projection(features, labels) if extractor.projected else Embedding.identity(feats.shape[1])
+    log.info("index of %d images built in %.1f s (%d failed)", good.sum(), time.perf_counter() - start, len(errors))
     # Without a projection the searched points are the features themselves: one array, not two.
     embedded = features if embedding.is_identity else embedding.transform(features)
+    if not np.isfinite(embedded).all():
+        raise DermviewError(_UNIFORM_ARCHIVE + " (the similarity space came out undefined).")
     return ArchiveIndex(image_ids=ids[good].astype(str), features=features, embedding=embedding,
                         embedded=embedded, content_key=archive.content_key(),
                         extractor=extractor.name, version=index_version(extractor), failed=errors)
@@ -193,10 +218,70 @@ def load_index(path: Path) -> ArchiveIndex:
                         failed=dict(zip(arrays["failed_ids"].tolist(), arrays["failed_messages"].tolist())))
 
 
+def index_problem(index: ArchiveIndex, archive: Archive) -> str | None:
+    """Why a loaded index cannot be trusted for this archive (its keys may match and its arrays still be
+    wrong: a damaged disk, an edited file, a bug); None if it is consistent."""
+    ids, features, embedded = index.image_ids, index.features, index.embedded
+    if ids.ndim != 1 or ids.dtype.kind != "U" or len(ids) == 0:
+        return "its image ids are not a list of names"
+    if features.ndim != 2 or features.dtype.kind != "f" or features.shape[0] != len(ids) or features.shape[1] == 0:
+        return f"its features have shape {features.shape} for {len(ids)} images"
+    if embedded.ndim != 2 or embedded.dtype.kind != "f" or embedded.shape[0] != len(ids) or embedded.shape[1] == 0:
+        return f"its projected points have shape {embedded.shape} for {len(ids)} images"
+    if len(np.unique(ids)) != len(ids):
+        return "it lists an image more than once"
+    meta = archive.metadata
+    known = set(meta.loc[meta["available"], "image_id"])
+    unknown = [i for i in ids.tolist() if i not in known]
+    if unknown:
+        return f"it holds {len(unknown)} image(s) this archive does not have (e.g. {unknown[0]})"
+    if not (np.isfinite(features).all() and np.isfinite(embedded).all()):
+        return "it holds undefined (NaN or infinite) values"
+    try:
+        with np.errstate(all="ignore"):
+            again = index.embedding.transform(features[:8])
+    except (ValueError, IndexError) as exc:
+        return f"its projection does not fit its features ({exc})"
+    if again.shape != (min(8, len(ids)), embedded.shape[1]):
+        return "its projection does not fit its points"
+    # Loose on purpose: the float32 kernel differs by batch size (up to 7% of a row's norm measured on
+    # a 232-image archive); a damaged or foreign array is off by far more (30-80% for shuffled rows).
+    error = np.linalg.norm(again - embedded[:8], axis=1) / np.maximum(np.linalg.norm(embedded[:8], axis=1), 1e-6)
+    if error.max() > 0.2:
+        return "its projection does not reproduce its own points"
+    return None
+
+
+# A save writes its temporary file in well under a minute; one older than this was left by a killed process.
+STALE_TEMP_SECONDS = 15 * 60
+
+
+def remove_stale_temp_files(folder: Path, older_than: float = STALE_TEMP_SECONDS) -> int:
+    """Delete ``*.tmp`` files a killed save left behind; returns how many. Never fails."""
+    removed = 0
+    now = time.time()
+    try:
+        candidates = list(folder.glob("*.tmp"))
+    except OSError:
+        return 0
+    for tmp in candidates:
+        try:
+            if now - tmp.stat().st_mtime > older_than:
+                tmp.unlink()
+                removed += 1
+        except OSError:
+            continue
+    if removed:
+        log.info("removed %d leftover temporary file(s) from %s", removed, folder)
+    return removed
+
+
 def load_cached_index(archive: Archive, extractor_name: str = "classic") -> ArchiveIndex | None:
-    """The cached index if it is current for this archive's content and the code's versions."""
+    """The cached index if it is current for this archive's content and the code's versions, and its
+    arrays are consistent; otherwise None (the caller rebuilds it)."""
     extractor = get_extractor(extractor_name)
     path = cache_file(archive, extractor)
+    remove_stale_temp_files(path.parent)
     if not path.is_file():
         return None
     try:
@@ -206,6 +291,10 @@ def load_cached_index(archive: Archive, extractor_name: str = "classic") -> Arch
         return None
     if index.version != index_version(extractor) or index.content_key != archive.content_key():
         log.info("index cache %s is stale; rebuilding", path)
+        return None
+    problem = index_problem(index, archive)
+    if problem:
+        log.warning("ignoring index cache %s: %s", path, problem)
         return None
     return index
 

@@ -1,7 +1,14 @@
-"""Turning what a user names (files, folders, zip files) into a list of images to classify."""
+"""Turning what a user names (files, folders, zip files) into a list of images to classify.
+
+Query images get the archive's own limits (dermview.archive.files): regular files only, a size cap,
+zip members read in place and refused one by one when encrypted, oddly compressed or a zip bomb,
+and images too small to judge refused with a message. Nothing here stops at the first bad input:
+every problem becomes an (input, message) pair beside the images that are fine.
+"""
 
 from __future__ import annotations
 
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +16,8 @@ from typing import Callable, Iterable
 
 from PIL import Image
 
-from ..archive.imaging import decode_image, is_image_name, load_image_file
+from ..archive.files import read_zip_member
+from ..archive.imaging import MIN_QUERY_SIDE, decode_image, is_image_name, load_image_file
 from ..errors import ImageDecodeError
 
 
@@ -21,33 +29,52 @@ class InputImage:
 
 
 def _file_input(path: Path) -> InputImage:
-    return InputImage(str(path), path.stem, lambda draft=None, p=path: load_image_file(p, draft_size=draft))
+    return InputImage(str(path), path.stem,
+                      lambda draft=None, p=path: load_image_file(p, draft_size=draft, min_side=MIN_QUERY_SIDE))
+
+
+def _is_listed_image(name: str) -> bool:
+    base = name.rsplit("/", 1)[-1]
+    return is_image_name(name) and not name.endswith("/") and "__MACOSX" not in name and not base.startswith("._")
 
 
 def _zip_inputs(path: Path) -> list[InputImage]:
     try:
         with zipfile.ZipFile(path) as zf:
-            names = sorted(n for n in zf.namelist()
-                           if is_image_name(n) and not n.endswith("/") and "__MACOSX" not in n
-                           and not n.rsplit("/", 1)[-1].startswith("._"))
-    except (zipfile.BadZipFile, OSError) as exc:
+            members = sorted((i for i in zf.infolist() if _is_listed_image(i.filename)), key=lambda i: i.filename)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise ImageDecodeError(f"{path.name}: not a readable zip file ({exc}).") from exc
 
-    def loader(member: str):
+    def loader(info: zipfile.ZipInfo):
         def load(draft=None):
             try:
                 with zipfile.ZipFile(path) as zf:  # one handle per read: safe from any thread
-                    data = zf.read(member)
+                    data = read_zip_member(zf, info, zip_name=path.name)
             except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-                raise ImageDecodeError(f"{member}: damaged inside {path.name} ({exc}).") from exc
-            return decode_image(data, member.rsplit("/", 1)[-1], draft_size=draft)
+                raise ImageDecodeError(f"{path.name}: the zip can no longer be read ({exc}).") from exc
+            return decode_image(data, info.filename.rsplit("/", 1)[-1], draft_size=draft, min_side=MIN_QUERY_SIDE)
         return load
 
-    return [InputImage(f"{path}:{n}", Path(n).stem, loader(n)) for n in names]
+    return [InputImage(f"{path}:{i.filename}", Path(i.filename).stem, loader(i)) for i in members]
+
+
+def walk_images(folder: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Image files below ``folder`` (sorted), and (subfolder, error) for every folder that could not be read."""
+    found: list[Path] = []
+    problems: list[tuple[str, str]] = []
+
+    def unreadable(exc: OSError) -> None:
+        where = exc.filename or str(folder)
+        problems.append((str(where), f"the folder cannot be read ({exc.strerror or exc}); its images were skipped"))
+
+    for here, dirs, files in os.walk(folder, onerror=unreadable):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(Path(here) / f for f in files if is_image_name(f) and not f.startswith("."))
+    return sorted(found), problems
 
 
 def gather_inputs(paths: Iterable[str | Path]) -> tuple[list[InputImage], list[tuple[str, str]]]:
-    """Images to classify, and (name, error) for arguments that are not usable at all.
+    """Images to classify, and (name, error) for inputs that are not usable at all.
 
     Folders are searched recursively; zip files are opened in place; any other path is taken as an
     image, so that a non-image file gets a readable error when it is decoded.
@@ -57,9 +84,9 @@ def gather_inputs(paths: Iterable[str | Path]) -> tuple[list[InputImage], list[t
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and is_image_name(p.name)
-                           and not p.name.startswith("."))
-            if not found:
+            found, unreadable = walk_images(path)
+            problems.extend(unreadable)
+            if not found and not unreadable:
                 problems.append((str(path), "the folder contains no image files"))
             images.extend(_file_input(p) for p in found)
         elif path.suffix.lower() == ".zip" and path.is_file():
@@ -71,8 +98,8 @@ def gather_inputs(paths: Iterable[str | Path]) -> tuple[list[InputImage], list[t
             if not members:
                 problems.append((str(path), "the zip file contains no image files"))
             images.extend(members)
-        elif path.exists():
-            images.append(_file_input(path))
+        elif path.exists() or path.is_symlink():
+            images.append(_file_input(path))  # a FIFO, device or dangling link gets its error on reading
         else:
             problems.append((str(path), "no such file or folder"))
     return images, problems
@@ -80,5 +107,5 @@ def gather_inputs(paths: Iterable[str | Path]) -> tuple[list[InputImage], list[t
 
 def bytes_input(name: str, data: bytes) -> InputImage:
     """An image that arrived as bytes (e.g. pasted from the clipboard)."""
-    return InputImage(name, Path(name).stem, lambda draft=None: decode_image(data, name, draft_size=draft))
-
+    return InputImage(name, Path(name).stem,
+                      lambda draft=None: decode_image(data, name, draft_size=draft, min_side=MIN_QUERY_SIDE))

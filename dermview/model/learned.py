@@ -1,7 +1,7 @@
 """The learned embedding: a dermoscopy-trained network (ONNX) that turns an image into 1280 numbers.
 
 The network is trained by ``training/train_embedding.py`` and shipped as
-``resources/models/dermview-embedding.onnx`` with a JSON sidecar (input size, the k and vote
+``dermview/resources/models/dermview-embedding.onnx`` with a JSON sidecar (input size, the k and vote
 correction chosen on held-out lesions, what it was trained on). It runs with onnxruntime on the CPU.
 Both are optional: without the model file or without onnxruntime dermview falls back to the
 colour-texture features, and :func:`availability` says why in words a user can act on.
@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from ..errors import DermviewError
 
 MODEL_NAME = "dermview-embedding"
 INPUT_SIZE = 192  # square; the archive's 200x150 images hold no detail beyond this
@@ -58,24 +59,14 @@ def split_fingerprint(image_ids, lesion_ids, dx) -> str:
     return h.hexdigest()[:16]
 
 
-def _resource_roots() -> list[Path]:
-    roots = []
-    bundle = getattr(sys, "_MEIPASS", None)  # inside the PyInstaller bundle
-    if bundle:
-        roots.append(Path(bundle) / "resources")
-    roots.append(Path(__file__).resolve().parents[2] / "resources")  # a source checkout
-    return roots
-
-
 def default_model_path() -> Path | None:
     override = os.environ.get(ENV_MODEL)
     if override:
         return Path(override).expanduser()
-    for root in _resource_roots():
-        candidate = root / "models" / f"{MODEL_NAME}.onnx"
-        if candidate.is_file():
-            return candidate
-    return None
+    from ..paths import resources_dir
+
+    candidate = resources_dir() / "models" / f"{MODEL_NAME}.onnx"
+    return candidate if candidate.is_file() else None
 
 
 @dataclass(frozen=True)
@@ -139,9 +130,15 @@ def availability(path: Path | None = None, *, load_runtime: bool = True) -> str 
     if path is None or not path.is_file():
         return "the learned model file is not installed"
     try:
-        model_info(path)
-    except (OSError, ValueError) as exc:
+        info = model_info(path)
+    except (OSError, ValueError, TypeError) as exc:
         return f"the learned model's description could not be read ({exc})"
+    if load_runtime:
+        # Opening the network once proves the file is whole; the session is kept for the queries.
+        try:
+            _shared_session(info.path, info.version, 1)
+        except DermviewError as exc:
+            return str(exc).rstrip(".")
     return None
 
 
@@ -165,7 +162,11 @@ def _shared_session(path: Path, version: str, threads: int):
             # The index builder already runs one batch per core; more threads per run only fight.
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
-            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            try:
+                session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            except Exception as exc:  # InvalidProtobuf, InvalidGraph, Fail, ...: onnxruntime's own types
+                raise DermviewError(f"The learned model file {path.name} is damaged or not a model dermview "
+                                    f"can run ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}).") from exc
             _SESSIONS[key] = session
         return session
 

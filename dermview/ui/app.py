@@ -7,11 +7,12 @@ import argparse
 import logging
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from .. import NOT_A_MEDICAL_DEVICE, __version__
+from ..errors import DermviewError
+from ..outputs import check_output_path
 from ..paths import ensure_dir, set_cache_dir, user_dirs
 
 log = logging.getLogger("dermview")
@@ -40,26 +41,62 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def setup_logging() -> Path:
-    """Log to a file in the per-user log folder, Qt's own messages included."""
+DISPLAY_HELP = ("run dermview from a desktop session, or set QT_QPA_PLATFORM=offscreen for scripted use; "
+                "on Linux the window also needs the X11 libraries the README lists")
+
+
+def display_problem() -> str | None:
+    """Why the window cannot be shown on this machine, found before Qt aborts over it; None if fine."""
+    if not sys.platform.startswith("linux"):
+        return None
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform and not platform.startswith(("xcb", "wayland")):
+        return None  # offscreen, minimal, vnc, eglfs, or a fallback list: Qt's own choice
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return "no display was found to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set)"
+
+
+def setup_logging() -> tuple[Path | None, str | None]:
+    """Log to a file in the per-user log folder, Qt's own messages included.
+
+    Returns the log file, or None and the reason when the folder cannot be written (the window then
+    runs and says so). A fatal Qt message (no usable display back end) ends the program with one
+    line on stderr and exit status 2, instead of Qt's bare abort.
+    """
     from PySide6.QtCore import QtMsgType, qInstallMessageHandler
 
-    path = ensure_dir(user_dirs().logs) / "dermview.log"
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
-    root.addHandler(handler)
     root.setLevel(logging.INFO)
+    path: Path | None = user_dirs().logs / "dermview.log"
+    problem = None
+    try:
+        handler: logging.Handler = logging.FileHandler(ensure_dir(user_dirs().logs) / "dermview.log",
+                                                       encoding="utf-8")
+    except OSError as exc:
+        problem = f"the log folder {user_dirs().logs} cannot be written ({exc.strerror or exc})"
+        handler, path = logging.NullHandler(), None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
     qt_log = logging.getLogger("qt")
     levels = {QtMsgType.QtDebugMsg: logging.DEBUG, QtMsgType.QtInfoMsg: logging.INFO,
               QtMsgType.QtWarningMsg: logging.WARNING, QtMsgType.QtCriticalMsg: logging.ERROR,
               QtMsgType.QtFatalMsg: logging.CRITICAL}
+    platform_messages: list[str] = []  # Qt explains a failed display back end in warnings before the fatal one
 
     def qt_handler(mode, context, message):
         qt_log.log(levels.get(mode, logging.WARNING), message)
+        if context is not None and str(context.category or "").startswith("qt.qpa"):
+            platform_messages.append(message.strip().splitlines()[0] if message.strip() else "")
+        if mode == QtMsgType.QtFatalMsg:
+            reason = next((m for m in reversed(platform_messages) if m), message.strip().splitlines()[0])
+            sys.stderr.write(f"dermview: error: the window cannot be shown: {reason}. {DISPLAY_HELP}.\n")
+            sys.stderr.flush()
+            logging.shutdown()
+            os._exit(2)  # Qt would abort() right after this handler returns
 
     qInstallMessageHandler(qt_handler)
-    return path
+    return path, problem
 
 
 class ScriptedRun:
@@ -96,29 +133,47 @@ class ScriptedRun:
         if label.startswith("No index") or "cancelled" in label:
             self.finish(1, f"the index could not be built ({window.statusBar().currentMessage()})")
             return
-        if not window.queries.entries:
+        entries = window.queries.entries
+        if not entries:
             return
-        entry = window.queries.entries[window.queries.currentRow()]
-        if entry["error"]:
-            self.finish(1, f"{entry['name']}: {entry['error']}")
+        # Every query is run, one after the other: a bad one after a good one is still reported.
+        unfinished = next((i for i, e in enumerate(entries) if e["result"] is None and not e["error"]), None)
+        if unfinished is not None:
+            if window.queries.currentRow() != unfinished:
+                window.queries.setCurrentRow(unfinished)
             return
-        if entry["result"] is None or window.result.prediction is None or not window.result.neighbours.all_loaded():
+        failed = [f"{e['name']}: {e['error']}" for e in entries if e["error"]]
+        good = next((i for i, e in enumerate(entries) if not e["error"]), None)
+        if good is None:
+            self.finish(1, "; ".join(failed))
+            return
+        if window.queries.currentRow() != good:
+            window.queries.setCurrentRow(good)
+            return
+        if window.result.prediction is None or not window.result.neighbours.all_loaded():
             return
         self.app.processEvents()
         pixmap = window.grab()
-        target = self.args.screenshot or os.path.join(tempfile.mkdtemp(prefix="dermview-self-test-"), "window.png")
         if pixmap.isNull() or pixmap.width() < 1200 or pixmap.height() < 800:
             self.finish(1, f"the window rendered at {pixmap.width()}x{pixmap.height()}, expected at least 1200x800")
             return
-        if not pixmap.save(target):
-            self.finish(1, f"could not save the screenshot to {target}")
-            return
+        saved = ""
+        if self.args.screenshot:
+            if not pixmap.save(self.args.screenshot):
+                self.finish(1, f"could not save the screenshot to {self.args.screenshot}")
+                return
+            saved = f" saved to {self.args.screenshot}"
         prediction = window.result.prediction
         features = window.predictor.index.extractor if window.predictor is not None else "?"
         note = window.feature_note.text() if window.feature_note.isVisibleTo(window) else ""
-        self.finish(0, f"{entry['name']} ({features} features{'; ' + note if note else ''}): {prediction.prediction} "
-                       f"({prediction.votes[prediction.prediction]:.0%}), {len(prediction.neighbours)} neighbours; "
-                       f"window {pixmap.width()}x{pixmap.height()} saved to {target}")
+        summary = (f"{entries[good]['name']} ({features} features{'; ' + note if note else ''}): "
+                   f"{prediction.prediction} ({prediction.votes[prediction.prediction]:.0%}), "
+                   f"{len(prediction.neighbours)} neighbours; window {pixmap.width()}x{pixmap.height()}{saved}")
+        if failed:
+            self.finish(1, f"{len(failed)} of {len(entries)} images could not be classified: "
+                           + "; ".join(failed) + f" (classified: {summary})")
+        else:
+            self.finish(0, summary)
 
 
 def install_file_open_handler(app, window):
@@ -147,17 +202,35 @@ def main(argv: list[str] | None = None) -> int:
         set_cache_dir(args.cache_dir)
     if args.self_test or (scripted and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    log_path = setup_logging()
+    problem = display_problem()
+    if problem:
+        print(f"dermview: error: {problem}; {DISPLAY_HELP}.", file=sys.stderr)
+        return 2
+    if args.screenshot:
+        try:
+            check_output_path(args.screenshot)
+        except DermviewError as exc:
+            print(f"dermview: error: {exc}", file=sys.stderr)
+            return 2
+    log_path, log_problem = setup_logging()
     log.info("dermview %s starting: %s", __version__, " ".join(argv or sys.argv[1:]))
 
     from PySide6.QtWidgets import QApplication
 
     from .main_window import MainWindow
+    from .settings import Settings
 
     app = QApplication.instance() or QApplication(["dermview"])
     app.setApplicationName("dermview")
     app.setApplicationVersion(__version__)
-    window = MainWindow()
+    settings = Settings()
+    window = MainWindow(settings)
+    storage_problems = [p for p in (log_problem, settings.problem) if p]
+    if storage_problems:
+        window.report_error("dermview cannot use its own folders",
+                            "; ".join(storage_problems) + ". It runs without them: settings, logs and the "
+                            "similarity index are not kept (the index is rebuilt on every start). Choose "
+                            "another folder with --cache-dir or DERMVIEW_CACHE_DIR.")
     if args.features:
         window.settings.features = args.features
     install_file_open_handler(app, window)

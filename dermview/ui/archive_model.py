@@ -8,6 +8,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from ..archive.browse import Browser, Filter
 from ..archive.codes import dx_label, dx_type_label
 from .thumbnails import THUMB_SIZE, ThumbnailCache, placeholder
+from .text import tooltip
 
 COLUMNS = [("image_id", "Image"), ("lesion_id", "Lesion"), ("dx", "Diagnosis"), ("dx_type", "Confirmed by"),
            ("age", "Age"), ("sex", "Sex"), ("localization", "Body site"), ("dataset", "Source")]
@@ -104,7 +105,7 @@ class ArchiveModel(QAbstractTableModel):
             return self.thumbnails.get(self._columns["image_id"][r]) or self._placeholder
         if role == Qt.ItemDataRole.ToolTipRole:
             age = self._age[r]
-            return (f"{self._columns['image_id'][r]} - lesion {self._columns['lesion_id'][r]}\n"
+            return tooltip(f"{self._columns['image_id'][r]} - lesion {self._columns['lesion_id'][r]}\n"
                     f"{self._dx_labels[self._columns['dx'][r]]}, {dx_type_label(self._columns['dx_type'][r])}\n"
                     f"{'age unknown' if np.isnan(age) else f'age {age:.0f}'}, {self._columns['sex'][r]}, "
                     f"{self._columns['localization'][r]}"

@@ -47,6 +47,7 @@ class CompareDialog(QDialog):
         grid = QGridLayout()
         for column, (title, view) in enumerate(((query_title, self.left), (neighbour_title, self.right))):
             label = QLabel(title)
+            label.setTextFormat(Qt.TextFormat.PlainText)  # file names
             label.setWordWrap(True)
             grid.addWidget(label, 0, column)
             grid.addWidget(view, 1, column)

@@ -25,6 +25,7 @@ from .compare import CompareDialog
 from .facets import FacetPanel
 from .panels import LARGE_SIZE, DetailPanel, ResultPanel
 from .settings import Settings
+from .text import plain_label, tooltip, warn
 from .thumbnails import THUMB_SIZE, ThumbnailCache
 from .workers import ModelService, QueryResult, ThumbnailLoader
 
@@ -68,7 +69,7 @@ class StartPage(QWidget):
         text.document().setTextWidth(760)
         text.setFixedHeight(int(text.document().size().height()) + 12)
         self.text = text
-        self.error = QLabel("")
+        self.error = plain_label("")
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #a00000;")
         self.error.setFixedWidth(760)  # a fixed width lets the wrapped message take the height it needs
@@ -180,8 +181,8 @@ class MainWindow(QMainWindow):
         help_menu.addAction(QAction("&About dermview", self, triggered=self.about))
 
     def _build_status_bar(self) -> None:
-        self.archive_label = QLabel("No archive open")
-        self.index_label = QLabel("")
+        self.archive_label = plain_label("No archive open")
+        self.index_label = plain_label("")
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(260)
         self.progress.setVisible(False)
@@ -251,7 +252,7 @@ class MainWindow(QMainWindow):
         self.features_combo.setToolTip(
             "What 'similar' means: a network trained on dermoscopy (learned), or hand-made colour and "
             "texture measurements (colour-texture)")
-        self.feature_note = QLabel("")
+        self.feature_note = plain_label("")
         self.feature_note.setObjectName("feature-note")
         self.feature_note.setWordWrap(True)
         self.feature_note.setStyleSheet("color: #8a4b00;")
@@ -363,7 +364,7 @@ class MainWindow(QMainWindow):
         reason = availability(load_runtime=False)
         item = self.features_combo.model().item(0)
         item.setEnabled(reason is None)
-        item.setToolTip(reason or "A network trained on HAM10000 dermoscopy; see its model card")
+        item.setToolTip(tooltip(reason or "A network trained on HAM10000 dermoscopy; see its model card"))
         self._learned_unavailable = reason
         self.features_combo.blockSignals(True)
         self.features_combo.setCurrentIndex(self.features_combo.findData(self.features_in_use()))
@@ -641,7 +642,7 @@ class MainWindow(QMainWindow):
         log.warning("%s: %s", title, message)
         self.statusBar().showMessage(f"{title}: {message}", 15000)
         if QApplication.platformName() not in ("offscreen", "minimal"):
-            QMessageBox.warning(self, title, message)
+            warn(self, title, message)
 
     def about(self) -> None:
         QMessageBox.about(self, "About dermview",

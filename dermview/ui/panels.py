@@ -11,6 +11,8 @@ from .. import NOT_A_MEDICAL_DEVICE
 from ..archive.codes import dx_label, dx_type_label
 from ..model.knn import Prediction
 from .thumbnails import THUMB_SIZE, ThumbnailCache, placeholder
+from .text import escape, plain_label, rich_label
+from .text import tooltip as plain_tooltip
 from .votes import VoteChart
 
 IMAGE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -27,6 +29,8 @@ class ScaledImage(QLabel):
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setStyleSheet("background: #202020; color: #dddddd;")
+        self.setTextFormat(Qt.TextFormat.PlainText)  # error messages name files
+        self.setWordWrap(True)
 
     def set_image(self, pixmap: QPixmap | None, text: str = "") -> None:
         self._pixmap = pixmap
@@ -72,7 +76,7 @@ class ThumbnailStrip(QListWidget):
     def add(self, image_id: str, caption: str, tooltip: str) -> QListWidgetItem:
         item = QListWidgetItem(caption)
         item.setData(IMAGE_ID_ROLE, image_id)
-        item.setToolTip(tooltip)
+        item.setToolTip(plain_tooltip(tooltip))
         pixmap = self.thumbnails.get(image_id)
         item.setIcon(pixmap if pixmap is not None else placeholder(THUMB_SIZE, THUMB_SIZE * 3 // 4))
         if pixmap is not None:
@@ -126,14 +130,14 @@ class DetailPanel(QWidget):
         for key, title in (("image_id", "Image"), ("lesion_id", "Lesion"), ("dx", "Diagnosis"),
                            ("dx_type", "Confirmed by"), ("age", "Age"), ("sex", "Sex"),
                            ("localization", "Body site"), ("dataset", "Source")):
-            label = QLabel("-")
+            label = plain_label("-")
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.fields[key] = label
             self.form.addRow(title + ":", label)
         self.similar = QPushButton("Find similar images (excluding this lesion)")
         self.similar.setEnabled(False)
         self.similar.clicked.connect(lambda: self.image_id and self.find_similar.emit(self.image_id))
-        self.lesion_title = QLabel("Other images of this lesion")
+        self.lesion_title = plain_label("Other images of this lesion")
         self.lesion_strip = ThumbnailStrip(thumbnails, wrap=False)
         self.lesion_strip.setFixedHeight(THUMB_SIZE * 3 // 4 + 74)
         self.lesion_strip.itemActivated.connect(lambda item: self.image_chosen.emit(item.data(IMAGE_ID_ROLE)))
@@ -187,18 +191,18 @@ class ResultPanel(QWidget):
         self.prediction: Prediction | None = None
         self.query_pixmap: QPixmap | None = None
         self.query_name = ""
-        self.title = QLabel("Drop an image anywhere on the window, or use File > Open Image.")
+        self.title = rich_label("Drop an image anywhere on the window, or use File &gt; Open Image.")
         self.title.setWordWrap(True)
         self.query = ScaledImage(QSize(200, 150))
         self.query.set_image(None, "No query image yet")
-        self.headline = QLabel("")
+        self.headline = rich_label("")
         self.headline.setWordWrap(True)
         self.headline.setObjectName("prediction-headline")
         self.headline.setStyleSheet("font-size: 15px;")
         self.chart = VoteChart()
-        self.uncertainty = QLabel("")
+        self.uncertainty = plain_label("")
         self.uncertainty.setWordWrap(True)
-        self.neighbour_title = QLabel("Nearest archive images")
+        self.neighbour_title = plain_label("Nearest archive images")
         self.neighbours = ThumbnailStrip(thumbnails, wrap=True)
         self.neighbours.setMinimumHeight(2 * (THUMB_SIZE * 3 // 4 + 62))
         self.neighbours.itemActivated.connect(lambda item: self.neighbour_chosen.emit(item.data(IMAGE_ID_ROLE)))
@@ -217,13 +221,13 @@ class ResultPanel(QWidget):
         layout.addWidget(self.neighbours, 3)
 
     def show_busy(self, name: str) -> None:
-        self.title.setText(f"Classifying {name} ...")
+        self.title.setText(f"Classifying {escape(name)} ...")
 
     def show_error(self, name: str, message: str) -> None:
         self.prediction = None
-        self.title.setText(f"<b>Could not classify {name}</b>")
+        self.title.setText(f"<b>Could not classify {escape(name)}</b>")
         self.query.set_image(None, message)
-        self.headline.setText(f"<span style='color:#a00'>{message}</span>")
+        self.headline.setText(f"<span style='color:#a00'>{escape(message)}</span>")
         self.chart.set_votes({}, None)
         self.uncertainty.setText("")
         self.neighbours.clear()
@@ -232,9 +236,9 @@ class ResultPanel(QWidget):
         self.prediction = prediction
         self.query_pixmap = pixmap
         self.query_name = name
-        self.title.setText(f"Query: <b>{name}</b>" + (
-            f"<br>This is an archive image: the images of its own lesion {excluded_lesion} are left out "
-            "of the vote." + (f" {self.trained_on_archive_note}" if self.trained_on_archive_note else "")
+        self.title.setText(f"Query: <b>{escape(name)}</b>" + (
+            f"<br>This is an archive image: the images of its own lesion {escape(excluded_lesion)} are left out "
+            "of the vote." + (f" {escape(self.trained_on_archive_note)}" if self.trained_on_archive_note else "")
             if excluded_lesion else ""))
         self.query.set_image(pixmap)
         share = prediction.votes[prediction.prediction]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+
 from PySide6.QtCore import QByteArray, QSettings
 
 from ..paths import ensure_dir, user_dirs
@@ -9,8 +11,17 @@ from ..paths import ensure_dir, user_dirs
 
 class Settings:
     def __init__(self) -> None:
-        path = ensure_dir(user_dirs().config) / "dermview.ini"
-        self._qs = QSettings(str(path), QSettings.Format.IniFormat)
+        folder = user_dirs().config
+        #: why the settings cannot be kept (the folder is a file, read-only, ...), or None
+        self.problem: str | None = None
+        try:
+            ensure_dir(folder)
+            probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-")
+            probe.close()
+        except OSError as exc:
+            self.problem = f"the settings folder {folder} cannot be written ({exc.strerror or exc})"
+        # QSettings keeps values in memory and only fails to save them when the folder is unusable.
+        self._qs = QSettings(str(folder / "dermview.ini"), QSettings.Format.IniFormat)
 
     def _get(self, key: str, default, kind):
         value = self._qs.value(key, default)
