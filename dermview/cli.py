@@ -212,9 +212,9 @@ def write_isic_csv(path: str, rows: list[tuple[str, dict[str, float]]]) -> None:
     import csv
 
     from .archive.codes import ISIC_COLUMNS
-    from .outputs import atomic_text_file
+    from .outputs import atomic_file
 
-    with atomic_text_file(path, newline="") as handle:
+    with atomic_file(path, newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["image", *ISIC_COLUMNS])
         for stem, scores in rows:

@@ -33,12 +33,14 @@ def check_output_path(path: str | os.PathLike) -> Path:
 
 
 @contextmanager
-def atomic_text_file(path: str | os.PathLike, newline: str | None = None) -> Iterator[IO[str]]:
-    """Write a text file through a temporary file in the same folder, renamed over the target at the end."""
+def atomic_file(path: str | os.PathLike, mode: str = "w", newline: str | None = None) -> Iterator[IO]:
+    """Write through a temporary file in the same folder, flushed to disk and renamed over the target at
+    the end: readers see the old file or the new one, never half of one. ``mode``: "w" (UTF-8 text) or "wb"."""
     target = Path(path).expanduser()
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    fd, tmp = tempfile.mkstemp(prefix=f"{target.stem}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
+        text = "b" not in mode
+        with os.fdopen(fd, mode, **({"encoding": "utf-8", "newline": newline} if text else {})) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())

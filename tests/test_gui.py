@@ -317,3 +317,41 @@ def test_missing_learned_model_shows_a_note_and_uses_colour_texture(make_window,
     wait_for_index(qtbot, window)
     assert window.predictor.index.extractor == "classic"
     assert Settings().features == "learned"  # the user's choice is kept for when the model is back
+
+
+EVIL_NAME = "<font color=red size=7>MELANOMA - excise now<br>"
+
+
+def _labels_render_no_markup_from(window, needle: str) -> list[str]:
+    """Every label, tool tip and message whose text holds ``needle`` interpreted as markup."""
+    from PySide6.QtWidgets import QLabel, QListWidget
+
+    offenders = []
+    for label in window.findChildren(QLabel):
+        text = label.text()
+        if needle in text and label.textFormat() != Qt.TextFormat.PlainText:
+            offenders.append(f"label {label.objectName() or type(label).__name__}: {text[:60]}")
+    for widget in window.findChildren(QListWidget):
+        for i in range(widget.count()):
+            tip = widget.item(i).toolTip()
+            if needle in tip:
+                offenders.append(f"tool tip: {tip[:60]}")
+    return offenders
+
+
+def test_file_names_are_shown_as_plain_text(make_window, small_model, small_archive, data_dir, qtbot, tmp_path):
+    good = tmp_path / f"{EVIL_NAME}.jpg"
+    good.write_bytes((data_dir / "originals" / "ISIC_0024307.jpg").read_bytes())
+    bad = tmp_path / f"{EVIL_NAME}broken.jpg"
+    bad.write_bytes(b"not an image")
+    window = make_window(small_archive)
+    wait_for_index(qtbot, window)
+    drop(window, [good])
+    wait_for_result(qtbot, window)
+    assert window.result.prediction is not None
+    assert EVIL_NAME in window.result.title.text().replace("&lt;", "<").replace("&gt;", ">")
+    assert not _labels_render_no_markup_from(window, "<font")
+    drop(window, [bad])
+    wait_for_result(qtbot, window)
+    assert window.result.prediction is None
+    assert not _labels_render_no_markup_from(window, "<font")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import re
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -50,13 +52,28 @@ def _line_numbers(mask: pd.Series) -> str:
     return ", ".join(map(str, lines)) + (", ..." if int(mask.sum()) > 3 else "")
 
 
+def _check_row_lengths(text: str, sep: str, name: str) -> None:
+    """Rows may end in empty extra fields (a spreadsheet's trailing separator), never in extra values."""
+    rows = csv.reader(io.StringIO(text), delimiter=sep)
+    header = next(rows, [])
+    width = len(header) - (1 if header and header[-1].strip() == "" else 0)
+    for line, row in enumerate(rows, start=2):
+        if len(row) > width and any(field.strip() for field in row[width:]):
+            raise ArchiveError(f"The metadata file {name} has {len(row)} values on line {line} but its header "
+                               f"names {width} columns; the table is malformed.")
+
+
 def parse_metadata(raw: bytes, name: str = "metadata") -> pd.DataFrame:
     text = _decode(raw, name)
     first_line = text.split("\n", 1)[0]
     sep = "\t" if first_line.count("\t") > first_line.count(",") else ","
+    _check_row_lengths(text, sep, name)
     try:
-        # index_col=False: rows ending in a separator (spreadsheet exports) must not shift the columns.
-        table = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, index_col=False)
+        with warnings.catch_warnings():
+            # index_col=False: rows ending in a separator (spreadsheet exports) must not shift the
+            # columns; _check_row_lengths made sure that only empty trailing fields are dropped.
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)
+            table = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, index_col=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         raise ArchiveError(f"The metadata file {name} is not a readable table: {exc}.") from exc
     table.columns = [str(c).strip().lower() for c in table.columns]

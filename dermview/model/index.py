@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import time
 import zipfile
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -27,6 +26,7 @@ from PIL import Image
 from ..archive import Archive
 from ..archive.codes import dx_indices
 from ..errors import CancelledError, DermviewError
+from ..outputs import atomic_file
 from ..paths import ensure_dir, user_dirs
 from .embedding import EMBEDDING_VERSION, Embedding, fit_embedding
 from .extractors import get_extractor
@@ -189,23 +189,12 @@ def save_index(index: ArchiveIndex, path: Path) -> None:
     ensure_dir(path.parent)
     failed_ids = np.array(list(index.failed.keys()), dtype=str)
     failed_msgs = np.array(list(index.failed.values()), dtype=str)
-    fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            projected = {} if index.embedding.is_identity else {"embedded": index.embedded}
-            np.savez(handle, image_ids=index.image_ids, features=index.features, **projected,
-                     content_key=np.array(index.content_key), extractor=np.array(index.extractor),
-                     version=np.array(index.version), failed_ids=failed_ids, failed_messages=failed_msgs,
-                     **index.embedding.to_arrays())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_file(path, "wb") as handle:
+        projected = {} if index.embedding.is_identity else {"embedded": index.embedded}
+        np.savez(handle, image_ids=index.image_ids, features=index.features, **projected,
+                 content_key=np.array(index.content_key), extractor=np.array(index.extractor),
+                 version=np.array(index.version), failed_ids=failed_ids, failed_messages=failed_msgs,
+                 **index.embedding.to_arrays())
 
 
 def load_index(path: Path) -> ArchiveIndex:

@@ -227,10 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow(settings)
     storage_problems = [p for p in (log_problem, settings.problem) if p]
     if storage_problems:
-        window.report_error("dermview cannot use its own folders",
-                            "; ".join(storage_problems) + ". It runs without them: settings, logs and the "
-                            "similarity index are not kept (the index is rebuilt on every start). Choose "
-                            "another folder with --cache-dir or DERMVIEW_CACHE_DIR.")
+        warning = ("; ".join(storage_problems) + ". dermview runs without them: settings, logs and the "
+                   "similarity index are not kept (the index is rebuilt on every start). Choose another "
+                   "folder with --cache-dir or DERMVIEW_CACHE_DIR.")
+        print(f"dermview: warning: {warning}", file=sys.stderr)
+        window.report_error("dermview cannot use its own folders", warning)
     if args.features:
         window.settings.features = args.features
     install_file_open_handler(app, window)

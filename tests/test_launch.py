@@ -1,0 +1,86 @@
+"""Starting dermview the ways users and scripts do: a mistyped command, no display, unusable folders,
+scripted runs with a bad query (issue: nothing breaks)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from conftest import make_subset_archive
+
+
+def run_dermview(*args, env_changes=None, timeout=240) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env.update(env_changes or {})
+    return subprocess.run([sys.executable, "-m", "dermview", *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def tiny_archive(tmp_path_factory):
+    return make_subset_archive(tmp_path_factory.mktemp("launch") / "tiny", 0.02, seed=3)
+
+
+def test_a_mistyped_command_does_not_start_the_window(tmp_path):
+    result = run_dermview("inof", "--archive", tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "did you mean 'info'" in result.stderr
+
+
+def test_no_display_says_so_in_one_line(tmp_path):
+    result = run_dermview("--archive", tmp_path, env_changes={"DERMVIEW_CACHE_DIR": str(tmp_path / "c")})
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "no display" in result.stderr and "QT_QPA_PLATFORM=offscreen" in result.stderr
+
+
+def test_a_display_qt_cannot_use_ends_in_one_line_not_an_abort(tmp_path):
+    result = run_dermview("--archive", tmp_path, env_changes={"DISPLAY": ":97", "QT_QPA_PLATFORM": "xcb",
+                                                              "DERMVIEW_CACHE_DIR": str(tmp_path / "c")})
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("dermview:")]
+    assert len(lines) == 1 and "the window cannot be shown" in lines[0]
+
+
+@pytest.mark.parametrize("where", ["a-file", "proc"])
+def test_the_window_runs_with_an_unusable_cache_folder(tiny_archive, tmp_path, where):
+    if where == "a-file":
+        cache = tmp_path / "not-a-folder"
+        cache.write_text("a file where the cache folder should be")
+    else:
+        cache = Path("/proc/dermview-cache")  # not writable, not even by root
+    result = run_dermview("--self-test", "--features", "classic", "--archive", tiny_archive, "--cache-dir", cache)
+    assert result.returncode == 0, result.stderr
+    assert "self-test passed" in result.stdout
+    assert "warning" in result.stderr and "cannot be written" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_scripted_run_reports_a_bad_query_after_a_good_one_and_leaves_no_temp_files(tiny_archive, tmp_path, data_dir):
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not an image")
+    good = data_dir / "originals" / "ISIC_0024307.jpg"
+    result = run_dermview("--self-test", "--features", "classic", "--archive", tiny_archive, "--query", good,
+                          "--query", bad, env_changes={"TMPDIR": str(temp), "DERMVIEW_CACHE_DIR": str(tmp_path / "c")})
+    assert result.returncode == 1
+    assert "notes.jpg" in result.stderr and "1 of 2 images could not be classified" in result.stderr
+    assert list(temp.iterdir()) == []
+    # and a plain self-test passes, again leaving nothing behind
+    result = run_dermview("--self-test", "--features", "classic", "--archive", tiny_archive,
+                          env_changes={"TMPDIR": str(temp), "DERMVIEW_CACHE_DIR": str(tmp_path / "c")})
+    assert result.returncode == 0, result.stderr
+    assert list(temp.iterdir()) == []
+
+
+def test_a_tiny_image_in_the_window_is_too_small_to_judge(tiny_archive, tmp_path):
+    Image.new("RGB", (2, 600), (120, 80, 60)).save(tmp_path / "sliver.png")
+    result = run_dermview("--self-test", "--features", "classic", "--archive", tiny_archive, "--query",
+                          tmp_path / "sliver.png", env_changes={"DERMVIEW_CACHE_DIR": str(tmp_path / "c")})
+    assert result.returncode == 1 and "too small to judge" in result.stderr
