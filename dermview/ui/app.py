@@ -176,6 +176,23 @@ class ScriptedRun:
             self.finish(0, summary)
 
 
+def install_exception_hook(window) -> None:
+    """A bug in a slot must not print a traceback at the user or leave them guessing: it is logged in
+    full and the window says, in one line, that something went wrong and where the details are."""
+    def hook(kind, value, tb):
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, value, tb)
+            return
+        log.error("unexpected error", exc_info=(kind, value, tb))
+        try:
+            window.report_error("Unexpected problem", f"{kind.__name__}: {value}. This is a bug in dermview; "
+                                "the details are in its log file. Your work in the window is unaffected.")
+        except Exception:  # the window itself is gone: the log has it
+            pass
+
+    sys.excepthook = hook
+
+
 def install_file_open_handler(app, window):
     """macOS hands files opened from Finder to a running app as QFileOpenEvents, not arguments."""
     from PySide6.QtCore import QEvent, QObject
@@ -235,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.features:
         window.settings.features = args.features
     install_file_open_handler(app, window)
+    install_exception_hook(window)
     if scripted:
         window.resize(1400, 900)
     window.show()
@@ -265,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         run.start()
     status = app.exec()
     window.close()
+    sys.excepthook = sys.__excepthook__
     if run is not None:
         stream = sys.stdout if run.status == 0 else sys.stderr
         prefix = "dermview self-test passed: " if args.self_test and run.status == 0 else (
