@@ -47,7 +47,7 @@ def wait(cond, timeout=600):
         app.processEvents()
         time.sleep(0.002)
 
-wait(lambda: window.predictor is not None)
+wait(lambda: window.session is not None)
 out["startup_to_index_ready_s"] = time.perf_counter() - start
 
 if MODE == "scroll":
@@ -83,7 +83,7 @@ if MODE == "stall":
         window.add_queries([p])
         t1 = time.perf_counter()
         wait(lambda: time.perf_counter() - t1 > 0.05)
-    wait(lambda: window.predictor is not None and window.result.prediction is not None
+    wait(lambda: window.session is not None and window.result.prediction is not None
          and window.queries.entries[-1]["result"] is not None)
     wait(lambda: window.result.neighbours.all_loaded(), timeout=30)
     timer.stop()

@@ -5,13 +5,16 @@ Target (issue 2): under 1 s for 10,015 images. Run: python benchmarks/bench_open
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
 
 from _common import require_data, timed
 
 from dermview.archive import open_archive
-from dermview.archive.layouts import build_kaggle_layout, build_published_layout
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from layouts import build_kaggle_layout, build_published_layout  # noqa: E402  (test helpers, not shipped)
 
 
 def main() -> None:
@@ -22,7 +25,7 @@ def main() -> None:
         open_archive(published).close()  # warm the OS file cache; we measure dermview, not the disk
         for name, path in (("published two-zip layout", published), ("Kaggle folders", kaggle),
                            ("shared folder (images/ + originals/ + masks)", data)):
-            median, times = timed(lambda: open_archive(path).close(), repeat=7)
+            median, times = timed(lambda path=path: open_archive(path).close(), repeat=7)
             print(f"open {name:<46} median {median * 1000:7.1f} ms   "
                   f"(min {min(times) * 1000:.1f}, max {max(times) * 1000:.1f}; 7 runs)")
         archive = open_archive(published)

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from . import NOT_A_MEDICAL_DEVICE, __version__
 from .errors import DermviewError
@@ -37,9 +37,12 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def add_features(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--features", choices=("auto", "learned", "classic"), default="auto",
-                        help="learned: the dermoscopy-trained embedding; classic: colour-texture features; "
-                             "auto (default): learned when its model file and onnxruntime are installed")
+    from .model.extractors import AUTO, feature_choices, kinds
+
+    described = "; ".join(f"{k.name}: {k.description}" for k in kinds())
+    parser.add_argument("--features", choices=feature_choices(), default=AUTO,
+                        help=f"what 'similar' means ({described}); {AUTO} (default): the first of "
+                             f"{', '.join(k.name for k in kinds())} that can be used here")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,30 +114,28 @@ class TerminalProgress:
             print(f"{self.label}: {fraction:.0%} ({done:,}/{total:,})", file=sys.stderr, flush=True)
 
 
-def open_model(args: argparse.Namespace, rebuild: bool = False, features: str | None = None):
+def open_session(args: argparse.Namespace, rebuild: bool = False, features: str | None = None):
+    """The archive and its model session, as every model command needs them; (session, seconds)."""
     from .archive import open_archive
-    from .model.extractors import choose_features
-    from .model.index import load_or_build_index
-    from .model.predictor import Predictor
+    from .model.session import ModelSession
 
-    choice = choose_features(features or getattr(args, "features", "auto"))
-    if choice.note:
-        print(f"dermview: note: {choice.note}", file=sys.stderr)
     archive = open_archive(args.archive)
     start = time.perf_counter()
-    index = load_or_build_index(archive, extractor_name=choice.name, progress=TerminalProgress("Indexing archive"),
-                                rebuild=rebuild)
-    return archive, index, Predictor(archive, index), time.perf_counter() - start
+    session = ModelSession.open(archive, str(features or getattr(args, "features", "auto")), rebuild=rebuild,
+                                progress=TerminalProgress("Indexing archive"))
+    if session.note:
+        print(f"dermview: note: {session.note}", file=sys.stderr)
+    return session, time.perf_counter() - start
 
 
 @command("index")
 def run_index(args: argparse.Namespace) -> int:
     from .model.index import cache_file
-    from .model.extractors import get_extractor
 
-    archive, index, _, seconds = open_model(args, rebuild=args.rebuild)
+    session, seconds = open_session(args, rebuild=args.rebuild)
+    index = session.index
     print(f"Index of {len(index.image_ids):,} images ({index.extractor} features) ready in {seconds:.1f} s "
-          f"({index.nbytes / 1e6:.1f} MB): {cache_file(archive, get_extractor(index.extractor))}")
+          f"({index.nbytes / 1e6:.1f} MB): {cache_file(session.archive, session.extractor)}")
     for message in list(index.failed.values())[:10]:
         print(f"  not indexed: {message}")
     if len(index.failed) > 10:
@@ -195,15 +196,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # -- predict ------------------------------------------------------------------------------------
 
-def format_prediction(name: str, prediction) -> str:
+def format_prediction(name: str, outcome) -> str:
     from .archive import dx_label
 
+    prediction = outcome.prediction
     votes = ", ".join(f"{code} {share:.0%}" for code, share in
                       sorted(prediction.votes.items(), key=lambda kv: -kv[1]) if share >= 0.005)
     nearest = prediction.neighbours[0] if prediction.neighbours else None
     line = f"{name}: {dx_label(prediction.prediction)} - votes {votes}"
     if nearest:
         line += f"; nearest {nearest.image_id} ({nearest.dx}, {nearest.dx_type}, distance {nearest.distance:.2f})"
+    if outcome.excluded_lesion:
+        line += f" (archive image {outcome.archive_image_id}: its lesion {outcome.excluded_lesion} did not vote)"
     return line
 
 
@@ -224,7 +228,7 @@ def write_isic_csv(path: str, rows: list[tuple[str, dict[str, float]]]) -> None:
 
 @command("predict")
 def run_predict(args: argparse.Namespace) -> int:
-    from .model.inputs import gather_inputs
+    from .archive.inputs import gather_inputs
     from .outputs import check_output_path
 
     if args.k is not None and args.k < 1:
@@ -232,7 +236,7 @@ def run_predict(args: argparse.Namespace) -> int:
     if args.isic_csv:
         check_output_path(args.isic_csv)  # before the work, not after it
     images, problems = gather_inputs(args.inputs)
-    _, _, predictor, _ = open_model(args)
+    session, _ = open_session(args)
     failed = 0
     rows: list[tuple[str, dict[str, float]]] = []
 
@@ -248,19 +252,18 @@ def run_predict(args: argparse.Namespace) -> int:
         report_error(name, message)
     for item in images:
         try:
-            image = item.load(predictor.extractor.draft_size)
-            prediction = predictor.predict_image(image, k=args.k)
+            outcome = session.classify(item, k=args.k)
         except DermviewError as exc:  # this image only; the others are still classified
             report_error(item.name, str(exc))
             continue
         except MemoryError:
             report_error(item.name, "not enough memory to classify this image.")
             continue
-        rows.append((item.stem, prediction.scores))
+        rows.append((item.stem, outcome.prediction.scores))
         if args.json:
-            print(json.dumps({"image": item.name, **prediction.to_json()}), flush=True)
+            print(json.dumps({"image": item.name, **outcome.to_json()}), flush=True)
         else:
-            print(format_prediction(item.name, prediction), flush=True)
+            print(format_prediction(item.name, outcome), flush=True)
     if args.isic_csv:
         write_isic_csv(args.isic_csv, rows)
     if not args.json:
@@ -299,21 +302,25 @@ def run_evaluate(args: argparse.Namespace) -> int:
         raise DermviewError("--folds must be at least 2.")
     from .model.evaluate import evaluate_archive, evaluate_external
 
-    log = (lambda message: print(message, file=sys.stderr, flush=True))
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
     if args.model:
         return run_evaluate_held_out(args, log)
-    archive, index, predictor, _ = open_model(args)
-    if index.extractor == "learned" and not args.test_images and not args.in_sample:
+    session, _ = open_session(args)
+    archive, index = session.archive, session.index
+    trained_on_archive = session.extractor.trained_on_archive
+    if trained_on_archive and not args.test_images and not args.in_sample:
         return print_learned_held_out(args)
     if args.test_images:
-        report = evaluate_external(predictor, args.test_images, args.ground_truth, progress=TerminalProgress("Predicting"))
+        report = evaluate_external(session, args.test_images, args.ground_truth, progress=TerminalProgress("Predicting"))
         title = f"External test set {args.test_images} ({report['n_predicted']:,} images predicted)"
     else:
         report = evaluate_archive(archive, index, folds=args.folds, seed=args.seed, log=log,
                                   progress=TerminalProgress("Raw pixels for the baseline"))
         title = (f"Lesion-grouped {args.folds}-fold cross-validation (seed {args.seed}); k and the prior "
                  "correction chosen inside each fold on its training folds")
-        if index.extractor == "learned":
+        if trained_on_archive:
             report["in_sample"] = True
             title = ("IN-SAMPLE, OPTIMISTIC: the learned network was trained on every archive image, so these "
                      "folds are not held out from it (only the KNN index is). " + title)
@@ -322,7 +329,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(report))
     else:
         print_report(report, title)
-        if "shipped_defaults" in report and index.extractor == "classic":
+        if "shipped_defaults" in report and session.extractor.projected:
             d = report["shipped_defaults"]
             print(f"\n  shipped defaults (k={d['k']}, prior power {d['prior_power']}) on the same folds: "
                   f"accuracy {d['accuracy']:.3f}, balanced accuracy {d['balanced_accuracy']:.3f}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 CLI_COMMANDS = ("info", "index", "evaluate", "predict")
 EXIT_USAGE = 2
@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A windowed executable on Windows starts without standard streams; printing must not fail.
     for name in ("stdout", "stderr"):
         if getattr(sys, name) is None:
-            setattr(sys, name, open(os.devnull, "w"))
+            setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115  (open for the life of the process)
     if argv and (argv[0] in CLI_COMMANDS or argv[0] in ("--version",)):
         from .cli import main as cli_main
         return cli_main(argv)

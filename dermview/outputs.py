@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
+from collections.abc import Iterator
 
 from .errors import DermviewError
+from .paths import unwritable
 
 
 def check_output_path(path: str | os.PathLike) -> Path:
@@ -23,12 +25,9 @@ def check_output_path(path: str | os.PathLike) -> Path:
         raise DermviewError(f"Cannot write {target}: it is a folder; give a file name.")
     if not folder.is_dir():
         raise DermviewError(f"Cannot write {target}: the folder {folder} does not exist.")
-    try:
-        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".dermview-write-test-")
-        probe.close()
-    except OSError as exc:
-        raise DermviewError(f"Cannot write {target}: the folder {folder} is not writable "
-                            f"({exc.strerror or exc}).") from exc
+    problem = unwritable(folder, create=False)
+    if problem:
+        raise DermviewError(f"Cannot write {target}: the folder {folder} is not writable ({problem}).")
     return target
 
 
@@ -39,15 +38,14 @@ def atomic_file(path: str | os.PathLike, mode: str = "w", newline: str | None = 
     target = Path(path).expanduser()
     fd, tmp = tempfile.mkstemp(prefix=f"{target.stem}.", suffix=".tmp", dir=target.parent)
     try:
-        text = "b" not in mode
-        with os.fdopen(fd, mode, **({"encoding": "utf-8", "newline": newline} if text else {})) as handle:
+        handle: IO
+        handle = os.fdopen(fd, mode) if "b" in mode else os.fdopen(fd, mode, encoding="utf-8", newline=newline)
+        with handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException:
-        try:
+        with suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise

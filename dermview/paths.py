@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +58,22 @@ def set_cache_dir(path: str | os.PathLike) -> None:
 def ensure_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def unwritable(folder: Path, *, create: bool = True) -> str | None:
+    """Why files cannot be written in ``folder`` (created first if ``create``), or None if they can.
+
+    Tried, not guessed from permission bits: a read-only mount, a file in the way, or /proc all fail
+    here, as they would for the real write (and root passes permission checks that say otherwise).
+    """
+    try:
+        if create:
+            ensure_dir(folder)
+        with tempfile.TemporaryFile(dir=folder, prefix=".dermview-write-test-"):
+            pass
+    except OSError as exc:
+        return str(exc.strerror or exc)
+    return None
 
 
 def resources_dir() -> Path:

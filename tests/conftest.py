@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -33,13 +34,13 @@ def _private_cache(tmp_path_factory, monkeypatch):
 @pytest.fixture(scope="session")
 def published_layout(tmp_path_factory) -> Path:
     """metadata + HAM10000_images_part1.zip / part2.zip, as published, built once per run."""
-    from dermview.archive.layouts import build_published_layout
+    from layouts import build_published_layout
     return build_published_layout(require_data(), tmp_path_factory.mktemp("published"))
 
 
 @pytest.fixture(scope="session")
 def kaggle_layout(tmp_path_factory) -> Path:
-    from dermview.archive.layouts import build_kaggle_layout
+    from layouts import build_kaggle_layout
     return build_kaggle_layout(require_data(), tmp_path_factory.mktemp("kaggle"))
 
 
@@ -104,3 +105,45 @@ def full_index(session_cache):
         return archive, load_or_build_index(archive)
     finally:
         del os.environ["DERMVIEW_CACHE_DIR"]
+
+
+# -- the window ---------------------------------------------------------------------------------
+
+@pytest.fixture()
+def gui_cache(session_cache, monkeypatch):
+    monkeypatch.setenv("DERMVIEW_CACHE_DIR", str(session_cache))
+    return session_cache
+
+
+@pytest.fixture()
+def make_window(qtbot, gui_cache):
+    """Windows on the session's cache; each is closed afterwards, and no thread it started may be left."""
+    from dermview.ui.main_window import MainWindow
+    from dermview.ui.settings import Settings
+
+    windows = []
+    before = {t.ident for t in threading.enumerate()}
+
+    def make(archive: Path | None = None, features: str = "classic"):
+        settings = Settings()
+        settings.features = features  # most tests pin the colour-texture index the session already built
+        window = MainWindow(settings)
+        qtbot.addWidget(window)
+        window.resize(1400, 900)
+        window.show()
+        if archive is not None:
+            assert window.open_archive(str(archive))
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+    # Every thread the window started has ended: the model QThread and the thumbnail pool.
+    for window in windows:
+        assert window.service._thread.isFinished()
+    # A QThread that started Python threads (an index build's pool) is registered by Python as a
+    # "dummy" thread that never reports itself ended; the QThreads are checked above instead.
+    left = [t.name for t in threading.enumerate() if t.ident not in before and t.is_alive()
+            and not isinstance(t, threading._DummyThread)]
+    assert not left, f"threads left running: {left}"

@@ -46,8 +46,7 @@ def zip_of(path: Path, members: dict[str, bytes], compression: int = zipfile.ZIP
 def zip_bomb(path: Path, name: str = "bomb.jpg", megabytes: int = 200) -> Path:
     """A member of ``megabytes`` of zeros: about 0.2 MB compressed, written in blocks (no big buffer)."""
     block = b"\0" * (1 << 20)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        with zf.open(name, "w", force_zip64=True) as stream:
-            for _ in range(megabytes):
-                stream.write(block)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf, zf.open(name, "w", force_zip64=True) as stream:
+        for _ in range(megabytes):
+            stream.write(block)
     return path

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dermview.archive import open_archive
-from dermview.archive.layouts import build_kaggle_layout, build_published_layout, write_tab_metadata
+from layouts import build_kaggle_layout, build_published_layout, write_tab_metadata
 from dermview.errors import ArchiveError, ImageDecodeError
 
 EXPECTED_DX = {"nv": 6705, "mel": 1113, "bkl": 1099, "bcc": 514, "akiec": 327, "vasc": 142, "df": 115}

@@ -25,7 +25,7 @@ from dermview.errors import ArchiveError, DermviewError, ImageDecodeError
 from dermview.model.extractors import choose_features, get_extractor
 from dermview.model.index import (build_index, cache_file, compute_features, load_cached_index,
                                   load_or_build_index, remove_stale_temp_files)
-from dermview.model.inputs import gather_inputs
+from dermview.archive.inputs import gather_inputs
 
 from conftest import PROJECT_ROOT, make_subset_archive
 from faults import patch_zip_member, zip_bomb, zip_of

@@ -2,81 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication, QImage
 
 from dermview.archive import DX_CODES
 from dermview.ui.compare import CompareDialog
-from dermview.ui.main_window import MainWindow
 from dermview.ui.settings import Settings
 
-WAIT_MS = 120_000
-
-
-@pytest.fixture()
-def gui_cache(session_cache, monkeypatch):
-    monkeypatch.setenv("DERMVIEW_CACHE_DIR", str(session_cache))
-    return session_cache
-
-
-@pytest.fixture()
-def make_window(qtbot, gui_cache):
-    windows = []
-    before = {t.ident for t in threading.enumerate()}
-
-    def make(archive: Path | None = None, features: str = "classic") -> MainWindow:
-        settings = Settings()
-        settings.features = features  # most tests pin the colour-texture index the session already built
-        window = MainWindow(settings)
-        qtbot.addWidget(window)
-        window.resize(1400, 900)
-        window.show()
-        if archive is not None:
-            assert window.open_archive(str(archive))
-        windows.append(window)
-        return window
-
-    yield make
-    for window in windows:
-        window.close()
-    # Every thread the window started has ended: the model QThread and the thumbnail pool.
-    for window in windows:
-        assert window.service._thread.isFinished()
-    # A QThread that started Python threads (an index build's pool) is registered by Python as a
-    # "dummy" thread that never reports itself ended; the QThreads are checked above instead.
-    left = [t.name for t in threading.enumerate() if t.ident not in before and t.is_alive()
-            and not isinstance(t, threading._DummyThread)]
-    assert not left, f"threads left running: {left}"
-
-
-def wait_for_index(qtbot, window):
-    qtbot.waitUntil(lambda: window.predictor is not None, timeout=WAIT_MS)
-
-
-def wait_for_result(qtbot, window):
-    def shown():
-        entry = window.queries.entries[window.queries.currentRow()]
-        return bool(entry["error"]) or (entry["result"] is not None and window.result.prediction is not None)
-    qtbot.waitUntil(shown, timeout=WAIT_MS)
-
-
-def drop(window, paths):
-    """What the window sees when files are dragged in and released. (Qt delivers drop events only
-    during a real drag, so the test hands the events to the window's handlers directly.)"""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    enter = QDragEnterEvent(QPoint(300, 300), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
-    window.dragEnterEvent(enter)
-    assert enter.isAccepted()
-    event = QDropEvent(QPointF(300, 300), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
-                       Qt.KeyboardModifier.NoModifier)
-    window.dropEvent(event)
-    assert event.isAccepted()
+from gui_helpers import WAIT_MS, drop, wait_for_index, wait_for_result
 
 
 def test_start_screen_explains_the_archive(make_window, tmp_path):
@@ -142,7 +78,7 @@ def test_drop_an_original_gives_prediction_and_neighbours(make_window, small_mod
     assert set(window.result.chart.votes()) == set(DX_CODES)
     assert "Nearest-neighbour suggestion" in window.result.headline.text()
     # the original is also in the archive: its own lesion must not vote for it
-    own = window.predictor.lesion_of("ISIC_0024307")
+    own = window.session.predictor.lesion_of("ISIC_0024307")
     if own is not None:
         assert own not in {n.lesion_id for n in prediction.neighbours}
         assert f"its own lesion {own} are left out" in window.result.title.text()
@@ -285,17 +221,17 @@ def test_learned_features_in_the_window_and_switching_back(make_window, small_ar
     assert not window.feature_note.isVisible()
     assert window.k_spin.value() == model_info().k  # the model's own k, chosen on held-out lesions
     wait_for_index(qtbot, window)
-    assert window.predictor.index.extractor == "learned"
-    assert "learned embedding" in window.index_label.text()
+    assert window.session.features == "learned"
+    assert "learned dermoscopy embedding" in window.index_label.text()
     drop(window, [data_dir / "originals" / "ISIC_0024307.jpg"])
     wait_for_result(qtbot, window)
     assert window.result.neighbours.count() == model_info().k
-    if window.predictor.lesion_of("ISIC_0024307") is not None:  # an archive image the network was trained on
+    if window.session.predictor.lesion_of("ISIC_0024307") is not None:  # an archive image the network was trained on
         assert "trained on this image" in window.result.title.text()
     first = window.result.prediction
 
     window.features_combo.setCurrentIndex(window.features_combo.findData("classic"))
-    qtbot.waitUntil(lambda: window.predictor is not None and window.predictor.index.extractor == "classic",
+    qtbot.waitUntil(lambda: window.session is not None and window.session.features == "classic",
                     timeout=WAIT_MS)
     wait_for_result(qtbot, window)
     assert "colour-texture" in window.index_label.text()
@@ -315,7 +251,7 @@ def test_missing_learned_model_shows_a_note_and_uses_colour_texture(make_window,
     assert window.features_combo.currentData() == "classic"
     assert window.feature_note.isVisible() and "not available" in window.feature_note.text()
     wait_for_index(qtbot, window)
-    assert window.predictor.index.extractor == "classic"
+    assert window.session.features == "classic"
     assert Settings().features == "learned"  # the user's choice is kept for when the model is back
 
 

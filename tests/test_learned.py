@@ -95,7 +95,7 @@ def test_learned_index_predicts_with_the_models_own_k(learned_full_index, data_d
     archive, index = learned_full_index
     predictor = Predictor(archive, index)
     info = learned.model_info()
-    assert predictor.settings.k == info.k and predictor.settings.prior_power == info.prior_power
+    assert predictor.vote.k == info.k and predictor.vote.prior_power == info.prior_power
     image = Image.open(data_dir / "originals" / "ISIC_0024307.jpg")
     result = predictor.predict_archive_image("ISIC_0024307")
     assert len(result.neighbours) == info.k

@@ -201,7 +201,6 @@ def cache_early_activations(archive: Archive, ids: np.ndarray, copies: int, seed
                             image_size: int, threads: int) -> np.ndarray:
     """(copies, N, C, h, w) float16 memmap of the frozen blocks' output; copy 0 is unaugmented."""
     import onnxruntime as ort
-    import torch
 
     key = hashlib.sha256(("|".join(ids) + f"{copies}{seed}{image_size}{CUT}{RECIPE_VERSION}").encode()).hexdigest()[:16]
     path = work / f"early-{key}.npy"
@@ -515,7 +514,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     work = args.work_dir or user_dirs().cache / "training"
     work.mkdir(parents=True, exist_ok=True)
-    name = "fold{}".format(args.holdout_fold) if args.holdout_fold is not None else "all"
+    name = f"fold{args.holdout_fold}" if args.holdout_fold is not None else "all"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                         handlers=[logging.StreamHandler(sys.stdout), logging.FileHandler(work / f"train-{name}.log")])
     started = time.perf_counter()
@@ -571,7 +570,7 @@ def main(argv=None) -> int:
                "held_out_split": {"folds": OUTER_FOLDS, "seed": OUTER_SEED, "grouped_by": "lesion_id",
                                   "fingerprint": learned.split_fingerprint(ids, groups, meta["dx"].astype(str))},
                "n_train_images": int(len(tr)),
-               "trained_on": ("all {} available images".format(len(ids)) if args.holdout_fold is None else
+               "trained_on": (f"all {len(ids)} available images" if args.holdout_fold is None else
                               f"all images except fold {args.holdout_fold}'s lesions and the validation lesions"),
                "steps": args.steps, "batch": args.batch, "copies": args.copies, "seed": args.seed,
                "threads": args.threads, "train_seconds": round(train_seconds), "k": 15, "prior_power": 0.5}

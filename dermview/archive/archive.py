@@ -39,7 +39,7 @@ class Archive:
 
     # -- opening -------------------------------------------------------------------------------
     @classmethod
-    def open(cls, root: str | Path) -> "Archive":
+    def open(cls, root: str | Path) -> Archive:
         root = Path(root).expanduser()
         if root.is_file():  # the user picked the metadata file itself
             root = root.parent
@@ -60,7 +60,7 @@ class Archive:
         sources: list[ImageSource] = []
         for zip_path in zip_files:
             try:
-                source = ZipSource(zip_path)
+                source: ImageSource = ZipSource(zip_path)
             except ArchiveError:
                 if _ARCHIVE_ZIP.search(zip_path.name):
                     raise
@@ -99,7 +99,7 @@ class Archive:
         for source in self.sources:
             source.close()
 
-    def __enter__(self) -> "Archive":
+    def __enter__(self) -> Archive:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -13,7 +13,7 @@ import stat
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import DermviewError, ImageDecodeError
 

@@ -51,7 +51,7 @@ def decode_image(data: bytes, name: str = "image", *,
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data))
+            im: Image.Image = Image.open(io.BytesIO(data))
             width, height = im.size
             if width * height > MAX_PIXELS:
                 raise ImageDecodeError(

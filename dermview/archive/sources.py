@@ -12,6 +12,7 @@ import re
 import threading
 import zipfile
 from pathlib import Path
+from collections.abc import Mapping
 
 from ..errors import ArchiveError, ImageDecodeError
 from .files import read_regular_file, read_zip_member
@@ -23,10 +24,15 @@ IMAGE_NAME = re.compile(r"^(ISIC_\d+)\.jpe?g$", re.IGNORECASE)
 OTHER_JPEG = re.compile(r"^(.+)\.jpe?g$", re.IGNORECASE)
 
 
+def is_hidden_member(name: str) -> bool:
+    """macOS resource forks and their folder inside zips (``__MACOSX/``, ``._name.jpg``): never images."""
+    return "__MACOSX" in name.split("/") or name.rsplit("/", 1)[-1].startswith("._")
+
+
 def image_id_of(name: str) -> str | None:
-    base = name.rsplit("/", 1)[-1]
-    if base.startswith("._"):  # macOS resource forks inside zips
+    if is_hidden_member(name):
         return None
+    base = name.rsplit("/", 1)[-1]
     match = IMAGE_NAME.match(base) or OTHER_JPEG.match(base)
     return match.group(1) if match else None
 
@@ -35,7 +41,7 @@ class ImageSource:
     """A set of image files keyed by image_id."""
 
     path: Path
-    files: dict[str, object]
+    files: Mapping[str, object]  # image_id -> where it is stored (a Path, a ZipInfo)
 
     def read(self, image_id: str) -> bytes:
         raise NotImplementedError
@@ -52,6 +58,8 @@ class ImageSource:
 
 
 class FolderSource(ImageSource):
+    files: dict[str, Path]
+
     def __init__(self, path: Path, files: dict[str, Path]):
         self.path = path
         self.files = files

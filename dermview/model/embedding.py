@@ -47,7 +47,7 @@ class Embedding:
         return np.hstack([lda, self.raw_weight * z]).astype(np.float32)
 
     @classmethod
-    def identity(cls, dim: int) -> "Embedding":
+    def identity(cls, dim: int) -> Embedding:
         """No projection: for features that are already a metric space (the learned embedding).
         With no landmarks and no LDA directions, transform() returns the features unchanged."""
         return cls(mean=np.zeros(dim, np.float32), scale=np.ones(dim, np.float32),
@@ -66,7 +66,7 @@ class Embedding:
                 f"{prefix}raw_weight": np.float64(self.raw_weight)}
 
     @classmethod
-    def from_arrays(cls, arrays, prefix: str = "emb_") -> "Embedding":
+    def from_arrays(cls, arrays, prefix: str = "emb_") -> Embedding:
         return cls(mean=arrays[f"{prefix}mean"], scale=arrays[f"{prefix}scale"],
                    components=arrays[f"{prefix}components"],
                    normalization=arrays[f"{prefix}normalization"],

@@ -9,14 +9,16 @@ a raw-pixel KNN of the kind the seed paper reported (28x28 RGB pixels, k=5, equa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from ..archive.codes import DX_CODES, dx_indices
 from .embedding import Embedding, fit_embedding
+from .extractors import get_extractor
 from .knn import (K_CHOICES, PRIOR_POWER_CHOICES, class_distances, decide, nearest, plain_vote, tie_free_scores,
                   vote)
 
@@ -33,6 +35,9 @@ class RawPixelExtractor:
     version = "1"
     draft_size = 32
     batch_size = 64
+    description = "raw 28x28 pixels (a baseline, not offered as a similarity)"
+    projected = False
+    trained_on_archive = False
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         return np.asarray(image.resize(RAW_PIXEL_SIZE, Image.Resampling.BILINEAR, reducing_gap=2.0), np.uint8)
@@ -53,7 +58,7 @@ def metrics(y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray | None = 
     recall = np.divide(diagonal, n, out=np.zeros(N_CLASSES), where=n > 0)
     precision = np.divide(diagonal, predicted, out=np.zeros(N_CLASSES), where=predicted > 0)
     present = n > 0
-    out = {
+    out: dict[str, Any] = {
         "accuracy": float(diagonal.sum() / max(len(y_true), 1)),
         "balanced_accuracy": float(recall[present].mean()) if present.any() else 0.0,
         "per_class": {code: {"recall": float(recall[i]), "precision": float(precision[i]), "n": int(n[i])}
@@ -186,7 +191,7 @@ def evaluate_archive(archive, index, *, folds: int = 5, seed: int = 0, log=None,
 
     labels, groups = archive_labels(archive, index.image_ids)
     raw = raw_pixel_vectors(archive, index.image_ids, progress)
-    project = index.extractor == "classic"  # the learned embedding is used as it is
+    project = get_extractor(index.extractor).projected  # the learned embedding is used as it is
     report = cross_validate(index.features, labels, groups, folds=folds, seed=seed, raw_pixels=raw, progress=log,
                             project=project)
     shipped = cross_validate(index.features, labels, groups, folds=folds, seed=seed, project=project,
@@ -221,10 +226,10 @@ def read_ground_truth(path) -> dict[str, int]:
     return dict(zip(table["image"].astype(str), classes))
 
 
-def evaluate_external(predictor, images_path, ground_truth_path, *, progress=None) -> dict:
+def evaluate_external(session, images_path, ground_truth_path, *, progress=None) -> dict:
     """Index the whole archive, predict an external test set, and score it like the CV report."""
-    from ..errors import DermviewError, ImageDecodeError
-    from .inputs import gather_inputs
+    from ..archive.inputs import gather_inputs
+    from ..errors import DermviewError
 
     truth = read_ground_truth(ground_truth_path)
     images, problems = gather_inputs([images_path])
@@ -233,11 +238,12 @@ def evaluate_external(predictor, images_path, ground_truth_path, *, progress=Non
     wanted = [item for item in images if item.stem in truth]
     raw_extractor = RawPixelExtractor()
     y_true, y_pred, scores, raw_queries, errors = [], [], [], [], {}
+    predictor = session.predictor
     for n, item in enumerate(wanted):
         try:
-            image = item.load(predictor.extractor.draft_size)
-            prediction = predictor.predict_image(image)
-        except ImageDecodeError as exc:
+            image = item.load(session.extractor.draft_size)
+            prediction = session.classify_image(image, item.name, stem=item.stem).prediction
+        except DermviewError as exc:
             errors[item.stem] = str(exc)
             continue
         y_true.append(truth[item.stem])
@@ -248,18 +254,18 @@ def evaluate_external(predictor, images_path, ground_truth_path, *, progress=Non
             progress(n + 1, len(wanted))
     if not y_true:
         raise DermviewError("None of the test images named in the ground truth could be predicted.")
-    y_true = np.array(y_true)
-    report = metrics(y_true, np.array(y_pred), np.array(scores))
+    truths = np.array(y_true)
+    report = metrics(truths, np.array(y_pred), np.array(scores))
     report["n_ground_truth"] = len(truth)
-    report["n_predicted"] = len(y_true)
+    report["n_predicted"] = len(truths)
     report["missing_images"] = len(truth) - len({item.stem for item in wanted})
     report["failed_images"] = errors
     report["features"] = predictor.index.extractor
     train = predictor.labels
-    majority = metrics(y_true, np.full(len(y_true), np.bincount(train, minlength=N_CLASSES).argmax()))
+    majority = metrics(truths, np.full(len(truths), np.bincount(train, minlength=N_CLASSES).argmax()))
     raw_points = raw_pixel_vectors(predictor.archive, predictor.index.image_ids)
     idx, _ = nearest(raw_points, np.array(raw_queries), RAW_PIXEL_K)
-    raw = metrics(y_true, decide(plain_vote(train, idx)))
+    raw = metrics(truths, decide(plain_vote(train, idx)))
     report["baselines"] = {
         "majority": {"accuracy": majority["accuracy"], "balanced_accuracy": majority["balanced_accuracy"]},
         "raw_pixel_knn": {"accuracy": raw["accuracy"], "balanced_accuracy": raw["balanced_accuracy"],

@@ -1,21 +1,139 @@
-"""Feature extractors: how an image becomes a vector. The index and KNN work with any of them.
+"""What "similar" means: feature extractors behind one interface, and the registry of the kinds a
+user can choose.
+
+Every list of choices (the command line's ``--features``, the window's Similarity menu, the stored
+setting), every label, default k and fallback comes from :data:`REGISTRY`. Adding a similarity is one
+module with an extractor plus one :func:`register` call.
 
 ``classic`` is the hand-made colour-texture description; ``learned`` is the dermoscopy-trained
-network (dermview.model.learned), the default whenever its model file and onnxruntime are present.
+network (dermview.model.learned), preferred whenever its model file and onnxruntime are present.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+from collections.abc import Callable
 
 import numpy as np
 from PIL import Image
 
 from ..errors import DermviewError
 from . import features
+from .knn import DEFAULT_K, DEFAULT_PRIOR_POWER
 
-FEATURE_CHOICES = ("auto", "learned", "classic")
+AUTO = "auto"  # the best available kind (lowest preference number)
 
+
+@runtime_checkable
+class FeatureExtractor(Protocol):
+    """How an image becomes a vector. The index, the KNN and the evaluation work with any of these."""
+
+    name: str  # the registry key; also part of the cache file name
+    version: str  # changes whenever the vectors would: keys the index cache
+    @property
+    def draft_size(self) -> int | tuple[int, int]: ...  # the smallest decode that loses nothing (JPEG draft)
+
+    batch_size: int
+    description: str  # for people: "colour-texture features"
+    projected: bool  # True: a kernel-LDA projection is fitted on top (dermview.model.embedding)
+    # True: the extractor itself was fitted on the archive's images (cross-validating it there is in-sample).
+    trained_on_archive: bool
+
+    def prepare(self, image: Image.Image) -> np.ndarray: ...
+
+    def extract(self, batch: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class VoteDefaults:
+    k: int = DEFAULT_K
+    prior_power: float = DEFAULT_PRIOR_POWER
+
+
+@dataclass(frozen=True)
+class FeatureKind:
+    """One choice of similarity, as users see it."""
+
+    name: str
+    label: str  # short, for a menu: "Learned"
+    description: str  # one sentence, for a tool tip or --help
+    make: Callable[[], FeatureExtractor]
+    # None if it can be used; otherwise why not, in words a user can act on. ``load_runtime=False`` is a
+    # cheap check fit for the GUI thread; the full check (the worker, the CLI) loads what it needs.
+    unavailable: Callable[[bool], str | None]
+    vote_defaults: Callable[[], VoteDefaults]
+    preference: int  # ``auto`` and fallbacks take the available kind with the lowest number
+
+
+REGISTRY: dict[str, FeatureKind] = {}
+
+
+def register(kind: FeatureKind) -> FeatureKind:
+    REGISTRY[kind.name] = kind
+    return kind
+
+
+def kinds() -> list[FeatureKind]:
+    """Every registered kind, preferred first."""
+    return sorted(REGISTRY.values(), key=lambda k: (k.preference, k.name))
+
+
+def feature_names() -> list[str]:
+    return [k.name for k in kinds()]
+
+
+def feature_choices() -> list[str]:
+    """What ``--features`` accepts."""
+    return [AUTO, *feature_names()]
+
+
+def get_kind(name: str) -> FeatureKind:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise DermviewError(f"Unknown features {name!r}; choose one of {', '.join(feature_choices())}.") from None
+
+
+def get_extractor(name: str = "classic") -> FeatureExtractor:
+    kind = get_kind(name)
+    reason = kind.unavailable(True)
+    if reason:
+        raise DermviewError(f"{kind.label} features are not available: {reason}.")
+    return kind.make()
+
+
+@dataclass(frozen=True)
+class FeatureChoice:
+    name: str  # what will be used
+    note: str | None  # why the request could not be honoured, for the user to see
+
+
+def choose_features(requested: str = AUTO, *, strict: bool | None = None) -> FeatureChoice:
+    """The kind to use for ``requested``.
+
+    ``auto`` takes the most preferred available kind. A named kind that cannot be used is an error when
+    ``strict`` (the command line's explicit request, the default for a named kind); otherwise it falls
+    back like ``auto``, with a note saying why (the window, whose stored choice may have become unusable).
+    """
+    if requested != AUTO:
+        get_kind(requested)  # unknown names are an error either way
+    strict = requested != AUTO if strict is None else strict
+    notes: list[str] = []
+    candidates = kinds() if requested == AUTO else [get_kind(requested)] + [k for k in kinds() if k.name != requested]
+    for kind in candidates:
+        reason = kind.unavailable(True)
+        if reason is None:
+            note = "; ".join(notes) + f"; using {kind.description}." if notes else None
+            return FeatureChoice(kind.name, note)
+        if strict:
+            raise DermviewError(f"{kind.label} features are not available: {reason}. "
+                                f"Use --features {AUTO} or another of {', '.join(feature_names())}.")
+        notes.append(f"{kind.label} features are not available: {reason}")
+    raise DermviewError("No kind of similarity can be used here: " + "; ".join(notes) + ".")
+
+
+# -- the built-in kinds ----------------------------------------------------------------------------
 
 class ClassicExtractor:
     """Hand-made colour-texture features (dermview.model.features)."""
@@ -25,7 +143,8 @@ class ClassicExtractor:
     draft_size = features.DRAFT_SIZE
     batch_size = 32
     description = "colour-texture features"
-    projected = True  # a kernel-LDA projection is fitted on top (dermview.model.embedding)
+    projected = True
+    trained_on_archive = False  # only its projection is, and evaluation refits that inside every fold
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         return features.to_work_array(image)
@@ -34,37 +153,25 @@ class ClassicExtractor:
         return features.extract_batch(batch)
 
 
-def get_extractor(name: str = "classic"):
-    if name == "classic":
-        return ClassicExtractor()
-    if name == "learned":
-        from .learned import LearnedExtractor, availability
-
-        reason = availability()
-        if reason:
-            raise DermviewError(f"Learned features are not available: {reason}")
+def _learned_kind() -> FeatureKind:
+    def make() -> FeatureExtractor:
+        from .learned import LearnedExtractor
         return LearnedExtractor()
-    raise ValueError(f"unknown feature extractor {name!r}")
+
+    def unavailable(load_runtime: bool) -> str | None:
+        from .learned import availability
+        return availability(load_runtime=load_runtime)
+
+    def vote_defaults() -> VoteDefaults:
+        from .learned import model_info
+        info = model_info()  # chosen on validation lesions the network was not trained on
+        return VoteDefaults(k=info.k, prior_power=info.prior_power)
+
+    return FeatureKind(name="learned", label="Learned", description="the learned dermoscopy embedding",
+                       make=make, unavailable=unavailable, vote_defaults=vote_defaults, preference=0)
 
 
-@dataclass(frozen=True)
-class FeatureChoice:
-    name: str  # what will be used: "learned" or "classic"
-    note: str | None  # why the request could not be honoured, for the user to see
-
-
-def choose_features(requested: str = "auto") -> FeatureChoice:
-    """``auto`` means learned when possible. An explicit ``learned`` that is impossible is an error
-    for the command line to report; the window asks with ``auto`` semantics and shows the note."""
-    if requested not in FEATURE_CHOICES:
-        raise DermviewError(f"Unknown features {requested!r}; choose one of {', '.join(FEATURE_CHOICES)}.")
-    if requested == "classic":
-        return FeatureChoice("classic", None)
-    from .learned import availability
-
-    reason = availability()
-    if reason is None:
-        return FeatureChoice("learned", None)
-    if requested == "learned":
-        raise DermviewError(f"Learned features are not available: {reason}. Use --features classic or auto.")
-    return FeatureChoice("classic", f"Learned features are not available: {reason}; using colour-texture features.")
+register(_learned_kind())
+register(FeatureKind(name="classic", label="Colour-texture", description="colour-texture features",
+                     make=ClassicExtractor, unavailable=lambda load_runtime: None,
+                     vote_defaults=VoteDefaults, preference=10))

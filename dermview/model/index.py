@@ -18,7 +18,7 @@ import zipfile
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from PIL import Image
@@ -42,7 +42,7 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def compute_features(load: Callable[[str], Image.Image], keys: Sequence[str], extractor, *,
+def compute_features(load: Callable[[str], Image.Image], keys: Sequence[str] | np.ndarray, extractor, *,
                      progress: ProgressCallback | None = None, cancel: CancelCheck | None = None,
                      workers: int | None = None) -> tuple[np.ndarray, dict[str, str]]:
     """Features of every key (rows in order; NaN rows where an image failed) and the errors by key."""
@@ -87,9 +87,9 @@ def compute_features(load: Callable[[str], Image.Image], keys: Sequence[str], ex
             pending.update(still)
             for future in finished:
                 chunk, vectors, ok, failed = future.result()
-                if result is None and vectors.size:
-                    result = np.full((len(keys), vectors.shape[1]), np.nan, np.float32)
                 if vectors.size:
+                    if result is None:
+                        result = np.full((len(keys), vectors.shape[1]), np.nan, np.float32)
                     result[ok] = vectors
                 errors.update(failed)
                 done += len(chunk)
@@ -189,12 +189,14 @@ def save_index(index: ArchiveIndex, path: Path) -> None:
     ensure_dir(path.parent)
     failed_ids = np.array(list(index.failed.keys()), dtype=str)
     failed_msgs = np.array(list(index.failed.values()), dtype=str)
+    arrays: dict[str, np.ndarray] = {
+        "image_ids": index.image_ids, "features": index.features, "content_key": np.array(index.content_key),
+        "extractor": np.array(index.extractor), "version": np.array(index.version), "failed_ids": failed_ids,
+        "failed_messages": failed_msgs, **index.embedding.to_arrays()}
+    if not index.embedding.is_identity:
+        arrays["embedded"] = index.embedded
     with atomic_file(path, "wb") as handle:
-        projected = {} if index.embedding.is_identity else {"embedded": index.embedded}
-        np.savez(handle, image_ids=index.image_ids, features=index.features, **projected,
-                 content_key=np.array(index.content_key), extractor=np.array(index.extractor),
-                 version=np.array(index.version), failed_ids=failed_ids, failed_messages=failed_msgs,
-                 **index.embedding.to_arrays())
+        np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub mistakes **kwds for allow_pickle
 
 
 def load_index(path: Path) -> ArchiveIndex:

@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -183,14 +184,17 @@ class LearnedExtractor:
     def __init__(self, path: Path | None = None, threads: int | None = None):
         self.info = model_info(path)
         self.version = self.info.version
+        # The shipped network has seen every archive image; a held-out one has not seen its fold.
+        self.trained_on_archive = self.info.held_out_fold is None
         self._threads = threads
-        self._session = None
+        self._session: Any = None  # an onnxruntime.InferenceSession, made on first use
 
     def _get_session(self):
-        if self._session is None:
-            self._session = _shared_session(self.info.path, self.info.version, self._threads or 1)
-            self._input = self._session.get_inputs()[0].name
-        return self._session
+        session = self._session
+        if session is None:
+            session = self._session = _shared_session(self.info.path, self.info.version, self._threads or 1)
+            self._input = session.get_inputs()[0].name
+        return session
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         return prepare_image(image)

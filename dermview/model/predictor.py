@@ -2,44 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from PIL import Image
 
 from ..archive import Archive
 from ..archive.codes import DX_CODES, dx_indices
-from .extractors import get_extractor
+from .extractors import VoteDefaults, get_extractor, get_kind
 from .index import ArchiveIndex
-from .knn import (DEFAULT_K, DEFAULT_PRIOR_POWER, Neighbour, Prediction, class_distances_in, decide, nearest_in,
-                  squared_distances, tie_free_scores, vote)
-
-
-@dataclass
-class Settings:
-    k: int = DEFAULT_K
-    prior_power: float = DEFAULT_PRIOR_POWER
-
-
-def default_settings(extractor_name: str) -> Settings:
-    """The colour-texture defaults were tuned by grouped CV; the learned model carries its own,
-    chosen on validation lesions it was not trained on (see its model card)."""
-    if extractor_name == "learned":
-        from .learned import model_info
-
-        info = model_info()
-        return Settings(k=info.k, prior_power=info.prior_power)
-    return Settings()
+from .knn import Neighbour, Prediction, class_distances_in, decide, nearest_in, squared_distances, tie_free_scores, vote
 
 
 class Predictor:
     """Thread-compatible: queries only read the arrays; build one per index."""
 
-    def __init__(self, archive: Archive, index: ArchiveIndex, settings: Settings | None = None):
+    def __init__(self, archive: Archive, index: ArchiveIndex, vote: VoteDefaults | None = None):
         self.archive = archive
         self.index = index
-        self.settings = settings or default_settings(index.extractor)
-        self.feature_note: str | None = None  # why these features and not the ones asked for
+        # The kind's own k and vote correction (the learned model carries those chosen on held-out lesions).
+        self.vote = vote or get_kind(index.extractor).vote_defaults()
         self.extractor = get_extractor(index.extractor)
         meta = archive.metadata.set_index("image_id").loc[index.image_ids]
         self.lesion_ids = meta["lesion_id"].to_numpy().astype(str)
@@ -59,12 +39,12 @@ class Predictor:
 
     def predict_features(self, features: np.ndarray, *, k: int | None = None,
                          exclude_lesion: str | None = None) -> Prediction:
-        k = k or self.settings.k
+        k = k or self.vote.k
         query = self.index.embedding.transform(features[None])
         exclude = (self.lesion_ids == exclude_lesion)[None] if exclude_lesion else None
         sq = squared_distances(self.index.embedded, query, exclude)  # once, for neighbours and scores
         idx, dist = nearest_in(sq, k)
-        shares = vote(self.labels, idx, dist, self.prior, self.settings.prior_power)
+        shares = vote(self.labels, idx, dist, self.prior, self.vote.prior_power)
         scores = tie_free_scores(shares, class_distances_in(sq, self.labels))[0]
         neighbours = [Neighbour(image_id=str(self.index.image_ids[i]), lesion_id=str(self.lesion_ids[i]),
                                 dx=str(self.dx[i]), dx_type=str(self.dx_type[i]), distance=float(d))

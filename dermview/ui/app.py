@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from .. import NOT_A_MEDICAL_DEVICE, __version__
 from ..errors import DermviewError
+from ..model.extractors import feature_names, kinds
 from ..outputs import check_output_path
 from ..paths import ensure_dir, set_cache_dir, user_dirs
 
@@ -33,9 +35,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="offscreen: open the archive, load or build the index, classify one archive image, "
                              "render the window; exit 0, or non-zero with the reason")
     parser.add_argument("--cache-dir", metavar="DIR", help="where dermview keeps its cache, settings and logs")
-    parser.add_argument("--features", choices=("learned", "classic"),
-                        help="what 'similar' means: the learned embedding (default when installed) or "
-                             "colour-texture features; remembered like the choice in the window")
+    parser.add_argument("--features", choices=feature_names(),
+                        help="what 'similar' means (" + "; ".join(f"{k.name}: {k.description}" for k in kinds())
+                             + "); default: the first that can be used; remembered like the choice in the window")
     parser.add_argument("--timeout", type=float, default=900.0, help=argparse.SUPPRESS)
     parser.add_argument("--version", action="version", version=f"dermview {__version__}")
     return parser.parse_args(argv)
@@ -164,7 +166,7 @@ class ScriptedRun:
                 return
             saved = f" saved to {self.args.screenshot}"
         prediction = window.result.prediction
-        features = window.predictor.index.extractor if window.predictor is not None else "?"
+        features = window.session.features if window.session is not None else "?"
         note = window.feature_note.text() if window.feature_note.isVisibleTo(window) else ""
         summary = (f"{entries[good]['name']} ({features} features{'; ' + note if note else ''}): "
                    f"{prediction.prediction} ({prediction.votes[prediction.prediction]:.0%}), "
@@ -184,11 +186,9 @@ def install_exception_hook(window) -> None:
             sys.__excepthook__(kind, value, tb)
             return
         log.error("unexpected error", exc_info=(kind, value, tb))
-        try:
+        with contextlib.suppress(Exception):  # the window itself may be gone: the log has it all
             window.report_error("Unexpected problem", f"{kind.__name__}: {value}. This is a bug in dermview; "
                                 "the details are in its log file. Your work in the window is unaffected.")
-        except Exception:  # the window itself is gone: the log has it
-            pass
 
     sys.excepthook = hook
 

@@ -20,7 +20,7 @@ class SyncedView(QGraphicsView):
         self.setScene(scene)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
-        self.partner: "SyncedView | None" = None
+        self.partner: SyncedView | None = None
         self.zoom_changed = None
 
     def wheelEvent(self, event: QWheelEvent) -> None:

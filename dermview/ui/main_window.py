@@ -17,8 +17,10 @@ from .. import NOT_A_MEDICAL_DEVICE, __version__
 from ..archive import Archive, open_archive
 from ..archive.browse import Browser
 from ..errors import DermviewError
-from ..model.inputs import InputImage, bytes_input, gather_inputs
+from ..archive.inputs import InputImage, bytes_input, gather_inputs
+from ..model.extractors import get_kind, kinds
 from ..model.knn import DEFAULT_K
+from ..model.session import ModelSession
 from ..paths import resources_dir
 from .archive_model import CAPTION_COLUMN, ArchiveModel
 from .compare import CompareDialog
@@ -27,7 +29,7 @@ from .panels import LARGE_SIZE, DetailPanel, ResultPanel
 from .settings import Settings
 from .text import plain_label, tooltip, warn
 from .thumbnails import THUMB_SIZE, ThumbnailCache
-from .workers import ModelService, QueryResult, ThumbnailLoader
+from .workers import NOT_READY, ModelService, QueryResult, ThumbnailLoader
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +135,7 @@ class MainWindow(QMainWindow):
         self.model: ArchiveModel | None = None
         self.loader: ThumbnailLoader | None = None
         self.thumbnails: ThumbnailCache | None = None
-        self.predictor = None
+        self.session: ModelSession | None = None  # the archive's similarity, once its index is ready
         self.service = ModelService(self)
         self.service.index_progress.connect(self._index_progress)
         self.service.index_ready.connect(self._index_ready)
@@ -247,11 +249,11 @@ class MainWindow(QMainWindow):
             toggle.addButton(button, i)
         toggle.idClicked.connect(lambda i: self.set_view_mode("grid" if i == 0 else "table"))
         self.features_combo = QComboBox()
-        self.features_combo.addItem("Learned", "learned")
-        self.features_combo.addItem("Colour-texture", "classic")
-        self.features_combo.setToolTip(
-            "What 'similar' means: a network trained on dermoscopy (learned), or hand-made colour and "
-            "texture measurements (colour-texture)")
+        self.features_combo.setObjectName("features-combo")
+        for kind in kinds():
+            self.features_combo.addItem(kind.label, kind.name)
+        self.features_combo.setToolTip(tooltip("What 'similar' means: " + "; ".join(
+            f"{kind.label}: {kind.description}" for kind in kinds())))
         self.feature_note = plain_label("")
         self.feature_note.setObjectName("feature-note")
         self.feature_note.setWordWrap(True)
@@ -337,7 +339,7 @@ class MainWindow(QMainWindow):
         if self.archive is not None:
             self.archive.close()
         self.archive = archive
-        self.predictor = None
+        self.session = None
         self.settings.last_archive = str(archive.root)
         self.setWindowTitle(f"dermview - {archive.root}")
         summary = archive.summary()
@@ -359,34 +361,35 @@ class MainWindow(QMainWindow):
     # -- features -----------------------------------------------------------------------------
     def _sync_features_combo(self) -> None:
         """Show the features that will really be used; an unavailable choice is greyed out with why."""
-        from ..model.learned import availability
-
-        reason = availability(load_runtime=False)
-        item = self.features_combo.model().item(0)
-        item.setEnabled(reason is None)
-        item.setToolTip(tooltip(reason or "A network trained on HAM10000 dermoscopy; see its model card"))
-        self._learned_unavailable = reason
+        self._unavailable = {kind.name: kind.unavailable(False) for kind in kinds()}  # cheap checks only
+        for row in range(self.features_combo.count()):
+            kind = get_kind(self.features_combo.itemData(row))
+            reason = self._unavailable[kind.name]
+            item = self.features_combo.model().item(row)
+            item.setEnabled(reason is None)
+            item.setToolTip(tooltip(reason or kind.description))
         self.features_combo.blockSignals(True)
         self.features_combo.setCurrentIndex(self.features_combo.findData(self.features_in_use()))
         self.features_combo.blockSignals(False)
-        wanted_learned = self.settings.features == "learned"
-        self.feature_note.setText(f"Learned features are not available: {reason}; using colour-texture features."
-                                  if reason and wanted_learned else "")
-        self.feature_note.setVisible(bool(reason and wanted_learned))
+        wanted = self.settings.features
+        reason = self._unavailable.get(wanted)
+        note = (f"{get_kind(wanted).label} features are not available: {reason}; using "
+                f"{get_kind(self.features_in_use()).description}." if reason else "")
+        self.feature_note.setText(note)
+        self.feature_note.setVisible(bool(note))
 
     def features_in_use(self) -> str:
-        if self.settings.features == "learned" and getattr(self, "_learned_unavailable", None) is None:
-            return "learned"
-        return "classic"
+        """The stored choice if it can be used, otherwise the most preferred kind that can."""
+        unavailable = getattr(self, "_unavailable", {})
+        if unavailable.get(self.settings.features) is None:
+            return self.settings.features
+        return next(kind.name for kind in kinds() if unavailable.get(kind.name) is None)
 
     def _k_for(self, features: str) -> int:
-        default = DEFAULT_K
-        if features == "learned":
-            from ..model.learned import model_info
-            try:
-                default = model_info().k
-            except (OSError, ValueError):
-                pass
+        try:
+            default = get_kind(features).vote_defaults().k
+        except (OSError, ValueError, DermviewError):
+            default = DEFAULT_K
         return self.settings.k_for(features, default)
 
     def _features_changed(self, _row: int) -> None:
@@ -407,7 +410,7 @@ class MainWindow(QMainWindow):
         self._load_pending = False
         if self.archive is None:
             return
-        self.predictor = None
+        self.session = None
         self.index_label.setText("Loading the index ...")
         self.service.load_index(self.archive, rebuild, self.features_in_use())
 
@@ -423,22 +426,17 @@ class MainWindow(QMainWindow):
         self.cancel_button.setVisible(False)
         self.index_label.setText(text)
 
-    def _index_ready(self, predictor) -> None:
-        self.predictor = predictor
-        failed = len(predictor.index.failed)
-        kind = "learned embedding" if predictor.index.extractor == "learned" else "colour-texture features"
-        self.result.features_text = kind
-        self.result.trained_on_archive_note = ""
-        if predictor.index.extractor == "learned":
-            from ..model.learned import model_info
-            if model_info().held_out_fold is None:
-                self.result.trained_on_archive_note = (
-                    "The learned network was trained on this image, so its neighbours look more "
-                    "convincing than a new image's would.")
-        self._index_finished(f"Index ready: {len(predictor.index.image_ids):,} images, {kind}"
+    def _index_ready(self, session: ModelSession) -> None:
+        self.session = session
+        failed = len(session.index.failed)
+        self.result.features_text = session.extractor.description
+        self.result.trained_on_archive_note = (
+            f"The {session.kind.label.lower()} similarity was trained on this image, so its neighbours look more "
+            "convincing than a new image's would." if session.extractor.trained_on_archive else "")
+        self._index_finished(f"Index ready: {len(session.index.image_ids):,} images, {session.extractor.description}"
                              + (f" ({failed} unreadable)" if failed else ""))
-        if predictor.feature_note:
-            self.feature_note.setText(predictor.feature_note)
+        if session.note:
+            self.feature_note.setText(session.note)
             self.feature_note.setVisible(True)
 
     def _index_failed(self, message: str) -> None:
@@ -553,7 +551,7 @@ class MainWindow(QMainWindow):
             generation = self.service.query_archive_image(entry["archive_image_id"], k)
         self._pending = {generation: row}  # newest wins: older answers are ignored
         self.result.show_busy(entry["name"] if entry["image"] is None else Path(entry["name"]).name)
-        if self.predictor is None:
+        if self.session is None:
             self.result.title.setText(self.result.title.text() + " (waiting for the index)")
 
     def _query_done(self, result: QueryResult) -> None:
@@ -572,7 +570,7 @@ class MainWindow(QMainWindow):
         if row is None:
             return
         entry = self.queries.entries[row]
-        if self.predictor is None and entry["image"] is not None and "index is not ready" in message:
+        if self.session is None and message.startswith(NOT_READY):  # not the image's fault: not kept
             self.result.show_error(name, message + " Build it with Model > Rebuild Index, then select the image again.")
             return
         entry["error"] = message
@@ -582,8 +580,9 @@ class MainWindow(QMainWindow):
 
     def _show_result(self, entry: dict) -> None:
         result: QueryResult = entry["result"]
-        name = result.name if result.archive_image_id else Path(result.name).name
-        self.result.show_result(name, entry["pixmap"], result.prediction, result.excluded_lesion)
+        outcome = result.outcome
+        name = result.name if entry["image"] is None else Path(result.name).name
+        self.result.show_result(name, entry["pixmap"], outcome.prediction, outcome.excluded_lesion)
 
     def _k_changed(self, k: int) -> None:
         self.settings.set_k_for(self.features_in_use(), k)

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import tempfile
-
 from PySide6.QtCore import QByteArray, QSettings
 
-from ..paths import ensure_dir, user_dirs
+from ..model.extractors import feature_names
+from ..paths import unwritable, user_dirs
 
 
 class Settings:
     def __init__(self) -> None:
         folder = user_dirs().config
         #: why the settings cannot be kept (the folder is a file, read-only, ...), or None
-        self.problem: str | None = None
-        try:
-            ensure_dir(folder)
-            probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-")
-            probe.close()
-        except OSError as exc:
-            self.problem = f"the settings folder {folder} cannot be written ({exc.strerror or exc})"
+        reason = unwritable(folder)
+        self.problem: str | None = f"the settings folder {folder} cannot be written ({reason})" if reason else None
         # QSettings keeps values in memory and only fails to save them when the folder is unusable.
         self._qs = QSettings(str(folder / "dermview.ini"), QSettings.Format.IniFormat)
 
@@ -40,9 +34,11 @@ class Settings:
 
     @property
     def features(self) -> str:
-        """"learned" or "classic": what the user chose; "learned" falls back when it is unavailable."""
-        value = self._get("model/features", "learned", str)
-        return value if value in ("learned", "classic") else "learned"
+        """The kind of similarity the user chose (a registry name); the most preferred kind by default.
+        The window falls back from a choice that cannot be used here, with a note."""
+        preferred = feature_names()[0]
+        value = self._get("model/features", preferred, str)
+        return value if value in feature_names() else preferred
 
     @features.setter
     def features(self, value: str) -> None:

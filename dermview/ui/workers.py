@@ -19,17 +19,24 @@ from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slo
 from PySide6.QtGui import QImage
 
 from ..archive import Archive
+from ..archive.inputs import InputImage
 from ..errors import CancelledError, DermviewError
-from ..model.extractors import choose_features
-from ..model.index import load_cached_index, load_or_build_index
-from ..model.inputs import InputImage
+from ..model.extractors import AUTO
 from ..model.knn import Prediction
-from ..model.predictor import Predictor
+from ..model.session import ModelSession, QueryOutcome
 from .qimage import fit_within, to_qimage
 
 log = logging.getLogger(__name__)
 
 QUERY_DISPLAY_SIZE = 1600  # longest side of the query image kept for display and compare
+
+
+@dataclass
+class LoadRequest:
+    generation: int
+    archive: Archive
+    rebuild: bool
+    features: str
 
 
 @dataclass
@@ -45,74 +52,96 @@ class QueryResult:
     generation: int
     name: str
     image: QImage
-    prediction: Prediction
-    archive_image_id: str | None = None
-    excluded_lesion: str | None = None
+    outcome: QueryOutcome
+
+    @property
+    def prediction(self) -> Prediction:
+        return self.outcome.prediction
+
+
+NOT_READY = "The archive index is not ready."
 
 
 class _ModelWorker(QObject):
     index_progress = Signal(int, int)
-    index_ready = Signal(object)  # Predictor
-    index_failed = Signal(str)
-    index_cancelled = Signal()
+    index_ready = Signal(int, object)  # load generation, ModelSession
+    index_failed = Signal(int, str)
+    index_cancelled = Signal(int)
     query_done = Signal(object)  # QueryResult
     query_failed = Signal(int, str, str)  # generation, name, message
 
-    def __init__(self, service: "ModelService"):
+    def __init__(self, service: ModelService):
         super().__init__()
         self._service = service
-        self._predictor: Predictor | None = None
+        self._session: ModelSession | None = None
+        self._waiting: QueryRequest | None = None  # asked for while the index was loading
 
     @Slot(object)
-    def load_index(self, request: tuple[Archive, bool, str]) -> None:
-        archive, rebuild, features = request
-        self._predictor = None
-        cancel = self._service.cancel_event
+    def load_index(self, request: LoadRequest) -> None:
+        service = self._service
+        if request.generation != service.latest_load:
+            return  # superseded while it waited: only the newest load runs
+        self._session = None
+        cancel = service.cancel_event
         cancel.clear()
+
+        def cancelled() -> bool:
+            return cancel.is_set() or request.generation != service.latest_load
+
         try:
-            # "learned" falls back to the colour-texture features, with a note the window shows.
-            choice = choose_features("auto" if features == "learned" else features)
-            index = None if rebuild else load_cached_index(archive, choice.name)
-            if index is None:
-                index = load_or_build_index(archive, extractor_name=choice.name, progress=self.index_progress.emit,
-                                            cancel=cancel.is_set, rebuild=True)
-            self._predictor = Predictor(archive, index)
-            self._predictor.feature_note = choice.note
+            # A stored choice that cannot be used falls back, with a note the window shows.
+            session = ModelSession.open(request.archive, request.features, strict=False, rebuild=request.rebuild,
+                                        progress=self.index_progress.emit, cancel=cancelled)
         except CancelledError:
-            self.index_cancelled.emit()
+            self._answer_waiting_query(NOT_READY + " Building it was cancelled.")
+            self.index_cancelled.emit(request.generation)
             return
         except DermviewError as exc:
-            self.index_failed.emit(str(exc))
+            self._answer_waiting_query(NOT_READY)
+            self.index_failed.emit(request.generation, str(exc))
             return
         except Exception as exc:  # never let the worker die silently; the window must say something
             log.exception("index failed")
-            self.index_failed.emit(f"The index could not be built: {exc}")
+            self._answer_waiting_query(NOT_READY)
+            self.index_failed.emit(request.generation, f"The index could not be built: {exc}")
             return
-        self.index_ready.emit(self._predictor)
+        if request.generation != service.latest_load:
+            return  # a newer load was asked for while this one finished: it will answer
+        self._session = session
+        self.index_ready.emit(request.generation, session)
+        waiting, self._waiting = self._waiting, None
+        if waiting is not None:
+            self.query(waiting)
+
+    def _answer_waiting_query(self, message: str) -> None:
+        waiting, self._waiting = self._waiting, None
+        if waiting is not None and waiting.generation == self._service.latest_generation:
+            self.query_failed.emit(waiting.generation, self._name(waiting), message)
+
+    @staticmethod
+    def _name(request: QueryRequest) -> str:
+        return request.image.name if request.image else str(request.archive_image_id)
 
     @Slot(object)
     def query(self, request: QueryRequest) -> None:
         if request.generation != self._service.latest_generation:
             return  # superseded while it waited
-        name = request.image.name if request.image else request.archive_image_id
-        predictor = self._predictor
-        if predictor is None:
-            self.query_failed.emit(request.generation, name, "The archive index is not ready.")
+        name = self._name(request)
+        session = self._session
+        if session is None:
+            if self._service.latest_load > 0:
+                self._waiting = request  # answered as soon as the index is there
+            else:
+                self.query_failed.emit(request.generation, name, NOT_READY)
             return
-        predictor.settings.k = request.k
         try:
             if request.image is not None:
-                image = request.image.load(QUERY_DISPLAY_SIZE)
-                # A file named like an archive image (e.g. an original of the archive itself) must not
-                # be voted on by its own lesion: that would look like a confident, correct answer.
-                own = predictor.lesion_of(request.image.stem)
-                prediction = predictor.predict_features(predictor.features_of(image), exclude_lesion=own)
+                outcome = session.classify(request.image, k=request.k)  # exactly what `dermview predict` does
+                image = request.image.load(QUERY_DISPLAY_SIZE)  # and a larger decode to look at
             else:
-                image = predictor.archive.load_image(request.archive_image_id)
-                own = predictor.lesion_of(request.archive_image_id)
-                prediction = predictor.predict_archive_image(request.archive_image_id)
-            result = QueryResult(request.generation, name, to_qimage(fit_within(image, QUERY_DISPLAY_SIZE)),
-                                 prediction, request.archive_image_id, excluded_lesion=own)
+                outcome = session.classify_archive_image(str(request.archive_image_id), k=request.k)
+                image = session.archive.load_image(str(request.archive_image_id))
+            result = QueryResult(request.generation, name, to_qimage(fit_within(image, QUERY_DISPLAY_SIZE)), outcome)
         except DermviewError as exc:
             self.query_failed.emit(request.generation, name, str(exc))
             return
@@ -124,34 +153,54 @@ class _ModelWorker(QObject):
 
 
 class ModelService(QObject):
-    """The GUI thread's handle on the model worker."""
+    """The GUI thread's handle on the model worker. Newest request wins, for loads and for queries."""
 
     index_progress = Signal(int, int)
-    index_ready = Signal(object)
+    index_ready = Signal(object)  # ModelSession of the newest load
     index_failed = Signal(str)
     index_cancelled = Signal()
     query_done = Signal(object)
     query_failed = Signal(int, str, str)
-    _load = Signal(object)  # (archive, rebuild, features)
+    _load = Signal(object)  # LoadRequest
     _query = Signal(object)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.cancel_event = threading.Event()
-        self.latest_generation = 0
+        self.latest_generation = 0  # of queries
+        self.latest_load = 0
         self._thread = QThread()
         self._thread.setObjectName("dermview-model")
         self._worker = _ModelWorker(self)
         self._worker.moveToThread(self._thread)
         self._load.connect(self._worker.load_index)
         self._query.connect(self._worker.query)
-        for name in ("index_progress", "index_ready", "index_failed", "index_cancelled", "query_done", "query_failed"):
-            getattr(self._worker, name).connect(getattr(self, name))
+        self._worker.index_progress.connect(self.index_progress)
+        self._worker.index_ready.connect(self._ready)
+        self._worker.index_failed.connect(self._failed)
+        self._worker.index_cancelled.connect(self._cancelled)
+        self._worker.query_done.connect(self.query_done)
+        self._worker.query_failed.connect(self.query_failed)
         self._thread.start()
 
-    def load_index(self, archive: Archive, rebuild: bool = False, features: str = "learned") -> None:
-        self.cancel_event.set()  # a build for a previous archive stops at its next batch
-        self._load.emit((archive, rebuild, features))
+    # Answers to a load that a newer one superseded are dropped here, on the GUI thread.
+    def _ready(self, generation: int, session) -> None:
+        if generation == self.latest_load:
+            self.index_ready.emit(session)
+
+    def _failed(self, generation: int, message: str) -> None:
+        if generation == self.latest_load:
+            self.index_failed.emit(message)
+
+    def _cancelled(self, generation: int) -> None:
+        if generation == self.latest_load:
+            self.index_cancelled.emit()
+
+    def load_index(self, archive: Archive, rebuild: bool = False, features: str = AUTO) -> int:
+        self.latest_load += 1
+        self.cancel_event.set()  # a build for a previous request stops at its next batch
+        self._load.emit(LoadRequest(self.latest_load, archive, rebuild, features))
+        return self.latest_load
 
     def cancel_index(self) -> None:
         self.cancel_event.set()
@@ -169,12 +218,13 @@ class ModelService(QObject):
     def shutdown(self) -> None:
         self.cancel_event.set()
         self.latest_generation += 1  # queued queries become stale and are skipped
+        self.latest_load += 1
         self._thread.quit()
         self._thread.wait()
 
 
 class _ThumbnailJob(QRunnable):
-    def __init__(self, loader: "ThumbnailLoader"):
+    def __init__(self, loader: ThumbnailLoader):
         super().__init__()
         self._loader = loader
 

@@ -12,13 +12,14 @@ import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from PIL import Image
 
-from ..archive.files import read_zip_member
-from ..archive.imaging import MIN_QUERY_SIDE, decode_image, is_image_name, load_image_file
 from ..errors import ImageDecodeError
+from .files import read_zip_member
+from .imaging import MIN_QUERY_SIDE, decode_image, is_image_name, load_image_file
+from .sources import is_hidden_member
 
 
 @dataclass
@@ -34,8 +35,7 @@ def _file_input(path: Path) -> InputImage:
 
 
 def _is_listed_image(name: str) -> bool:
-    base = name.rsplit("/", 1)[-1]
-    return is_image_name(name) and not name.endswith("/") and "__MACOSX" not in name and not base.startswith("._")
+    return is_image_name(name) and not name.endswith("/") and not is_hidden_member(name)
 
 
 def _zip_inputs(path: Path) -> list[InputImage]:

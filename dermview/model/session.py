@@ -1,0 +1,96 @@
+"""One archive opened for similarity search: the features in use, the cached index, the predictor.
+
+The command line and the window both drive a :class:`ModelSession`, so a file gets the same answer in
+either: the same features, the same k, the same decision about which archive images may vote. Opening
+one is a long job (building the index takes a minute on first use); it takes a progress callback and a
+cancel check like every long job in dermview, and runs on a worker thread in the window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from ..archive import Archive
+from ..errors import DermviewError
+from .extractors import AUTO, FeatureExtractor, FeatureKind, choose_features, get_kind
+from .index import ArchiveIndex, CancelCheck, ProgressCallback, load_or_build_index
+from ..archive.inputs import InputImage
+from .knn import Prediction
+from .predictor import Predictor
+
+
+@dataclass
+class QueryOutcome:
+    """What a query gave, with the decisions that shaped it."""
+
+    name: str
+    prediction: Prediction
+    # The query is the archive image of this id (it has the name of one, or it is "find similar" for it).
+    archive_image_id: str | None = None
+    # That image's lesion, left out of the vote: it would otherwise answer for itself.
+    excluded_lesion: str | None = None
+
+    def to_json(self) -> dict:
+        return {**self.prediction.to_json(), "archive_image": self.archive_image_id,
+                "excluded_lesion": self.excluded_lesion}
+
+
+class ModelSession:
+    """Thread-compatible after it is opened: queries only read its arrays."""
+
+    def __init__(self, archive: Archive, index: ArchiveIndex, *, note: str | None = None):
+        self.archive = archive
+        self.index = index
+        self.kind: FeatureKind = get_kind(index.extractor)
+        self.predictor = Predictor(archive, index)
+        self.note = note  # why these features and not the ones asked for, for the user to see
+
+    @classmethod
+    def open(cls, archive: Archive, features: str = AUTO, *, strict: bool | None = None, rebuild: bool = False,
+             progress: ProgressCallback | None = None, cancel: CancelCheck | None = None) -> ModelSession:
+        """Choose the features (see :func:`choose_features` for ``strict``), then load or build the index."""
+        choice = choose_features(features, strict=strict)
+        index = load_or_build_index(archive, extractor_name=choice.name, progress=progress, cancel=cancel,
+                                    rebuild=rebuild)
+        return cls(archive, index, note=choice.note)
+
+    # -- facts a caller shows ---------------------------------------------------------------------
+    @property
+    def features(self) -> str:
+        return self.index.extractor
+
+    @property
+    def extractor(self) -> FeatureExtractor:
+        return self.predictor.extractor
+
+    @property
+    def default_k(self) -> int:
+        return self.predictor.vote.k
+
+    # -- queries ------------------------------------------------------------------------------------
+    def archive_image_named(self, stem: str | None) -> str | None:
+        """The archive image a file's name says it is (``ISIC_0024306.jpg``), if the archive has it."""
+        return stem if stem and self.predictor.lesion_of(stem) is not None else None
+
+    def classify(self, item: InputImage, k: int | None = None) -> QueryOutcome:
+        """Decode ``item`` at the size the features need and classify it. Raises DermviewError."""
+        return self.classify_image(item.load(self.extractor.draft_size), item.name, stem=item.stem, k=k)
+
+    def classify_image(self, image: Image.Image, name: str, *, stem: str | None = None,
+                       k: int | None = None) -> QueryOutcome:
+        archive_id = self.archive_image_named(stem)
+        own = self.predictor.lesion_of(archive_id) if archive_id else None
+        features = self.predictor.features_of(image)
+        if not np.isfinite(features).all():
+            raise DermviewError(f"{name}: the image could not be described (its features are undefined).")
+        prediction = self.predictor.predict_features(features, k=k, exclude_lesion=own)
+        return QueryOutcome(name, prediction, archive_image_id=archive_id, excluded_lesion=own)
+
+    def classify_archive_image(self, image_id: str, k: int | None = None) -> QueryOutcome:
+        """"Find similar" for an archive image: its own lesion's images cannot vote."""
+        prediction = self.predictor.predict_archive_image(image_id, k=k)
+        return QueryOutcome(image_id, prediction, archive_image_id=image_id,
+                            excluded_lesion=self.predictor.lesion_of(image_id))
