@@ -132,7 +132,9 @@ def make_window(qtbot, gui_cache):
         window.resize(1400, 900)
         window.show()
         if archive is not None:
-            assert window.open_archive(str(archive))
+            window.open_archive(str(archive))
+            qtbot.waitUntil(lambda: not window.opening_archive, timeout=60_000)  # opened on a worker thread
+            assert window.archive is not None, window.start_page.error.text()
         windows.append(window)
         return window
 

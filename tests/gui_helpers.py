@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+import time
+
+from PySide6.QtCore import QCoreApplication, QEventLoop, QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
 WAIT_MS = 120_000
@@ -14,9 +16,18 @@ def wait_for_index(qtbot, window):
 
 def wait_for_result(qtbot, window):
     def shown():
-        entry = window.queries.entries[window.queries.currentRow()]
-        return bool(entry["error"]) or (entry["result"] is not None and window.result.prediction is not None)
+        entry = window.classify.queries.entries[window.classify.queries.currentRow()]
+        return bool(entry["error"]) or (entry["result"] is not None and window.classify.result.prediction is not None)
     qtbot.waitUntil(shown, timeout=WAIT_MS)
+
+
+def wait_for_entries(window, more_than: int, timeout: float = 60.0) -> None:
+    """Dropped files are gathered on the window's file worker: wait until they are in the list."""
+    deadline = time.monotonic() + timeout
+    while len(window.classify.queries.entries) <= more_than:
+        assert time.monotonic() < deadline, "the dropped files never reached the query list"
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        time.sleep(0.005)
 
 
 def drop(window, paths):
@@ -30,5 +41,7 @@ def drop(window, paths):
     assert enter.isAccepted()
     event = QDropEvent(QPointF(300, 300), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
                        Qt.KeyboardModifier.NoModifier)
+    before = len(window.classify.queries.entries)
     window.dropEvent(event)
     assert event.isAccepted()
+    wait_for_entries(window, before)

@@ -15,7 +15,7 @@ from dermview.ui.settings import Settings
 from gui_helpers import WAIT_MS, drop, wait_for_index, wait_for_result
 
 
-def test_start_screen_explains_the_archive(make_window, tmp_path):
+def test_start_screen_explains_the_archive(make_window, tmp_path, qtbot):
     window = make_window()
     assert window.pages.currentWidget() is window.start_page
     browser = window.start_page.text
@@ -24,7 +24,9 @@ def test_start_screen_explains_the_archive(make_window, tmp_path):
     # all of it is on screen: the widget is as tall as the laid-out text, with no scrolling needed
     assert browser.height() >= browser.document().size().height()
     assert browser.verticalScrollBar().maximum() == 0
-    assert not window.open_archive(str(tmp_path))
+    window.open_archive(str(tmp_path))
+    qtbot.waitUntil(lambda: not window.opening_archive, timeout=WAIT_MS)  # opened on a worker thread
+    assert window.archive is None
     error = window.start_page.error
     assert "No HAM10000 metadata" in error.text()
     assert error.minimumHeight() >= error.heightForWidth(error.width())  # the wrapped message is not clipped
@@ -33,22 +35,22 @@ def test_start_screen_explains_the_archive(make_window, tmp_path):
 
 def test_facets_give_the_published_counts(make_window, full_index, data_dir, qtbot):
     window = make_window(data_dir)
-    assert window.model.rowCount() == 10015
-    window.facets.set_checked("dx", "mel")
-    assert window.model.rowCount() == 1113
-    assert window.count_label.text() == "1,113 of 10,015 images"
-    assert "(1,113)" in window.facets._boxes["dx"]["mel"].text()
-    window.facets.set_checked("dx", "mel", False)
-    window.facets.set_checked("dx_type", "confocal")
-    assert window.model.rowCount() == 69
+    assert window.browser.model.rowCount() == 10015
+    window.browser.facets.set_checked("dx", "mel")
+    assert window.browser.model.rowCount() == 1113
+    assert window.browser.count_label.text() == "1,113 of 10,015 images"
+    assert "(1,113)" in window.browser.facets._boxes["dx"]["mel"].text()
+    window.browser.facets.set_checked("dx", "mel", False)
+    window.browser.facets.set_checked("dx_type", "confocal")
+    assert window.browser.model.rowCount() == 69
     # live counts: with confocal ticked, every confocal image is bkl
-    assert "(69)" in window.facets._boxes["dx"]["bkl"].text()
-    assert "(0)" in window.facets._boxes["dx"]["mel"].text()
-    window.facets.clear()
-    qtbot.keyClicks(window.facets.search, "HAM_0000118")
-    qtbot.waitUntil(lambda: window.model.rowCount() == 2, timeout=2000)
+    assert "(69)" in window.browser.facets._boxes["dx"]["bkl"].text()
+    assert "(0)" in window.browser.facets._boxes["dx"]["mel"].text()
+    window.browser.facets.clear()
+    qtbot.keyClicks(window.browser.facets.search, "HAM_0000118")
+    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 2, timeout=2000)
     # selecting it shows the image large and the other image of the same lesion
-    window.grid.setCurrentIndex(window.model.index(0, 8))
+    window.browser.grid.setCurrentIndex(window.browser.model.index(0, 8))
     assert window.detail.fields["lesion_id"].text() == "HAM_0000118"
     assert window.detail.lesion_strip.count() == 1
     other = window.detail.lesion_strip.item(0).text()
@@ -57,34 +59,34 @@ def test_facets_give_the_published_counts(make_window, full_index, data_dir, qtb
 
 def test_age_range_and_table_sorting(make_window, full_index, data_dir):
     window = make_window(data_dir)
-    window.facets.age_min.setValue(80)
+    window.browser.facets.age_min.setValue(80)
     ages = window.archive.metadata["age"]
-    assert window.model.rowCount() == int((ages >= 80).sum())
-    window.set_view_mode("table")
-    window.table.sortByColumn(4, Qt.SortOrder.DescendingOrder)
-    top = [window.model.data(window.model.index(r, 4)) for r in range(3)]
+    assert window.browser.model.rowCount() == int((ages >= 80).sum())
+    window.browser.set_view_mode("table")
+    window.browser.table.sortByColumn(4, Qt.SortOrder.DescendingOrder)
+    top = [window.browser.model.data(window.browser.model.index(r, 4)) for r in range(3)]
     assert top == ["85"] * 3
 
 
 def test_drop_an_original_gives_prediction_and_neighbours(make_window, small_model, small_archive, data_dir, qtbot):
     window = make_window(small_archive)
     wait_for_index(qtbot, window)
-    window.k_spin.setValue(9)
+    window.classify.k_spin.setValue(9)
     drop(window, [data_dir / "originals" / "ISIC_0024307.jpg"])
     wait_for_result(qtbot, window)
-    prediction = window.result.prediction
+    prediction = window.classify.result.prediction
     assert prediction is not None and prediction.prediction in DX_CODES
-    assert window.result.neighbours.count() == 9
-    assert set(window.result.chart.votes()) == set(DX_CODES)
-    assert "Nearest-neighbour suggestion" in window.result.headline.text()
+    assert window.classify.result.neighbours.count() == 9
+    assert set(window.classify.result.chart.votes()) == set(DX_CODES)
+    assert "Nearest-neighbour suggestion" in window.classify.result.headline.text()
     # the original is also in the archive: its own lesion must not vote for it
     own = window.session.predictor.lesion_of("ISIC_0024307")
     if own is not None:
         assert own not in {n.lesion_id for n in prediction.neighbours}
-        assert f"its own lesion {own} are left out" in window.result.title.text()
+        assert f"its own lesion {own} are left out" in window.classify.result.title.text()
     notice = window.findChild(type(window.archive_label), "medical-notice")
     assert notice.isVisible() and "not a medical device" in notice.text()
-    qtbot.waitUntil(window.result.neighbours.all_loaded, timeout=WAIT_MS)
+    qtbot.waitUntil(window.classify.result.neighbours.all_loaded, timeout=WAIT_MS)
 
 
 def test_broken_drop_shows_a_message_and_the_window_keeps_working(make_window, small_model, small_archive,
@@ -95,16 +97,16 @@ def test_broken_drop_shows_a_message_and_the_window_keeps_working(make_window, s
     broken.write_bytes((data_dir / "originals" / "ISIC_0024307.jpg").read_bytes()[:3000])
     drop(window, [broken])
     wait_for_result(qtbot, window)
-    assert "truncated or damaged" in window.result.headline.text()
-    assert window.queries.item(0).text().startswith("✗")
+    assert "truncated or damaged" in window.classify.result.headline.text()
+    assert window.classify.queries.item(0).text().startswith("✗")
     drop(window, [data_dir / "originals" / "ISIC_0024338.jpg", tmp_path / "missing.jpg"])
-    names = [Path(e["name"]).name for e in window.queries.entries]
+    names = [Path(e["name"]).name for e in window.classify.queries.entries]
     good, missing = names.index("ISIC_0024338.jpg"), names.index("missing.jpg")
-    assert window.queries.currentRow() == good  # the readable image is shown first
-    qtbot.waitUntil(lambda: window.queries.entries[good]["result"] is not None, timeout=WAIT_MS)
-    assert window.result.prediction is not None
-    window.queries.setCurrentRow(missing)
-    assert "no such file" in window.result.headline.text()
+    assert window.classify.queries.currentRow() == good  # the readable image is shown first
+    qtbot.waitUntil(lambda: window.classify.queries.entries[good]["result"] is not None, timeout=WAIT_MS)
+    assert window.classify.result.prediction is not None
+    window.classify.queries.setCurrentRow(missing)
+    assert "no such file" in window.classify.result.headline.text()
 
 
 def test_folder_drop_makes_a_list_to_step_through(make_window, small_model, small_archive, data_dir, qtbot, tmp_path):
@@ -115,11 +117,11 @@ def test_folder_drop_makes_a_list_to_step_through(make_window, small_model, smal
     for name in ("ISIC_0024307.jpg", "ISIC_0024308.jpg", "ISIC_0024310.jpg"):
         (folder / name).write_bytes((data_dir / "originals" / name).read_bytes())
     drop(window, [folder])
-    assert window.queries.count() == 3
+    assert window.classify.queries.count() == 3
     for row in range(3):
-        window.queries.setCurrentRow(row)
+        window.classify.queries.setCurrentRow(row)
         wait_for_result(qtbot, window)
-        assert f"Query: <b>{sorted(p.name for p in folder.iterdir())[row]}</b>" in window.result.title.text()
+        assert f"Query: <b>{sorted(p.name for p in folder.iterdir())[row]}</b>" in window.classify.result.title.text()
 
 
 def test_compare_view_zooms_both_sides(make_window, small_model, small_archive, data_dir, qtbot):
@@ -127,9 +129,9 @@ def test_compare_view_zooms_both_sides(make_window, small_model, small_archive, 
     wait_for_index(qtbot, window)
     drop(window, [data_dir / "originals" / "ISIC_0024307.jpg"])
     wait_for_result(qtbot, window)
-    item = window.result.neighbours.item(0)
-    rect = window.result.neighbours.visualItemRect(item)
-    qtbot.mouseClick(window.result.neighbours.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    item = window.classify.result.neighbours.item(0)
+    rect = window.classify.result.neighbours.visualItemRect(item)
+    qtbot.mouseClick(window.classify.result.neighbours.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     qtbot.waitUntil(lambda: window.findChild(CompareDialog) is not None, timeout=WAIT_MS)
     dialog = window.findChild(CompareDialog)
     qtbot.waitUntil(dialog.isVisible, timeout=5000)
@@ -151,13 +153,13 @@ def test_find_similar_excludes_own_lesion(make_window, small_model, small_archiv
     window.select_image(image_id)
     qtbot.mouseClick(window.detail.similar, Qt.MouseButton.LeftButton)
     wait_for_result(qtbot, window)
-    assert lesion not in {n.lesion_id for n in window.result.prediction.neighbours}
-    assert f"its own lesion {lesion} are left out" in window.result.title.text()
+    assert lesion not in {n.lesion_id for n in window.classify.result.prediction.neighbours}
+    assert f"its own lesion {lesion} are left out" in window.classify.result.title.text()
     # the same image dropped as a file is recognised by its name and treated alike
     drop(window, [Path(small_archive) / "images" / f"{image_id}.jpg"])
     wait_for_result(qtbot, window)
-    assert lesion not in {n.lesion_id for n in window.result.prediction.neighbours}
-    assert f"its own lesion {lesion} are left out" in window.result.title.text()
+    assert lesion not in {n.lesion_id for n in window.classify.result.prediction.neighbours}
+    assert f"its own lesion {lesion} are left out" in window.classify.result.title.text()
 
 
 def test_rapid_queries_newest_wins(make_window, small_model, small_archive, data_dir, qtbot):
@@ -166,12 +168,12 @@ def test_rapid_queries_newest_wins(make_window, small_model, small_archive, data
     originals = sorted((data_dir / "originals").glob("*.jpg"))[:20]
     drop(window, originals)
     for row in range(20):  # the user flicks through the list faster than the model can answer
-        window.queries.setCurrentRow(row)
+        window.classify.queries.setCurrentRow(row)
     wait_for_result(qtbot, window)
-    assert window.queries.currentRow() == 19
-    assert f"Query: <b>{originals[19].name}</b>" in window.result.title.text()
+    assert window.classify.queries.currentRow() == 19
+    assert f"Query: <b>{originals[19].name}</b>" in window.classify.result.title.text()
     qtbot.wait(300)
-    answered = sum(e["result"] is not None for e in window.queries.entries)
+    answered = sum(e["result"] is not None for e in window.classify.queries.entries)
     assert answered < 20  # superseded queries were skipped, not all computed
 
 
@@ -181,20 +183,20 @@ def test_paste_image_from_clipboard(make_window, small_model, small_archive, dat
     QGuiApplication.clipboard().setImage(QImage(str(data_dir / "originals" / "ISIC_0024307.jpg")))
     window.paste_action.trigger()
     wait_for_result(qtbot, window)
-    assert window.result.prediction is not None
+    assert window.classify.result.prediction is not None
 
 
 def test_keyboard_navigation_in_grid_and_neighbours(make_window, small_model, small_archive, data_dir, qtbot):
     window = make_window(small_archive)
     wait_for_index(qtbot, window)
-    window.grid.setFocus()
-    window.grid.setCurrentIndex(window.model.index(0, 8))
+    window.browser.grid.setFocus()
+    window.browser.grid.setCurrentIndex(window.browser.model.index(0, 8))
     first = window.detail.fields["image_id"].text()
-    qtbot.keyClick(window.grid, Qt.Key.Key_Right)
-    assert window.detail.fields["image_id"].text() == window.model.image_id(1) != first
+    qtbot.keyClick(window.browser.grid, Qt.Key.Key_Right)
+    assert window.detail.fields["image_id"].text() == window.browser.model.image_id(1) != first
     drop(window, [data_dir / "originals" / "ISIC_0024307.jpg"])
     wait_for_result(qtbot, window)
-    strip = window.result.neighbours
+    strip = window.classify.result.neighbours
     strip.setFocus()
     strip.setCurrentRow(0)
     qtbot.keyClick(strip, Qt.Key.Key_Right)
@@ -205,8 +207,8 @@ def test_keyboard_navigation_in_grid_and_neighbours(make_window, small_model, sm
 
 def test_settings_persist(make_window, small_archive, qtbot):
     window = make_window(small_archive)
-    window.k_spin.setValue(11)
-    window.set_view_mode("table")
+    window.classify.k_spin.setValue(11)
+    window.browser.set_view_mode("table")
     window.close()
     again = make_window()
     assert again.settings.last_archive == str(Path(small_archive).resolve())
@@ -217,26 +219,26 @@ def test_learned_features_in_the_window_and_switching_back(make_window, small_ar
     from dermview.model.learned import model_info
 
     window = make_window(small_archive, features="learned")
-    assert window.features_combo.currentData() == "learned"
-    assert not window.feature_note.isVisible()
-    assert window.k_spin.value() == model_info().k  # the model's own k, chosen on held-out lesions
+    assert window.classify.features_combo.currentData() == "learned"
+    assert not window.classify.feature_note.isVisible()
+    assert window.classify.k_spin.value() == model_info().k  # the model's own k, chosen on held-out lesions
     wait_for_index(qtbot, window)
     assert window.session.features == "learned"
     assert "learned dermoscopy embedding" in window.index_label.text()
     drop(window, [data_dir / "originals" / "ISIC_0024307.jpg"])
     wait_for_result(qtbot, window)
-    assert window.result.neighbours.count() == model_info().k
+    assert window.classify.result.neighbours.count() == model_info().k
     if window.session.predictor.lesion_of("ISIC_0024307") is not None:  # an archive image the network was trained on
-        assert "trained on this image" in window.result.title.text()
-    first = window.result.prediction
+        assert "trained on this image" in window.classify.result.title.text()
+    first = window.classify.result.prediction
 
-    window.features_combo.setCurrentIndex(window.features_combo.findData("classic"))
+    window.classify.features_combo.setCurrentIndex(window.classify.features_combo.findData("classic"))
     qtbot.waitUntil(lambda: window.session is not None and window.session.features == "classic",
                     timeout=WAIT_MS)
     wait_for_result(qtbot, window)
     assert "colour-texture" in window.index_label.text()
-    assert window.result.prediction is not first  # asked again with the other features
-    assert window.result.neighbours.count() == window.k_spin.value()
+    assert window.classify.result.prediction is not first  # asked again with the other features
+    assert window.classify.result.neighbours.count() == window.classify.k_spin.value()
     assert Settings().features == "classic"
 
 
@@ -246,10 +248,10 @@ def test_missing_learned_model_shows_a_note_and_uses_colour_texture(make_window,
 
     monkeypatch.setenv(ENV_MODEL, str(tmp_path / "missing.onnx"))
     window = make_window(small_archive, features="learned")
-    learned_item = window.features_combo.model().item(window.features_combo.findData("learned"))
+    learned_item = window.classify.features_combo.model().item(window.classify.features_combo.findData("learned"))
     assert not learned_item.isEnabled() and "not installed" in learned_item.toolTip()
-    assert window.features_combo.currentData() == "classic"
-    assert window.feature_note.isVisible() and "not available" in window.feature_note.text()
+    assert window.classify.features_combo.currentData() == "classic"
+    assert window.classify.feature_note.isVisible() and "not available" in window.classify.feature_note.text()
     wait_for_index(qtbot, window)
     assert window.session.features == "classic"
     assert Settings().features == "learned"  # the user's choice is kept for when the model is back
@@ -284,10 +286,10 @@ def test_file_names_are_shown_as_plain_text(make_window, small_model, small_arch
     wait_for_index(qtbot, window)
     drop(window, [good])
     wait_for_result(qtbot, window)
-    assert window.result.prediction is not None
-    assert EVIL_NAME in window.result.title.text().replace("&lt;", "<").replace("&gt;", ">")
+    assert window.classify.result.prediction is not None
+    assert EVIL_NAME in window.classify.result.title.text().replace("&lt;", "<").replace("&gt;", ">")
     assert not _labels_render_no_markup_from(window, "<font")
     drop(window, [bad])
     wait_for_result(qtbot, window)
-    assert window.result.prediction is None
+    assert window.classify.result.prediction is None
     assert not _labels_render_no_markup_from(window, "<font")

@@ -52,7 +52,7 @@ def test_a_registered_extractor_is_a_choice_everywhere(toy_kind, make_window, sm
                    if a.dest == "features")
     assert "toy" in predict.choices
     window = make_window(small_archive)
-    labels = [window.features_combo.itemText(i) for i in range(window.features_combo.count())]
+    labels = [window.classify.features_combo.itemText(i) for i in range(window.classify.features_combo.count())]
     assert "Toy colour" in labels
     tiny = make_subset_archive(tmp_path / "tiny", 0.02, seed=3)
     status = main(["predict", "--archive", str(tiny), "--features", "toy", "--json", "--cache-dir",
@@ -81,7 +81,7 @@ def test_the_command_line_and_the_window_give_the_same_answer(make_window, small
     renamed.write_bytes(original.read_bytes())
     window = make_window(small_archive)
     wait_for_index(qtbot, window)
-    k = window.k_spin.value()  # whatever the window remembers, the command line is told the same
+    k = window.classify.k_spin.value()  # whatever the window remembers, the command line is told the same
     assert main(["predict", "--archive", str(small_archive), "--features", "classic", "--json", "--k", str(k),
                  str(original), str(renamed)]) == 0
     cli = {Path(e["image"]).name: e for e in map(json.loads, capsys.readouterr().out.splitlines())}
@@ -91,7 +91,7 @@ def test_the_command_line_and_the_window_give_the_same_answer(make_window, small
     for path in (original, renamed):
         drop(window, [path])
         wait_for_result(qtbot, window)
-        shown = window.queries.entries[window.queries.currentRow()]["result"].outcome
+        shown = window.classify.queries.entries[window.classify.queries.currentRow()]["result"].outcome
         assert shown.prediction.prediction == cli[path.name]["prediction"]
         assert [n.image_id for n in shown.prediction.neighbours] == [n["image_id"] for n in cli[path.name]["neighbours"]]
         assert shown.prediction.votes == pytest.approx(cli[path.name]["votes"], abs=1e-4)

@@ -109,6 +109,7 @@ class ScriptedRun:
         self.started = time.monotonic()
         self.status = 1
         self.message = ""
+        self.pending_queries = False  # images were named: no self-test query of its own
 
     def start(self) -> None:
         from PySide6.QtCore import QTimer
@@ -128,31 +129,37 @@ class ScriptedRun:
         if time.monotonic() - self.started > self.args.timeout:
             self.finish(1, f"timed out after {self.args.timeout:.0f} s")
             return
-        if window.archive is None:
-            self.finish(2, "no archive could be opened")
+        if window.opening_archive:
             return
+        if window.archive is None or window.classify is None:
+            self.finish(2, window.start_page.error.text() or "no archive could be opened")
+            return
+        classify = window.classify
+        if self.args.self_test and not classify.queries.entries and not self.pending_queries:
+            available = window.archive.metadata[window.archive.metadata["available"]]
+            window.find_similar(str(available["image_id"].iloc[0]))  # the self-test's own query
         label = window.index_label.text()
         if label.startswith("No index") or "cancelled" in label:
             self.finish(1, f"the index could not be built ({window.statusBar().currentMessage()})")
             return
-        entries = window.queries.entries
+        entries = classify.queries.entries
         if not entries:
             return
         # Every query is run, one after the other: a bad one after a good one is still reported.
         unfinished = next((i for i, e in enumerate(entries) if e["result"] is None and not e["error"]), None)
         if unfinished is not None:
-            if window.queries.currentRow() != unfinished:
-                window.queries.setCurrentRow(unfinished)
+            if classify.queries.currentRow() != unfinished:
+                classify.queries.setCurrentRow(unfinished)
             return
         failed = [f"{e['name']}: {e['error']}" for e in entries if e["error"]]
         good = next((i for i, e in enumerate(entries) if not e["error"]), None)
         if good is None:
             self.finish(1, "; ".join(failed))
             return
-        if window.queries.currentRow() != good:
-            window.queries.setCurrentRow(good)
+        if classify.queries.currentRow() != good:
+            classify.queries.setCurrentRow(good)
             return
-        if window.result.prediction is None or not window.result.neighbours.all_loaded():
+        if classify.result.prediction is None or not classify.result.neighbours.all_loaded():
             return
         self.app.processEvents()
         pixmap = window.grab()
@@ -165,9 +172,9 @@ class ScriptedRun:
                 self.finish(1, f"could not save the screenshot to {self.args.screenshot}")
                 return
             saved = f" saved to {self.args.screenshot}"
-        prediction = window.result.prediction
+        prediction = classify.result.prediction
         features = window.session.features if window.session is not None else "?"
-        note = window.feature_note.text() if window.feature_note.isVisibleTo(window) else ""
+        note = classify.feature_note.text() if classify.feature_note.isVisibleTo(window) else ""
         summary = (f"{entries[good]['name']} ({features} features{'; ' + note if note else ''}): "
                    f"{prediction.prediction} ({prediction.votes[prediction.prediction]:.0%}), "
                    f"{len(prediction.neighbours)} neighbours; window {pixmap.width()}x{pixmap.height()}{saved}")
@@ -265,21 +272,13 @@ def main(argv: list[str] | None = None) -> int:
         window.shutdown()
         return 2
     queries = args.query + args.images
-    if queries and window.archive is not None:
-        window.add_queries(queries)
-    elif queries:  # an image opened from the file manager before any archive was chosen
+    if queries:  # classified once the archive is open (it opens on a worker thread)
         window.pending_files.extend(queries)
 
     run = None
     if scripted:
-        if window.archive is None:
-            print(f"dermview: error: {window.start_page.error.text()}", file=sys.stderr)
-            window.shutdown()
-            return 2
-        if args.self_test and not queries:
-            available = window.archive.metadata[window.archive.metadata["available"]]
-            window.find_similar(str(available["image_id"].iloc[0]))
         run = ScriptedRun(app, window, args)
+        run.pending_queries = bool(queries)
         run.start()
     status = app.exec()
     window.close()

@@ -1,0 +1,263 @@
+"""The Classify tab: what "similar" means, k, the list of query images, and the result of the current one.
+
+It runs queries through the window's ModelService and shows what comes back; the suggestion, the
+exclusion of a query's own lesion and every default come from the core (dermview.model.session).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QListWidget, QListWidgetItem, QSpinBox, QVBoxLayout, QWidget
+
+from ..archive.inputs import InputImage
+from ..errors import DermviewError
+from ..model.extractors import get_kind, kinds
+from ..model.knn import DEFAULT_K
+from ..model.session import ModelSession
+from .compare import CompareDialog
+from .panels import LARGE_SIZE, ResultPanel
+from .settings import Settings
+from .text import plain_label, tooltip
+from .thumbnails import ThumbnailCache
+from .workers import NOT_READY, ModelService, QueryResult
+
+
+class QueryList(QListWidget):
+    """The images the user asked about; step through them with the arrow keys."""
+
+    def __init__(self):
+        super().__init__()
+        self.setMaximumHeight(72)
+        self.setAccessibleName("Query images")
+        self.entries: list[dict] = []
+
+    def add_entry(self, name: str, image: InputImage | None = None, archive_image_id: str | None = None,
+                  error: str | None = None) -> int:
+        entry = {"name": name, "image": image, "archive_image_id": archive_image_id, "result": None, "error": error}
+        self.entries.append(entry)
+        self.addItem(QListWidgetItem(self._label(entry)))
+        return len(self.entries) - 1
+
+    def _label(self, entry: dict) -> str:
+        name = Path(entry["name"]).name if entry["image"] is not None else entry["name"]
+        if entry["error"]:
+            return f"✗ {name} - could not be read"
+        if entry["result"] is not None:
+            return f"✓ {name} - {entry['result'].prediction.prediction}"
+        return f"… {name}"
+
+    def refresh(self, row: int) -> None:
+        self.item(row).setText(self._label(self.entries[row]))
+
+
+class ClassifyPanel(QWidget):
+    features_changed = Signal(str)  # the user chose another similarity: the window reloads the index
+    index_wanted = Signal()  # a query is about to run: load the index now if that was deferred
+
+    def __init__(self, service: ModelService, settings: Settings, thumbnails: ThumbnailCache):
+        super().__init__()
+        self.service, self.settings, self.thumbnails = service, settings, thumbnails
+        self.session: ModelSession | None = None
+        self._pending: dict[int, int] = {}  # query generation -> list row; newest wins
+        self._compare_wanted: str | None = None
+        self._unavailable: dict[str, str | None] = {}
+
+        self.features_combo = QComboBox()
+        self.features_combo.setObjectName("features-combo")
+        for kind in kinds():
+            self.features_combo.addItem(kind.label, kind.name)
+        self.features_combo.setToolTip(tooltip("What 'similar' means: " + "; ".join(
+            f"{kind.label}: {kind.description}" for kind in kinds())))
+        self.feature_note = plain_label("")
+        self.feature_note.setObjectName("feature-note")
+        self.feature_note.setWordWrap(True)
+        self.feature_note.setStyleSheet("color: #8a4b00;")
+        self.sync_features_combo()
+        self.features_combo.currentIndexChanged.connect(self._features_changed)
+        self.k_spin = QSpinBox(minimum=1, maximum=100, value=self._k_for(self.features_in_use()))
+        self.k_spin.setToolTip("How many nearest archive images vote (k)")
+        self.k_spin.valueChanged.connect(self._k_changed)
+        self.queries = QueryList()
+        self.queries.currentRowChanged.connect(self._row_changed)
+        self.result = ResultPanel(thumbnails)
+        self.result.neighbour_chosen.connect(self.compare_with)
+        thumbnails.ready.connect(self._maybe_open_compare)
+
+        model_row = QHBoxLayout()  # what "similar" means and how many neighbours vote
+        model_row.addWidget(plain_label("Similarity:"))
+        model_row.addWidget(self.features_combo)
+        model_row.addSpacing(12)
+        model_row.addWidget(plain_label("Neighbours (k):"))
+        model_row.addWidget(self.k_spin)
+        model_row.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(model_row)
+        layout.addWidget(self.feature_note)
+        layout.addWidget(self.queries)
+        layout.addWidget(self.result, 1)
+
+    # -- similarity and k ----------------------------------------------------------------------
+    def sync_features_combo(self) -> None:
+        """Show the features that will really be used; an unavailable choice is greyed out with why."""
+        self._unavailable = {kind.name: kind.unavailable(False) for kind in kinds()}  # cheap checks only
+        for row in range(self.features_combo.count()):
+            kind = get_kind(self.features_combo.itemData(row))
+            reason = self._unavailable[kind.name]
+            item = self.features_combo.model().item(row)  # type: ignore[attr-defined]
+            item.setEnabled(reason is None)
+            item.setToolTip(tooltip(reason or kind.description))
+        self.features_combo.blockSignals(True)
+        self.features_combo.setCurrentIndex(self.features_combo.findData(self.features_in_use()))
+        self.features_combo.blockSignals(False)
+        wanted = self.settings.features
+        reason = self._unavailable.get(wanted)
+        self.show_note(f"{get_kind(wanted).label} features are not available: {reason}; using "
+                       f"{get_kind(self.features_in_use()).description}." if reason else "")
+
+    def show_note(self, note: str | None) -> None:
+        self.feature_note.setText(note or "")
+        self.feature_note.setVisible(bool(note))
+
+    def features_in_use(self) -> str:
+        """The stored choice if it can be used, otherwise the most preferred kind that can."""
+        if self._unavailable.get(self.settings.features) is None:
+            return self.settings.features
+        return next(kind.name for kind in kinds() if self._unavailable.get(kind.name) is None)
+
+    def _k_for(self, features: str) -> int:
+        try:
+            default = get_kind(features).vote_defaults().k
+        except (OSError, ValueError, DermviewError):
+            default = DEFAULT_K
+        return self.settings.k_for(features, default)
+
+    def _features_changed(self, _row: int) -> None:
+        features = self.features_combo.currentData()
+        self.settings.features = features
+        self.k_spin.blockSignals(True)
+        self.k_spin.setValue(self._k_for(features))
+        self.k_spin.blockSignals(False)
+        self.sync_features_combo()
+        self.features_changed.emit(self.features_in_use())  # queued before the repeated query below
+        self.forget_results()
+
+    def _k_changed(self, k: int) -> None:
+        self.settings.set_k_for(self.features_in_use(), k)
+        self.forget_results()
+
+    def set_session(self, session: ModelSession | None) -> None:
+        self.session = session
+        if session is None:
+            return
+        self.result.features_text = session.extractor.description
+        self.result.trained_on_archive_note = (
+            f"The {session.kind.label.lower()} similarity was trained on this image, so its neighbours look more "
+            "convincing than a new image's would." if session.extractor.trained_on_archive else "")
+        if session.note:
+            self.show_note(session.note)
+
+    # -- queries -------------------------------------------------------------------------------
+    def add_inputs(self, images: list[InputImage], problems: list[tuple[str, str]]) -> None:
+        first = len(self.queries.entries)
+        for name, message in problems:
+            self.queries.add_entry(name, error=message)
+        for image in images:
+            self.queries.add_entry(image.name, image=image)
+        if len(self.queries.entries) > first:
+            # Show the first new image that can be classified; unreadable ones stay marked in the list.
+            good = [i for i in range(first, len(self.queries.entries)) if not self.queries.entries[i]["error"]]
+            self.queries.setCurrentRow(good[0] if good else first)
+
+    def find_similar(self, image_id: str) -> None:
+        self.queries.setCurrentRow(self.queries.add_entry(f"Similar to {image_id}", archive_image_id=image_id))
+
+    def _row_changed(self, row: int) -> None:
+        if row < 0:
+            return
+        entry = self.queries.entries[row]
+        if entry["error"]:
+            self.result.show_error(entry["name"], entry["error"])
+        elif entry["result"] is not None:
+            self._show(entry)
+        else:
+            self._run(row)
+
+    def _run(self, row: int) -> None:
+        self.index_wanted.emit()
+        entry = self.queries.entries[row]
+        k = self.k_spin.value()
+        if entry["image"] is not None:
+            generation = self.service.query_image(entry["image"], k)
+        else:
+            generation = self.service.query_archive_image(entry["archive_image_id"], k)
+        self._pending = {generation: row}  # newest wins: older answers are ignored
+        self.result.show_busy(entry["name"] if entry["image"] is None else Path(entry["name"]).name)
+        if self.session is None:
+            self.result.title.setText(self.result.title.text() + " (waiting for the index)")
+
+    def query_done(self, result: QueryResult) -> None:
+        row = self._pending.pop(result.generation, None)
+        if row is None:
+            return
+        entry = self.queries.entries[row]
+        entry["result"] = result
+        entry["pixmap"] = QPixmap.fromImage(result.image)
+        self.queries.refresh(row)
+        if self.queries.currentRow() == row:
+            self._show(entry)
+
+    def query_failed(self, generation: int, name: str, message: str) -> None:
+        row = self._pending.pop(generation, None)
+        if row is None:
+            return
+        entry = self.queries.entries[row]
+        if self.session is None and message.startswith(NOT_READY):  # not the image's fault: not kept
+            self.result.show_error(name, message + " Build it with Model > Rebuild Index, then select the image again.")
+            return
+        entry["error"] = message
+        self.queries.refresh(row)
+        if self.queries.currentRow() == row:
+            self.result.show_error(Path(name).name, message)
+
+    def _show(self, entry: dict) -> None:
+        outcome = entry["result"].outcome
+        name = entry["result"].name if entry["image"] is None else Path(entry["result"].name).name
+        self.result.show_result(name, entry["pixmap"], outcome.prediction, outcome.excluded_lesion)
+
+    def forget_results(self) -> None:
+        """Answers computed with other settings are dropped; the current one is asked again."""
+        for entry in self.queries.entries:
+            if not entry["error"]:
+                entry["result"] = None
+        for i in range(self.queries.count()):
+            self.queries.refresh(i)
+        if self.queries.currentRow() >= 0:
+            self._row_changed(self.queries.currentRow())
+
+    # -- compare -------------------------------------------------------------------------------
+    def compare_with(self, image_id: str) -> None:
+        self._compare_wanted = image_id
+        if self.thumbnails.get(image_id, LARGE_SIZE) is not None:
+            self._open_compare(image_id)
+
+    def _maybe_open_compare(self, image_id: str, size: int) -> None:
+        if size == LARGE_SIZE and image_id == self._compare_wanted:
+            self._open_compare(image_id)
+
+    def _open_compare(self, image_id: str) -> None:
+        self._compare_wanted = None
+        pixmap = self.thumbnails.get(image_id, LARGE_SIZE)
+        if pixmap is None or self.result.query_pixmap is None:
+            return
+        prediction = self.result.prediction
+        neighbour = next((n for n in prediction.neighbours if n.image_id == image_id), None) if prediction else None
+        title = image_id if neighbour is None else (
+            f"{image_id} - {neighbour.dx} ({neighbour.dx_type}), lesion {neighbour.lesion_id}, "
+            f"distance {neighbour.distance:.2f}")
+        self.compare = CompareDialog(self.result.query_pixmap, f"Query: {self.result.query_name}", pixmap, title, self)
+        self.compare.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.compare.show()
