@@ -12,7 +12,7 @@ import numpy as np
 from _common import require_data
 
 from dermview.archive import open_archive
-from dermview.model import embedding, evaluate
+from dermview.model import evaluate, projection
 from dermview.model.evaluate import FoldChoice, archive_labels, cross_validate
 from dermview.model.index import load_or_build_index
 
@@ -39,12 +39,12 @@ class LinearLda(Standardised):
 
 def kernel(scale):
     def fit(features, labels, seed=0):
-        saved = embedding.GAMMA_SCALE
-        embedding.GAMMA_SCALE = scale
+        saved = projection.GAMMA_SCALE
+        projection.GAMMA_SCALE = scale
         try:
-            return embedding.fit_embedding(features, labels, seed=seed)
+            return projection.fit_kernel_lda(features, labels, seed=seed)
         finally:
-            embedding.GAMMA_SCALE = saved
+            projection.GAMMA_SCALE = saved
     return fit
 
 
@@ -53,15 +53,15 @@ def main() -> None:
     index = load_or_build_index(archive)
     labels, groups = archive_labels(archive, index.image_ids)
     spaces = [("standardised features", Standardised), ("linear LDA (6 dims)", LinearLda)]
-    spaces += [(f"kernel LDA, gamma {s}/D (+ features x{embedding.RAW_WEIGHT})", kernel(s)) for s in (0.25, 0.5, 1.0, 2.0)]
-    original = evaluate.fit_embedding
+    spaces += [(f"kernel LDA, gamma {s}/D (+ features x{projection.RAW_WEIGHT})", kernel(s)) for s in (0.25, 0.5, 1.0, 2.0)]
+    original = evaluate.fit_kernel_lda
     print(f"{'space':<48} accuracy  balanced  mel recall")
     for name, fit in spaces:
-        evaluate.fit_embedding = fit
+        evaluate.fit_kernel_lda = fit
         try:
             report = cross_validate(index.features, labels, groups, fixed=FoldChoice(31, 0.5, 0.0))
         finally:
-            evaluate.fit_embedding = original
+            evaluate.fit_kernel_lda = original
         print(f"{name:<48} {report['accuracy']:8.3f}  {report['balanced_accuracy']:8.3f}  "
               f"{report['per_class']['mel']['recall']:10.3f}")
 

@@ -211,24 +211,10 @@ def format_prediction(name: str, outcome) -> str:
     return line
 
 
-def write_isic_csv(path: str, rows: list[tuple[str, dict[str, float]]]) -> None:
-    """ISIC 2018 Task 3 submission: image,MEL,NV,BCC,AKIEC,BKL,DF,VASC with values in [0, 1]."""
-    import csv
-
-    from .archive.codes import ISIC_COLUMNS
-    from .outputs import atomic_file
-
-    with atomic_file(path, newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["image", *ISIC_COLUMNS])
-        for stem, scores in rows:
-            # 12 decimals: the tie-breaking offsets (1e-9) must survive the rounding.
-            writer.writerow([stem, *(f"{scores[c.lower()]:.12f}" for c in ISIC_COLUMNS)])
-
-
 @command("predict")
 def run_predict(args: argparse.Namespace) -> int:
     from .archive.inputs import gather_inputs
+    from .archive.isic import write_submission
     from .outputs import check_output_path
 
     if args.k is not None and args.k < 1:
@@ -265,7 +251,7 @@ def run_predict(args: argparse.Namespace) -> int:
         else:
             print(format_prediction(item.name, outcome), flush=True)
     if args.isic_csv:
-        write_isic_csv(args.isic_csv, rows)
+        write_submission(args.isic_csv, rows)
     if not args.json:
         print(NOT_A_MEDICAL_DEVICE, file=sys.stderr)
     return EXIT_SOME_FAILED if failed else EXIT_OK

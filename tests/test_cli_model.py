@@ -77,9 +77,9 @@ def test_the_same_picture_in_any_format_is_described_alike(small_model, query_fo
     vectors = np.array([predictor.features_of(load_image_file(query_folder / "good" / n,
                                                               draft_size=predictor.extractor.draft_size))
                         for n in names])
-    z = index.embedding.standardise(vectors)
+    z = index.projection.standardise(vectors)
     spread = max(np.linalg.norm(a - b) for a in z for b in z)
-    archive_z = index.embedding.standardise(index.features)
+    archive_z = index.projection.standardise(index.features)
     between_lesions = np.median(np.linalg.norm(archive_z - z[0], axis=1))
     assert spread < 0.35 * between_lesions, (spread, between_lesions)
 

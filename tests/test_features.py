@@ -48,8 +48,8 @@ def test_original_is_nearest_to_its_own_copy(data_dir, full_index):
     originals = sorted((data_dir / "originals").glob("*.jpg"))
     assert len(originals) == 153
     queries = extract_batch(np.stack([to_work_array(load_image_file(p, draft_size=DRAFT_SIZE)) for p in originals]))
-    z_archive = index.embedding.standardise(index.features)
-    z_query = index.embedding.standardise(queries)
+    z_archive = index.projection.standardise(index.features)
+    z_query = index.projection.standardise(queries)
     sq = (z_query ** 2).sum(1)[:, None] - 2 * z_query @ z_archive.T + (z_archive ** 2).sum(1)[None]
     nearest = index.image_ids[np.argmin(sq, axis=1)]
     hits = np.mean([n == p.stem for n, p in zip(nearest, originals)])

@@ -6,7 +6,9 @@ import numpy as np
 from sklearn.metrics import balanced_accuracy_score, precision_score, recall_score
 
 from dermview.archive import DX_CODES, load_image_file
-from dermview.model.evaluate import FoldChoice, cross_validate, metrics, tune
+from dermview.model.evaluate import cross_validate
+from dermview.model.metrics import metrics
+from dermview.model.tuning import FoldChoice, tune
 from dermview.model.knn import nearest, tie_free_scores, vote
 
 

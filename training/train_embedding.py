@@ -40,7 +40,6 @@ sys.path.insert(0, str(ROOT))
 from dermview.archive import Archive  # noqa: E402
 from dermview.archive.codes import DX_CODES, dx_indices  # noqa: E402
 from dermview.model import learned  # noqa: E402
-from dermview.model.knn import K_CHOICES, PRIOR_POWER_CHOICES  # noqa: E402  (the choices the app offers)
 
 log = logging.getLogger("train_embedding")
 
@@ -238,12 +237,12 @@ def splits(labels: np.ndarray, groups: np.ndarray, holdout_fold: int | None):
     """(train, validation, test) image indices; validation and test are empty without a held-out fold."""
     from sklearn.model_selection import StratifiedGroupKFold
 
+    from dermview.model.tuning import held_out_split
+
     everything = np.arange(len(labels))
     if holdout_fold is None:
         return everything, everything[:0], everything[:0]
-    outer = list(StratifiedGroupKFold(OUTER_FOLDS, shuffle=True, random_state=OUTER_SEED)
-                 .split(everything, labels, groups))
-    rest, test = outer[holdout_fold]
+    rest, test = held_out_split(labels, groups, holdout_fold, OUTER_FOLDS, OUTER_SEED)  # as `evaluate --model`
     inner = StratifiedGroupKFold(VAL_FOLDS, shuffle=True, random_state=VAL_SEED)
     fit, val = next(inner.split(rest, labels[rest], groups[rest]))
     return rest[fit], rest[val], test
@@ -317,17 +316,10 @@ def train(acts: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, *, steps:
 # -- evaluation ----------------------------------------------------------------------------------
 
 def knn_choose(train_pts, train_y, val_pts, val_y):
-    from dermview.model.knn import decide, nearest, vote
+    from dermview.model.tuning import neighbour_set, vote_grid
 
-    from dermview.model.evaluate import metrics
-
-    idx, dist = nearest(train_pts, val_pts, max(K_CHOICES))
-    prior = np.bincount(train_y, minlength=N_CLASSES) / len(train_y)
-    results = []
-    for k in K_CHOICES:
-        for power in PRIOR_POWER_CHOICES:
-            m = metrics(val_y, decide(vote(train_y, idx[:, :k], dist[:, :k], prior, power)))
-            results.append((m["accuracy"], m["balanced_accuracy"], k, power))
+    grid = vote_grid([neighbour_set(train_pts, train_y, val_pts)], val_y)
+    results = [(g.accuracy, g.balanced_accuracy, g.k, g.prior_power) for g in grid]
     # The issue's targets are a balanced accuracy with an accuracy floor: among the settings that keep
     # validation accuracy at the floor, take the best balanced accuracy (the prior correction trades
     # one for the other); if none does, fall back to the mean of the two.
@@ -343,7 +335,7 @@ def knn_choose(train_pts, train_y, val_pts, val_y):
 
 
 def evaluate_fold(archive, ids, labels, tr, va, te, model_path: Path, *, classic: bool = True) -> dict:
-    from dermview.model.embedding import fit_embedding
+    from dermview.model.projection import fit_kernel_lda
     from dermview.model.evaluate import knn_metrics
     from dermview.model.index import compute_features, load_or_build_index
     from dermview.model.learned import LearnedExtractor
@@ -365,9 +357,9 @@ def evaluate_fold(archive, ids, labels, tr, va, te, model_path: Path, *, classic
     index = load_or_build_index(archive, extractor_name="classic")
     row = {image_id: r for r, image_id in enumerate(index.image_ids)}
     classic = index.features[[row[i] for i in ids]]
-    emb = fit_embedding(classic[tr], labels[tr])
+    emb = fit_kernel_lda(classic[tr], labels[tr])
     c_choice = knn_choose(emb.transform(classic[tr]), labels[tr], emb.transform(classic[va]), labels[va])
-    emb = fit_embedding(classic[fit], labels[fit])
+    emb = fit_kernel_lda(classic[fit], labels[fit])
     report["classic"] = {**c_choice, **knn_metrics(emb.transform(classic[fit]), labels[fit], emb.transform(classic[te]),
                                                 labels[te], c_choice["k"], c_choice["prior_power"])}
     majority = np.bincount(labels[fit], minlength=N_CLASSES).argmax()

@@ -10,22 +10,25 @@ a raw-pixel KNN of the kind the seed paper reported (28x28 RGB pixels, k=5, equa
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from PIL import Image
+from sklearn.model_selection import StratifiedGroupKFold
 
 from ..archive.codes import DX_CODES, dx_indices
-from .embedding import Embedding, fit_embedding
+from ..archive.inputs import gather_inputs
+from ..archive.isic import read_ground_truth
+from ..errors import DermviewError
+from .projection import fit_kernel_lda
 from .extractors import get_extractor
-from .knn import (K_CHOICES, PRIOR_POWER_CHOICES, class_distances, decide, nearest, plain_vote, tie_free_scores,
-                  vote)
+from .index import compute_features
+from .knn import DEFAULT_K, DEFAULT_PRIOR_POWER, class_prior, decide, knn_vote, nearest, plain_vote, squared_distances
+from .learned import LearnedExtractor, model_info, split_fingerprint
+from .metrics import N_CLASSES, metrics
+from .tuning import FoldChoice, held_out_split, identity_fit, tune
 
 RAW_PIXEL_SIZE = (28, 28)
 RAW_PIXEL_K = 5
-N_CLASSES = len(DX_CODES)
-K_TOLERANCE = 0.005  # objective points a smaller k may give up
 
 
 class RawPixelExtractor:
@@ -46,89 +49,13 @@ class RawPixelExtractor:
         return batch.reshape(len(batch), -1).astype(np.float32) / 255.0
 
 
-# -- metrics ------------------------------------------------------------------------------------
-
-def metrics(y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray | None = None) -> dict:
-    """accuracy, balanced accuracy, per-class recall/precision/n, confusion (and ROC AUC with scores)."""
-    confusion = np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64)
-    np.add.at(confusion, (y_true, y_pred), 1)
-    n = confusion.sum(axis=1)
-    predicted = confusion.sum(axis=0)
-    diagonal = np.diag(confusion)
-    recall = np.divide(diagonal, n, out=np.zeros(N_CLASSES), where=n > 0)
-    precision = np.divide(diagonal, predicted, out=np.zeros(N_CLASSES), where=predicted > 0)
-    present = n > 0
-    out: dict[str, Any] = {
-        "accuracy": float(diagonal.sum() / max(len(y_true), 1)),
-        "balanced_accuracy": float(recall[present].mean()) if present.any() else 0.0,
-        "per_class": {code: {"recall": float(recall[i]), "precision": float(precision[i]), "n": int(n[i])}
-                      for i, code in enumerate(DX_CODES)},
-        "confusion": {"labels": list(DX_CODES), "matrix": confusion.tolist()},
-    }
-    if scores is not None:
-        from sklearn.metrics import roc_auc_score
-        for i, code in enumerate(DX_CODES):
-            positives = y_true == i
-            auc = roc_auc_score(positives, scores[:, i]) if 0 < positives.sum() < len(y_true) else None
-            out["per_class"][code]["roc_auc"] = None if auc is None else float(auc)
-    return out
-
-
-def objective(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """What tuning maximises: the mean of accuracy and balanced accuracy."""
-    m = metrics(y_true, y_pred)
-    return 0.5 * (m["accuracy"] + m["balanced_accuracy"])
-
-
 # -- cross-validation ---------------------------------------------------------------------------
-
-@dataclass
-class FoldChoice:
-    k: int
-    prior_power: float
-    inner_score: float
-
-
-def _identity_fit(features: np.ndarray, labels: np.ndarray, *, seed: int = 0):
-    return Embedding.identity(features.shape[1])
-
-
-def tune(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, *, seed: int = 0,
-         inner_folds: int = 3, fit=fit_embedding) -> FoldChoice:
-    """Choose k and the prior power by grouped cross-validation on these (training) images only."""
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    splitter = StratifiedGroupKFold(n_splits=inner_folds, shuffle=True, random_state=seed)
-    kmax = max(K_CHOICES)
-    truth, neighbour_sets = [], []
-    for train, val in splitter.split(features, labels, groups):
-        emb = fit(features[train], labels[train], seed=seed)
-        idx, dist = nearest(emb.transform(features[train]), emb.transform(features[val]), kmax)
-        prior = np.bincount(labels[train], minlength=N_CLASSES) / len(train)
-        neighbour_sets.append((labels[train], idx, dist, prior))
-        truth.append(labels[val])
-    y_val = np.concatenate(truth)
-    results = []
-    for k in K_CHOICES:
-        for power in PRIOR_POWER_CHOICES:
-            pred = np.concatenate([decide(vote(lab, idx[:, :k], dist[:, :k], prior, power))
-                                   for lab, idx, dist, prior in neighbour_sets])
-            results.append(FoldChoice(k=k, prior_power=power, inner_score=objective(y_val, pred)))
-    # Prefer the smallest k that is practically as good as the best: a clinician reviews every
-    # neighbour, and a few thousandths of a score are within the noise of the inner folds.
-    best = max(r.inner_score for r in results)
-    good_enough = [r for r in results if r.inner_score >= best - K_TOLERANCE]
-    smallest_k = min(r.k for r in good_enough)
-    return max((r for r in good_enough if r.k == smallest_k), key=lambda r: r.inner_score)
-
 
 def cross_validate(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, *, folds: int = 5,
                    seed: int = 0, raw_pixels: np.ndarray | None = None, fixed: FoldChoice | None = None,
                    progress: Callable[[str], None] | None = None, project: bool = True) -> dict:
     """Lesion-grouped CV of the shipped model (tuned inside each fold unless ``fixed``) and baselines."""
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    fit = fit_embedding if project else _identity_fit
+    fit = fit_kernel_lda if project else identity_fit
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     predicted = np.zeros(len(labels), dtype=np.int64)
     scores = np.zeros((len(labels), N_CLASSES))
@@ -139,12 +66,10 @@ def cross_validate(features: np.ndarray, labels: np.ndarray, groups: np.ndarray,
         choice = fixed or tune(features[train], labels[train], groups[train], seed=seed, fit=fit)
         choices.append({"fold": fold, "k": choice.k, "prior_power": choice.prior_power})
         emb = fit(features[train], labels[train], seed=seed)
-        train_points, test_points = emb.transform(features[train]), emb.transform(features[test])
-        idx, dist = nearest(train_points, test_points, choice.k)
-        prior = np.bincount(labels[train], minlength=N_CLASSES) / len(train)
-        shares = vote(labels[train], idx, dist, prior, choice.prior_power)
+        sq = squared_distances(emb.transform(features[train]), emb.transform(features[test]))
+        _, _, shares, scores[test] = knn_vote(sq, labels[train], choice.k, class_prior(labels[train]),
+                                              choice.prior_power)
         predicted[test] = decide(shares)
-        scores[test] = tie_free_scores(shares, class_distances(train_points, labels[train], test_points))
         majority[test] = np.bincount(labels[train], minlength=N_CLASSES).argmax()
         if raw_pixels is not None:
             ridx, _ = nearest(raw_pixels[train], raw_pixels[test], RAW_PIXEL_K)
@@ -177,8 +102,6 @@ def archive_labels(archive, image_ids: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def raw_pixel_vectors(archive, image_ids: np.ndarray, progress=None) -> np.ndarray:
-    from .index import compute_features
-
     extractor = RawPixelExtractor()
     vectors, _ = compute_features(lambda i: archive.load_image(i, draft_size=extractor.draft_size),
                                   image_ids, extractor, progress=progress)
@@ -187,8 +110,6 @@ def raw_pixel_vectors(archive, image_ids: np.ndarray, progress=None) -> np.ndarr
 
 def evaluate_archive(archive, index, *, folds: int = 5, seed: int = 0, log=None, progress=None) -> dict:
     """Nested lesion-grouped CV of the shipped procedure, the shipped defaults, and both baselines."""
-    from .knn import DEFAULT_K, DEFAULT_PRIOR_POWER
-
     labels, groups = archive_labels(archive, index.image_ids)
     raw = raw_pixel_vectors(archive, index.image_ids, progress)
     project = get_extractor(index.extractor).projected  # the learned embedding is used as it is
@@ -206,31 +127,8 @@ def evaluate_archive(archive, index, *, folds: int = 5, seed: int = 0, log=None,
     return report
 
 
-def read_ground_truth(path) -> dict[str, int]:
-    """ISIC 2018 Task 3 one-hot CSV -> {image id: class index in DX_CODES}."""
-    import pandas as pd
-
-    from ..archive.codes import ISIC_COLUMNS
-    from ..errors import DermviewError
-
-    try:
-        table = pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise DermviewError(f"Cannot read the ground truth {path}: {exc}.") from exc
-    missing = [c for c in ("image", *ISIC_COLUMNS) if c not in table.columns]
-    if missing:
-        raise DermviewError(f"The ground truth {path} lacks the column(s) {', '.join(missing)}.")
-    onehot = table[list(ISIC_COLUMNS)].to_numpy(dtype=float)
-    codes = [c.lower() for c in ISIC_COLUMNS]
-    classes = np.array([DX_CODES.index(codes[j]) for j in onehot.argmax(axis=1)])
-    return dict(zip(table["image"].astype(str), classes))
-
-
 def evaluate_external(session, images_path, ground_truth_path, *, progress=None) -> dict:
     """Index the whole archive, predict an external test set, and score it like the CV report."""
-    from ..archive.inputs import gather_inputs
-    from ..errors import DermviewError
-
     truth = read_ground_truth(ground_truth_path)
     images, problems = gather_inputs([images_path])
     if problems and not images:
@@ -278,20 +176,9 @@ def evaluate_external(session, images_path, ground_truth_path, *, progress=None)
 def knn_metrics(train_points: np.ndarray, train_labels: np.ndarray, test_points: np.ndarray,
                 test_labels: np.ndarray, k: int, prior_power: float) -> dict:
     """Metrics (with ROC AUC) of the KNN vote of ``train_points`` for ``test_points``."""
-    idx, dist = nearest(train_points, test_points, k)
-    prior = np.bincount(train_labels, minlength=N_CLASSES) / len(train_labels)
-    shares = vote(train_labels, idx, dist, prior, prior_power)
-    scores = tie_free_scores(shares, class_distances(train_points, train_labels, test_points))
+    sq = squared_distances(train_points, test_points)
+    _, _, shares, scores = knn_vote(sq, train_labels, k, class_prior(train_labels), prior_power)
     return metrics(test_labels, decide(shares), scores)
-
-
-def held_out_split(labels: np.ndarray, groups: np.ndarray, fold: int, folds: int, seed: int):
-    """(train, test) of one fold of the lesion-grouped split the training script used."""
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    splits = list(StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-                  .split(np.zeros(len(labels)), labels, groups))
-    return splits[fold]
 
 
 def evaluate_learned_held_out(archive, model_path, *, classic_index=None, progress=None, log=None) -> dict:
@@ -303,9 +190,6 @@ def evaluate_learned_held_out(archive, model_path, *, classic_index=None, progre
     ``classic_index`` the colour-texture model is measured on the same fold (tuned on its training
     folds only), so the two are compared on identical images.
     """
-    from ..errors import DermviewError
-    from .index import compute_features
-    from .learned import LearnedExtractor, model_info, split_fingerprint
 
     info = model_info(model_path)
     if info.held_out_fold is None:
@@ -337,7 +221,7 @@ def evaluate_learned_held_out(archive, model_path, *, classic_index=None, progre
         classic = np.zeros((len(image_ids), classic_index.features.shape[1]), np.float32)
         classic[have] = classic_index.features[[row[i] for i in image_ids[have]]]
         choice = tune(classic[tr], labels[tr], groups[tr])
-        emb = fit_embedding(classic[tr], labels[tr])
+        emb = fit_kernel_lda(classic[tr], labels[tr])
         tr_pts, te_pts = emb.transform(classic[tr]), emb.transform(classic[te])
         report["classic"] = {**knn_metrics(tr_pts, labels[tr], te_pts, labels[te], choice.k, choice.prior_power),
                              "k": choice.k, "prior_power": choice.prior_power}

@@ -36,7 +36,7 @@ class FeatureExtractor(Protocol):
 
     batch_size: int
     description: str  # for people: "colour-texture features"
-    projected: bool  # True: a kernel-LDA projection is fitted on top (dermview.model.embedding)
+    projected: bool  # True: a kernel-LDA projection is fitted on top (dermview.model.projection)
     # True: the extractor itself was fitted on the archive's images (cross-validating it there is in-sample).
     trained_on_archive: bool
 

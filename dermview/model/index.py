@@ -28,7 +28,7 @@ from ..archive.codes import dx_indices
 from ..errors import CancelledError, DermviewError
 from ..outputs import atomic_file
 from ..paths import ensure_dir, user_dirs
-from .embedding import EMBEDDING_VERSION, Embedding, fit_embedding
+from .projection import PROJECTION_VERSION, Projection, fit_kernel_lda
 from .extractors import get_extractor
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class ArchiveIndex:
 
     image_ids: np.ndarray  # (N,) str, archive images that could be described
     features: np.ndarray  # (N, D) float32
-    embedding: Embedding
+    projection: Projection
     embedded: np.ndarray  # (N, d) float32, the features projected
     content_key: str
     extractor: str
@@ -120,7 +120,7 @@ class ArchiveIndex:
 
     @property
     def nbytes(self) -> int:
-        arrays = [self.image_ids, self.features, *self.embedding.to_arrays().values()]
+        arrays = [self.image_ids, self.features, *self.projection.to_arrays().values()]
         if self.embedded is not self.features:
             arrays.append(self.embedded)
         return int(sum(np.asarray(a).nbytes for a in arrays))
@@ -131,7 +131,7 @@ _UNIFORM_ARCHIVE = ("The archive's images are too alike (or too few per diagnosi
                     "the learned similarity")
 
 
-def fit_projection(features: np.ndarray, labels: np.ndarray) -> Embedding:
+def fit_projection(features: np.ndarray, labels: np.ndarray) -> Projection:
     """The kernel-LDA projection, with every numerical dead end (identical images, a single diagnosis,
     constant features) turned into a sentence instead of a LinAlgError."""
     present = np.unique(labels)
@@ -142,16 +142,16 @@ def fit_projection(features: np.ndarray, labels: np.ndarray) -> Embedding:
         raise DermviewError(_UNIFORM_ARCHIVE + ".")
     try:
         with np.errstate(all="ignore"):
-            embedding = fit_embedding(features, labels)
+            projection = fit_kernel_lda(features, labels)
     except (np.linalg.LinAlgError, ValueError, FloatingPointError, ZeroDivisionError) as exc:
         raise DermviewError(f"{_UNIFORM_ARCHIVE} ({exc}).") from exc
-    if not all(np.isfinite(a).all() for a in embedding.to_arrays().values() if a.dtype.kind == "f"):
+    if not all(np.isfinite(a).all() for a in projection.to_arrays().values() if a.dtype.kind == "f"):
         raise DermviewError(_UNIFORM_ARCHIVE + " (the projection came out undefined).")
-    return embedding
+    return projection
 
 
 def index_version(extractor) -> str:
-    return f"{extractor.name}:{extractor.version}+{EMBEDDING_VERSION}+f{INDEX_FORMAT}"
+    return f"{extractor.name}:{extractor.version}+{PROJECTION_VERSION}+f{INDEX_FORMAT}"
 
 
 def cache_file(archive: Archive, extractor) -> Path:
@@ -173,13 +173,13 @@ def build_index(archive: Archive, *, extractor_name: str = "classic", progress: 
         raise DermviewError(f"Only {int(good.sum())} archive images could be read; cannot build an index.")
     labels = dx_indices(meta["dx"].astype(str).to_numpy()[good])
     features = feats[good]
-    embedding = fit_projection(features, labels) if extractor.projected else Embedding.identity(feats.shape[1])
+    projection = fit_projection(features, labels) if extractor.projected else Projection.identity(feats.shape[1])
     log.info("index of %d images built in %.1f s (%d failed)", good.sum(), time.perf_counter() - start, len(errors))
     # Without a projection the searched points are the features themselves: one array, not two.
-    embedded = features if embedding.is_identity else embedding.transform(features)
+    embedded = features if projection.is_identity else projection.transform(features)
     if not np.isfinite(embedded).all():
         raise DermviewError(_UNIFORM_ARCHIVE + " (the similarity space came out undefined).")
-    return ArchiveIndex(image_ids=ids[good].astype(str), features=features, embedding=embedding,
+    return ArchiveIndex(image_ids=ids[good].astype(str), features=features, projection=projection,
                         embedded=embedded, content_key=archive.content_key(),
                         extractor=extractor.name, version=index_version(extractor), failed=errors)
 
@@ -192,8 +192,8 @@ def save_index(index: ArchiveIndex, path: Path) -> None:
     arrays: dict[str, np.ndarray] = {
         "image_ids": index.image_ids, "features": index.features, "content_key": np.array(index.content_key),
         "extractor": np.array(index.extractor), "version": np.array(index.version), "failed_ids": failed_ids,
-        "failed_messages": failed_msgs, **index.embedding.to_arrays()}
-    if not index.embedding.is_identity:
+        "failed_messages": failed_msgs, **index.projection.to_arrays()}
+    if not index.projection.is_identity:
         arrays["embedded"] = index.embedded
     with atomic_file(path, "wb") as handle:
         np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub mistakes **kwds for allow_pickle
@@ -203,7 +203,7 @@ def load_index(path: Path) -> ArchiveIndex:
     with np.load(path, allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
     return ArchiveIndex(image_ids=arrays["image_ids"], features=arrays["features"],
-                        embedding=Embedding.from_arrays(arrays), embedded=arrays.get("embedded", arrays["features"]),
+                        projection=Projection.from_arrays(arrays), embedded=arrays.get("embedded", arrays["features"]),
                         content_key=str(arrays["content_key"]), extractor=str(arrays["extractor"]),
                         version=str(arrays["version"]),
                         failed=dict(zip(arrays["failed_ids"].tolist(), arrays["failed_messages"].tolist())))
@@ -230,7 +230,7 @@ def index_problem(index: ArchiveIndex, archive: Archive) -> str | None:
         return "it holds undefined (NaN or infinite) values"
     try:
         with np.errstate(all="ignore"):
-            again = index.embedding.transform(features[:8])
+            again = index.projection.transform(features[:8])
     except (ValueError, IndexError) as exc:
         return f"its projection does not fit its features ({exc})"
     if again.shape != (min(8, len(ids)), embedded.shape[1]):

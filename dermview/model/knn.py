@@ -139,3 +139,19 @@ def class_distances_in(sq: np.ndarray, labels: np.ndarray) -> np.ndarray:
             out[:, c] = np.sqrt(np.maximum(sq[:, members].min(axis=1), 0.0))
     finite_max = np.nanmax(np.where(np.isfinite(out), out, np.nan)) if np.isfinite(out).any() else 1.0
     return np.where(np.isfinite(out), out, finite_max * 2)
+
+
+def knn_vote(sq: np.ndarray, labels: np.ndarray, k: int, prior: np.ndarray,
+             prior_power: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The whole vote from squared distances (Q, N) to labelled points (N,): the neighbours (idx, dist:
+    (Q, k)), the vote shares (Q, C) and the tie-free scores (Q, C). The window, the command line and
+    every evaluation go through here, so they can never count votes differently."""
+    idx, dist = nearest_in(sq, k)
+    shares = vote(labels, idx, dist, prior, prior_power)
+    scores = tie_free_scores(shares, class_distances_in(sq, labels))
+    return idx, dist, shares, scores
+
+
+def class_prior(labels: np.ndarray) -> np.ndarray:
+    """Each diagnosis's share of these labels (C,)."""
+    return np.bincount(labels, minlength=len(DX_CODES)) / max(len(labels), 1)

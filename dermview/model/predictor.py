@@ -9,7 +9,7 @@ from ..archive import Archive
 from ..archive.codes import DX_CODES, dx_indices
 from .extractors import VoteDefaults, get_extractor, get_kind
 from .index import ArchiveIndex
-from .knn import Neighbour, Prediction, class_distances_in, decide, nearest_in, squared_distances, tie_free_scores, vote
+from .knn import Neighbour, Prediction, class_prior, decide, knn_vote, squared_distances
 
 
 class Predictor:
@@ -26,7 +26,7 @@ class Predictor:
         self.dx = meta["dx"].astype(str).to_numpy()
         self.dx_type = meta["dx_type"].astype(str).to_numpy()
         self.labels = dx_indices(self.dx)
-        self.prior = np.bincount(self.labels, minlength=len(DX_CODES)) / len(self.labels)
+        self.prior = class_prior(self.labels)
         self._row = {image_id: i for i, image_id in enumerate(index.image_ids)}
         self._lesion_by_image = dict(zip(archive.metadata["image_id"], archive.metadata["lesion_id"].astype(str)))
 
@@ -40,12 +40,11 @@ class Predictor:
     def predict_features(self, features: np.ndarray, *, k: int | None = None,
                          exclude_lesion: str | None = None) -> Prediction:
         k = k or self.vote.k
-        query = self.index.embedding.transform(features[None])
+        query = self.index.projection.transform(features[None])
         exclude = (self.lesion_ids == exclude_lesion)[None] if exclude_lesion else None
         sq = squared_distances(self.index.embedded, query, exclude)  # once, for neighbours and scores
-        idx, dist = nearest_in(sq, k)
-        shares = vote(self.labels, idx, dist, self.prior, self.vote.prior_power)
-        scores = tie_free_scores(shares, class_distances_in(sq, self.labels))[0]
+        idx, dist, shares, all_scores = knn_vote(sq, self.labels, k, self.prior, self.vote.prior_power)
+        scores = all_scores[0]
         neighbours = [Neighbour(image_id=str(self.index.image_ids[i]), lesion_id=str(self.lesion_ids[i]),
                                 dx=str(self.dx[i]), dx_type=str(self.dx_type[i]), distance=float(d))
                       for i, d in zip(idx[0], dist[0]) if np.isfinite(d)]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-EMBEDDING_VERSION = "knlda-4"
+PROJECTION_VERSION = "knlda-4"
 KERNEL_COMPONENTS = 1000
 RAW_WEIGHT = 0.2  # weight of the standardised features appended to the LDA directions
 # RBF width: gamma = GAMMA_SCALE / number of features. Lesion-grouped CV on the archive (k=31, prior
@@ -27,7 +27,7 @@ GAMMA_SCALE = 0.5
 
 
 @dataclass
-class Embedding:
+class Projection:
     mean: np.ndarray  # (D,)
     scale: np.ndarray  # (D,)
     components: np.ndarray  # (M, D) Nystroem landmarks, standardised space
@@ -47,7 +47,7 @@ class Embedding:
         return np.hstack([lda, self.raw_weight * z]).astype(np.float32)
 
     @classmethod
-    def identity(cls, dim: int) -> Embedding:
+    def identity(cls, dim: int) -> Projection:
         """No projection: for features that are already a metric space (the learned embedding).
         With no landmarks and no LDA directions, transform() returns the features unchanged."""
         return cls(mean=np.zeros(dim, np.float32), scale=np.ones(dim, np.float32),
@@ -66,7 +66,7 @@ class Embedding:
                 f"{prefix}raw_weight": np.float64(self.raw_weight)}
 
     @classmethod
-    def from_arrays(cls, arrays, prefix: str = "emb_") -> Embedding:
+    def from_arrays(cls, arrays, prefix: str = "emb_") -> Projection:
         return cls(mean=arrays[f"{prefix}mean"], scale=arrays[f"{prefix}scale"],
                    components=arrays[f"{prefix}components"],
                    normalization=arrays[f"{prefix}normalization"],
@@ -125,8 +125,8 @@ def _lda_directions(x: np.ndarray, labels: np.ndarray, rank: int) -> np.ndarray:
     return lower_inv.T @ vectors[:, order]
 
 
-def fit_embedding(features: np.ndarray, labels: np.ndarray, *, components: int = KERNEL_COMPONENTS,
-                  raw_weight: float = RAW_WEIGHT, seed: int = 0) -> Embedding:
+def fit_kernel_lda(features: np.ndarray, labels: np.ndarray, *, components: int = KERNEL_COMPONENTS,
+                  raw_weight: float = RAW_WEIGHT, seed: int = 0) -> Projection:
     """Fit on training features (N, D) and integer labels (N,). Deterministic for a given seed.
 
     Equivalent to scikit-learn's Nystroem(rbf) followed by LinearDiscriminantAnalysis(solver='eigen',
@@ -146,6 +146,6 @@ def fit_embedding(features: np.ndarray, labels: np.ndarray, *, components: int =
     mapped = _rbf_kernel(z, landmarks, gamma) @ normalization.T
     rank = min(len(np.unique(labels)) - 1, m)
     scalings = _lda_directions(mapped, labels, rank)
-    return Embedding(mean=mean.astype(np.float32), scale=scale.astype(np.float32),
+    return Projection(mean=mean.astype(np.float32), scale=scale.astype(np.float32),
                      components=landmarks.astype(np.float32), normalization=normalization.astype(np.float32),
                      gamma=gamma, scalings=scalings.astype(np.float32), raw_weight=raw_weight)

@@ -6,8 +6,8 @@ import numpy as np
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.kernel_approximation import Nystroem
 
-from dermview.model import embedding
-from dermview.model.embedding import Embedding, fit_embedding
+from dermview.model import projection
+from dermview.model.projection import Projection, fit_kernel_lda
 
 
 def pairwise(x):
@@ -17,9 +17,9 @@ def pairwise(x):
 def test_matches_scikit_learn(small_model):
     archive, index, predictor = small_model
     features, labels = index.features[:600].astype(np.float64), predictor.labels[:600]
-    ours = fit_embedding(features, labels, components=200, raw_weight=0.0)
+    ours = fit_kernel_lda(features, labels, components=200, raw_weight=0.0)
     z = ours.standardise(features).astype(np.float64)
-    nystroem = Nystroem(gamma=embedding.GAMMA_SCALE / z.shape[1], n_components=200, random_state=0).fit(z)
+    nystroem = Nystroem(gamma=projection.GAMMA_SCALE / z.shape[1], n_components=200, random_state=0).fit(z)
     mapped = nystroem.transform(z)
     lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto").fit(mapped, labels)
     rank = len(np.unique(labels)) - 1
@@ -31,15 +31,15 @@ def test_matches_scikit_learn(small_model):
 
 def test_round_trip_through_arrays(small_model):
     archive, index, predictor = small_model
-    again = Embedding.from_arrays(index.embedding.to_arrays())
-    assert np.array_equal(again.transform(index.features[:20]), index.embedding.transform(index.features[:20]))
-    assert np.allclose(index.embedded[:20], index.embedding.transform(index.features[:20]), atol=1e-3)
+    again = Projection.from_arrays(index.projection.to_arrays())
+    assert np.array_equal(again.transform(index.features[:20]), index.projection.transform(index.features[:20]))
+    assert np.allclose(index.embedded[:20], index.projection.transform(index.features[:20]), atol=1e-3)
 
 
 def test_deterministic(small_model):
     archive, index, predictor = small_model
-    a = fit_embedding(index.features[:400], predictor.labels[:400], components=100)
-    b = fit_embedding(index.features[:400], predictor.labels[:400], components=100)
+    a = fit_kernel_lda(index.features[:400], predictor.labels[:400], components=100)
+    b = fit_kernel_lda(index.features[:400], predictor.labels[:400], components=100)
     assert np.array_equal(a.transform(index.features[:10]), b.transform(index.features[:10]))
 
 
@@ -49,4 +49,4 @@ def test_ledoit_wolf_matches_scikit_learn():
     rng = np.random.default_rng(3)
     for n, d in ((500, 40), (30, 60), (2, 5)):
         x = rng.normal(size=(n, d)) @ rng.normal(size=(d, d))
-        assert np.allclose(embedding.ledoit_wolf(x), reference(x)[0], rtol=1e-6, atol=1e-8)
+        assert np.allclose(projection.ledoit_wolf(x), reference(x)[0], rtol=1e-6, atol=1e-8)
