@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import numpy as np
 from PIL import Image
 
@@ -42,6 +44,7 @@ def test_portrait_images_are_turned_to_the_working_frame():
     assert to_work_array(portrait).shape == (features.WORK_SIZE[1], features.WORK_SIZE[0], 3)
 
 
+@pytest.mark.slow
 def test_original_is_nearest_to_its_own_copy(data_dir, full_index):
     """The issue's test: for the 600x450 originals, the nearest archive image is its 200x150 copy."""
     archive, index = full_index

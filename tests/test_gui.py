@@ -33,6 +33,7 @@ def test_start_screen_explains_the_archive(make_window, tmp_path, qtbot):
     assert window.pages.currentWidget() is window.start_page
 
 
+@pytest.mark.slow
 def test_facets_give_the_published_counts(make_window, full_index, data_dir, qtbot):
     window = make_window(data_dir)
     assert window.browser.model.rowCount() == 10015
@@ -57,6 +58,7 @@ def test_facets_give_the_published_counts(make_window, full_index, data_dir, qtb
     assert other != window.detail.fields["image_id"].text() and other.startswith("ISIC_")
 
 
+@pytest.mark.slow
 def test_age_range_and_table_sorting(make_window, full_index, data_dir):
     window = make_window(data_dir)
     window.browser.facets.age_min.setValue(80)

@@ -71,6 +71,7 @@ def learned_full_index(session_cache):
         del os.environ["DERMVIEW_CACHE_DIR"]
 
 
+@pytest.mark.slow
 def test_originals_land_nearest_their_archive_copies(learned_full_index, data_dir):
     """A 600x450 original must find its own 200x150 copy first among all 10,015 archive images."""
     from dermview.archive.imaging import decode_image
@@ -89,6 +90,7 @@ def test_originals_land_nearest_their_archive_copies(learned_full_index, data_di
     assert found >= 0.90 * len(originals), f"only {found} of {len(originals)} originals found their copy"
 
 
+@pytest.mark.slow
 def test_learned_index_predicts_with_the_models_own_k(learned_full_index, data_dir):
     from dermview.model.predictor import Predictor
 
@@ -157,6 +159,7 @@ def test_held_out_evaluation_refuses_another_archive(small_archive, tmp_path, ca
     assert "no held-out lesions" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_training_pipeline_smoke(data_dir, tmp_path):
     """A few steps on a handful of images: caching, training, ONNX export, held-out report."""
     pytest.importorskip("torch")
@@ -184,6 +187,7 @@ def test_training_pipeline_smoke(data_dir, tmp_path):
 HELD_OUT = ROOT / "training" / "heldout" / f"{learned.MODEL_NAME}-fold0.onnx"
 
 
+@pytest.mark.slow
 def test_held_out_model_reproduces_the_model_card(data_dir, capsys):
     """The network trained without fold 0 scores on fold 0 what the shipped model card quotes."""
     if not HELD_OUT.is_file():
