@@ -65,6 +65,13 @@ class FeatureKind:
     vote_defaults: Callable[[], VoteDefaults]
     preference: int  # ``auto`` and fallbacks take the available kind with the lowest number
 
+    def default_k(self) -> int:
+        """The k a user starts from; the general default if the kind cannot say (e.g. a damaged model)."""
+        try:
+            return self.vote_defaults().k
+        except (OSError, ValueError, TypeError, DermviewError):
+            return DEFAULT_K
+
 
 REGISTRY: dict[str, FeatureKind] = {}
 
@@ -109,12 +116,13 @@ class FeatureChoice:
     note: str | None  # why the request could not be honoured, for the user to see
 
 
-def choose_features(requested: str = AUTO, *, strict: bool | None = None) -> FeatureChoice:
+def choose_features(requested: str = AUTO, *, strict: bool | None = None, load_runtime: bool = True) -> FeatureChoice:
     """The kind to use for ``requested``.
 
     ``auto`` takes the most preferred available kind. A named kind that cannot be used is an error when
     ``strict`` (the command line's explicit request, the default for a named kind); otherwise it falls
     back like ``auto``, with a note saying why (the window, whose stored choice may have become unusable).
+    ``load_runtime=False`` decides on the cheap checks alone (the GUI thread); the worker decides for real.
     """
     if requested != AUTO:
         get_kind(requested)  # unknown names are an error either way
@@ -122,7 +130,7 @@ def choose_features(requested: str = AUTO, *, strict: bool | None = None) -> Fea
     notes: list[str] = []
     candidates = kinds() if requested == AUTO else [get_kind(requested)] + [k for k in kinds() if k.name != requested]
     for kind in candidates:
-        reason = kind.unavailable(True)
+        reason = kind.unavailable(load_runtime)
         if reason is None:
             note = "; ".join(notes) + f"; using {kind.description}." if notes else None
             return FeatureChoice(kind.name, note)

@@ -13,9 +13,7 @@ from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QListWidget, QListWidgetItem, QSpinBox, QVBoxLayout, QWidget
 
 from ..archive.inputs import InputImage
-from ..errors import DermviewError
-from ..model.extractors import get_kind, kinds
-from ..model.knn import DEFAULT_K
+from ..model.extractors import choose_features, get_kind, kinds
 from ..model.session import ModelSession
 from .compare import CompareDialog
 from .panels import LARGE_SIZE, ResultPanel
@@ -63,7 +61,6 @@ class ClassifyPanel(QWidget):
         self.session: ModelSession | None = None
         self._pending: dict[int, int] = {}  # query generation -> list row; newest wins
         self._compare_wanted: str | None = None
-        self._unavailable: dict[str, str | None] = {}
 
         self.features_combo = QComboBox()
         self.features_combo.setObjectName("features-combo")
@@ -103,37 +100,28 @@ class ClassifyPanel(QWidget):
     # -- similarity and k ----------------------------------------------------------------------
     def sync_features_combo(self) -> None:
         """Show the features that will really be used; an unavailable choice is greyed out with why."""
-        self._unavailable = {kind.name: kind.unavailable(False) for kind in kinds()}  # cheap checks only
         for row in range(self.features_combo.count()):
             kind = get_kind(self.features_combo.itemData(row))
-            reason = self._unavailable[kind.name]
+            reason = kind.unavailable(False)  # the cheap check: this runs on the GUI thread
             item = self.features_combo.model().item(row)  # type: ignore[attr-defined]
             item.setEnabled(reason is None)
             item.setToolTip(tooltip(reason or kind.description))
+        choice = choose_features(self.settings.features, strict=False, load_runtime=False)
         self.features_combo.blockSignals(True)
-        self.features_combo.setCurrentIndex(self.features_combo.findData(self.features_in_use()))
+        self.features_combo.setCurrentIndex(self.features_combo.findData(choice.name))
         self.features_combo.blockSignals(False)
-        wanted = self.settings.features
-        reason = self._unavailable.get(wanted)
-        self.show_note(f"{get_kind(wanted).label} features are not available: {reason}; using "
-                       f"{get_kind(self.features_in_use()).description}." if reason else "")
+        self.show_note(choice.note)
 
     def show_note(self, note: str | None) -> None:
         self.feature_note.setText(note or "")
         self.feature_note.setVisible(bool(note))
 
     def features_in_use(self) -> str:
-        """The stored choice if it can be used, otherwise the most preferred kind that can."""
-        if self._unavailable.get(self.settings.features) is None:
-            return self.settings.features
-        return next(kind.name for kind in kinds() if self._unavailable.get(kind.name) is None)
+        """What the core makes of the stored choice here (it falls back from one that cannot be used)."""
+        return choose_features(self.settings.features, strict=False, load_runtime=False).name
 
     def _k_for(self, features: str) -> int:
-        try:
-            default = get_kind(features).vote_defaults().k
-        except (OSError, ValueError, DermviewError):
-            default = DEFAULT_K
-        return self.settings.k_for(features, default)
+        return self.settings.k_for(features, get_kind(features).default_k())
 
     def _features_changed(self, _row: int) -> None:
         features = self.features_combo.currentData()
