@@ -206,7 +206,10 @@ def format_prediction(name: str, outcome) -> str:
     line = f"{name}: {dx_label(prediction.prediction)} - votes {votes}"
     if nearest:
         line += f"; nearest {nearest.image_id} ({nearest.dx}, {nearest.dx_type}, distance {nearest.distance:.2f})"
-    if outcome.excluded_lesion:
+    if outcome.archive_match:
+        line += (f" (a copy of archive image {outcome.archive_match}, recognised by its content: its lesion "
+                 f"{outcome.excluded_lesion} did not vote)")
+    elif outcome.excluded_lesion:
         line += f" (archive image {outcome.archive_image_id}: its lesion {outcome.excluded_lesion} did not vote)"
     return line
 

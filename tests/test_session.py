@@ -76,19 +76,23 @@ def test_the_command_line_and_the_window_give_the_same_answer(make_window, small
     from gui_helpers import drop, wait_for_index, wait_for_result
 
     archive, index, predictor = small_model
-    original = next(p for p in sorted((data_dir / "originals").glob("*.jpg")) if predictor.lesion_of(p.stem))
+    originals = sorted((data_dir / "originals").glob("*.jpg"))
+    original = next(p for p in originals if predictor.lesion_of(p.stem))  # its copy is in the archive
     renamed = tmp_path / "clinic-photo.jpg"  # the same picture under a name the archive does not know
     renamed.write_bytes(original.read_bytes())
+    new = next(p for p in originals if predictor.lesion_of(p.stem) is None)  # a lesion the archive lacks
     window = make_window(small_archive)
     wait_for_index(qtbot, window)
     k = window.classify.k_spin.value()  # whatever the window remembers, the command line is told the same
     assert main(["predict", "--archive", str(small_archive), "--features", "classic", "--json", "--k", str(k),
-                 str(original), str(renamed)]) == 0
+                 str(original), str(renamed), str(new)]) == 0
     cli = {Path(e["image"]).name: e for e in map(json.loads, capsys.readouterr().out.splitlines())}
-    assert cli[original.name]["excluded_lesion"] == predictor.lesion_of(original.stem)
-    assert cli[renamed.name]["excluded_lesion"] is None
-    assert len(cli[renamed.name]["neighbours"]) == k
-    for path in (original, renamed):
+    for path in (original, renamed):  # by its name or by its content, it is the archive's own image
+        assert cli[path.name]["archive_match"] == original.stem
+        assert cli[path.name]["excluded_lesion"] == predictor.lesion_of(original.stem)
+    assert cli[new.name]["archive_match"] is None and cli[new.name]["excluded_lesion"] is None
+    assert len(cli[new.name]["neighbours"]) == k
+    for path in (original, renamed, new):
         drop(window, [path])
         wait_for_result(qtbot, window)
         shown = window.classify.queries.entries[window.classify.queries.currentRow()]["result"].outcome

@@ -29,13 +29,14 @@ from ..errors import CancelledError, DermviewError
 from ..outputs import atomic_file
 from ..paths import ensure_dir, user_dirs
 from .projection import PROJECTION_VERSION, Projection, fit_kernel_lda
+from .copies import THUMB_SIDE, fingerprint
 from .extractors import get_extractor
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]  # (done, total)
 CancelCheck = Callable[[], bool]  # True means stop
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2  # 2: content fingerprints of every image (dermview.model.copies)
 
 
 def default_workers() -> int:
@@ -117,10 +118,14 @@ class ArchiveIndex:
     extractor: str
     version: str
     failed: dict[str, str] = field(default_factory=dict)
+    # Content fingerprints (dermview.model.copies): (N,) uint64 hashes, (N, 256) float16 thumbnails.
+    copy_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    copy_thumbs: np.ndarray = field(default_factory=lambda: np.zeros((0, THUMB_SIDE * THUMB_SIDE), np.float16))
 
     @property
     def nbytes(self) -> int:
-        arrays = [self.image_ids, self.features, *self.projection.to_arrays().values()]
+        arrays = [self.image_ids, self.features, self.copy_hashes, self.copy_thumbs,
+                  *self.projection.to_arrays().values()]
         if self.embedded is not self.features:
             arrays.append(self.embedded)
         return int(sum(np.asarray(a).nbytes for a in arrays))
@@ -166,8 +171,14 @@ def build_index(archive: Archive, *, extractor_name: str = "classic", progress: 
     meta = archive.metadata[archive.metadata["available"]]
     ids = meta["image_id"].to_numpy()
     start = time.perf_counter()
-    feats, errors = compute_features(lambda i: archive.load_image(i, draft_size=extractor.draft_size), ids,
-                                     extractor, progress=progress, cancel=cancel, workers=workers)
+    prints: dict[str, tuple[np.uint64, np.ndarray]] = {}
+
+    def load(image_id: str) -> Image.Image:
+        image = archive.load_image(image_id, draft_size=extractor.draft_size)
+        prints[image_id] = fingerprint(image)  # from the same decode: no second pass over the archive
+        return image
+
+    feats, errors = compute_features(load, ids, extractor, progress=progress, cancel=cancel, workers=workers)
     good = ~np.isnan(feats).any(axis=1) if feats.size else np.zeros(len(ids), bool)
     if good.sum() < 50:
         raise DermviewError(f"Only {int(good.sum())} archive images could be read; cannot build an index.")
@@ -179,9 +190,12 @@ def build_index(archive: Archive, *, extractor_name: str = "classic", progress: 
     embedded = features if projection.is_identity else projection.transform(features)
     if not np.isfinite(embedded).all():
         raise DermviewError(_UNIFORM_ARCHIVE + " (the similarity space came out undefined).")
-    return ArchiveIndex(image_ids=ids[good].astype(str), features=features, projection=projection,
+    kept = ids[good].astype(str)
+    return ArchiveIndex(image_ids=kept, features=features, projection=projection,
                         embedded=embedded, content_key=archive.content_key(),
-                        extractor=extractor.name, version=index_version(extractor), failed=errors)
+                        extractor=extractor.name, version=index_version(extractor), failed=errors,
+                        copy_hashes=np.array([prints[i][0] for i in kept], np.uint64),
+                        copy_thumbs=np.stack([prints[i][1] for i in kept]).astype(np.float16))
 
 
 def save_index(index: ArchiveIndex, path: Path) -> None:
@@ -192,7 +206,8 @@ def save_index(index: ArchiveIndex, path: Path) -> None:
     arrays: dict[str, np.ndarray] = {
         "image_ids": index.image_ids, "features": index.features, "content_key": np.array(index.content_key),
         "extractor": np.array(index.extractor), "version": np.array(index.version), "failed_ids": failed_ids,
-        "failed_messages": failed_msgs, **index.projection.to_arrays()}
+        "failed_messages": failed_msgs, "copy_hashes": index.copy_hashes, "copy_thumbs": index.copy_thumbs,
+        **index.projection.to_arrays()}
     if not index.projection.is_identity:
         arrays["embedded"] = index.embedded
     with atomic_file(path, "wb") as handle:
@@ -206,7 +221,8 @@ def load_index(path: Path) -> ArchiveIndex:
                         projection=Projection.from_arrays(arrays), embedded=arrays.get("embedded", arrays["features"]),
                         content_key=str(arrays["content_key"]), extractor=str(arrays["extractor"]),
                         version=str(arrays["version"]),
-                        failed=dict(zip(arrays["failed_ids"].tolist(), arrays["failed_messages"].tolist())))
+                        failed=dict(zip(arrays["failed_ids"].tolist(), arrays["failed_messages"].tolist())),
+                        copy_hashes=arrays["copy_hashes"], copy_thumbs=arrays["copy_thumbs"])
 
 
 def index_problem(index: ArchiveIndex, archive: Archive) -> str | None:
@@ -221,12 +237,14 @@ def index_problem(index: ArchiveIndex, archive: Archive) -> str | None:
         return f"its projected points have shape {embedded.shape} for {len(ids)} images"
     if len(np.unique(ids)) != len(ids):
         return "it lists an image more than once"
+    if index.copy_hashes.shape != (len(ids),) or index.copy_thumbs.shape != (len(ids), THUMB_SIDE * THUMB_SIDE):
+        return "its content fingerprints do not match its images"
     meta = archive.metadata
     known = set(meta.loc[meta["available"], "image_id"])
     unknown = [i for i in ids.tolist() if i not in known]
     if unknown:
         return f"it holds {len(unknown)} image(s) this archive does not have (e.g. {unknown[0]})"
-    if not (np.isfinite(features).all() and np.isfinite(embedded).all()):
+    if not (np.isfinite(features).all() and np.isfinite(embedded).all() and np.isfinite(index.copy_thumbs).all()):
         return "it holds undefined (NaN or infinite) values"
     try:
         with np.errstate(all="ignore"):

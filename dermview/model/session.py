@@ -15,6 +15,7 @@ from PIL import Image
 
 from ..archive import Archive
 from ..errors import DermviewError
+from .copies import find_copy, fingerprint
 from .extractors import AUTO, FeatureExtractor, FeatureKind, choose_features, get_kind
 from .index import ArchiveIndex, CancelCheck, ProgressCallback, load_or_build_index
 from ..archive.inputs import InputImage
@@ -28,14 +29,16 @@ class QueryOutcome:
 
     name: str
     prediction: Prediction
-    # The query is the archive image of this id (it has the name of one, or it is "find similar" for it).
+    # The query is the archive image of this id (by its content, its name, or "find similar" for it).
     archive_image_id: str | None = None
     # That image's lesion, left out of the vote: it would otherwise answer for itself.
     excluded_lesion: str | None = None
+    # The archive image the query's content is a copy of (another size, JPEG quality or name), if any.
+    archive_match: str | None = None
 
     def to_json(self) -> dict:
-        return {**self.prediction.to_json(), "archive_image": self.archive_image_id,
-                "excluded_lesion": self.excluded_lesion}
+        return {**self.prediction.to_json(), "archive_match": self.archive_match,
+                "archive_image": self.archive_image_id, "excluded_lesion": self.excluded_lesion}
 
 
 class ModelSession:
@@ -79,15 +82,22 @@ class ModelSession:
         """Decode ``item`` at the size the features need and classify it. Raises DermviewError."""
         return self.classify_image(item.load(self.extractor.draft_size), item.name, stem=item.stem, k=k)
 
+    def archive_copy_of(self, image: Image.Image) -> str | None:
+        """The archive image ``image`` is a copy of, judged by content alone (dermview.model.copies)."""
+        phash, thumb = fingerprint(image)
+        row = find_copy(phash, thumb, self.index.copy_hashes, self.index.copy_thumbs)
+        return None if row is None else str(self.index.image_ids[row])
+
     def classify_image(self, image: Image.Image, name: str, *, stem: str | None = None,
                        k: int | None = None) -> QueryOutcome:
-        archive_id = self.archive_image_named(stem)
+        match = self.archive_copy_of(image)
+        archive_id = match or self.archive_image_named(stem)
         own = self.predictor.lesion_of(archive_id) if archive_id else None
         features = self.predictor.features_of(image)
         if not np.isfinite(features).all():
             raise DermviewError(f"{name}: the image could not be described (its features are undefined).")
         prediction = self.predictor.predict_features(features, k=k, exclude_lesion=own)
-        return QueryOutcome(name, prediction, archive_image_id=archive_id, excluded_lesion=own)
+        return QueryOutcome(name, prediction, archive_image_id=archive_id, excluded_lesion=own, archive_match=match)
 
     def classify_archive_image(self, image_id: str, k: int | None = None) -> QueryOutcome:
         """"Find similar" for an archive image: its own lesion's images cannot vote."""

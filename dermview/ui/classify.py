@@ -214,7 +214,7 @@ class ClassifyPanel(QWidget):
     def _show(self, entry: dict) -> None:
         outcome = entry["result"].outcome
         name = entry["result"].name if entry["image"] is None else Path(entry["result"].name).name
-        self.result.show_result(name, entry["pixmap"], outcome.prediction, outcome.excluded_lesion)
+        self.result.show_result(name, entry["pixmap"], outcome)
 
     def forget_results(self) -> None:
         """Answers computed with other settings are dropped; the current one is asked again."""

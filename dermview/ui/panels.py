@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QFormLayout, QFrame, QLabel, QListView, QListWidg
 from .. import NOT_A_MEDICAL_DEVICE
 from ..archive.codes import dx_label, dx_type_label
 from ..model.knn import Prediction
+from ..model.session import QueryOutcome
 from .thumbnails import THUMB_SIZE, ThumbnailCache, placeholder
 from .text import escape, plain_label, rich_label
 from .text import tooltip as plain_tooltip
@@ -232,14 +233,22 @@ class ResultPanel(QWidget):
         self.uncertainty.setText("")
         self.neighbours.clear()
 
-    def show_result(self, name: str, pixmap: QPixmap, prediction: Prediction, excluded_lesion: str | None) -> None:
+    def show_result(self, name: str, pixmap: QPixmap, outcome: QueryOutcome) -> None:
+        prediction = outcome.prediction
         self.prediction = prediction
         self.query_pixmap = pixmap
         self.query_name = name
-        self.title.setText(f"Query: <b>{escape(name)}</b>" + (
-            f"<br>This is an archive image: the images of its own lesion {escape(excluded_lesion)} are left out "
-            "of the vote." + (f" {escape(self.trained_on_archive_note)}" if self.trained_on_archive_note else "")
-            if excluded_lesion else ""))
+        note = f" {escape(self.trained_on_archive_note)}" if self.trained_on_archive_note else ""
+        if outcome.archive_match:
+            where = (f"<br><b>This is archive image {escape(outcome.archive_match)} (lesion "
+                     f"{escape(outcome.excluded_lesion)})</b>, recognised by its content: the images of its "
+                     f"lesion are left out of the vote.{note}")
+        elif outcome.excluded_lesion:
+            where = (f"<br>This is an archive image: the images of its own lesion {escape(outcome.excluded_lesion)} "
+                     f"are left out of the vote.{note}")
+        else:
+            where = ""
+        self.title.setText(f"Query: <b>{escape(name)}</b>{where}")
         self.query.set_image(pixmap)
         share = prediction.votes[prediction.prediction]
         runner_up = sorted(prediction.votes.items(), key=lambda kv: -kv[1])[1]
