@@ -203,6 +203,8 @@ def format_prediction(name: str, outcome) -> str:
     votes = ", ".join(f"{code} {share:.0%}" for code, share in
                       sorted(prediction.votes.items(), key=lambda kv: -kv[1]) if share >= 0.005)
     nearest = prediction.neighbours[0] if prediction.neighbours else None
+    if outcome.unfamiliar:  # muted: its neighbours are not evidence of a diagnosis
+        return f"{name}: UNFAMILIAR IMAGE, no suggestion - {outcome.unfamiliar}"
     line = f"{name}: {dx_label(prediction.prediction)} - votes {votes}"
     if nearest:
         line += f"; nearest {nearest.image_id} ({nearest.dx}, {nearest.dx_type}, distance {nearest.distance:.2f})"

@@ -30,13 +30,15 @@ from ..outputs import atomic_file
 from ..paths import ensure_dir, user_dirs
 from .projection import PROJECTION_VERSION, Projection, fit_kernel_lda
 from .copies import THUMB_SIDE, fingerprint
-from .extractors import get_extractor
+from .extractors import ClassicExtractor, get_extractor
+from .familiarity import Familiarity, fit_familiarity, sample_rows
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]  # (done, total)
 CancelCheck = Callable[[], bool]  # True means stop
-INDEX_FORMAT = 2  # 2: content fingerprints of every image (dermview.model.copies)
+# 2: content fingerprints of every image (dermview.model.copies); 3: the familiarity model
+INDEX_FORMAT = 3
 
 
 def default_workers() -> int:
@@ -121,6 +123,8 @@ class ArchiveIndex:
     # Content fingerprints (dermview.model.copies): (N,) uint64 hashes, (N, 256) float16 thumbnails.
     copy_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
     copy_thumbs: np.ndarray = field(default_factory=lambda: np.zeros((0, THUMB_SIDE * THUMB_SIDE), np.float16))
+    # What the archive's images look like (dermview.model.familiarity): the "unfamiliar image" warning.
+    familiarity: Familiarity | None = None
 
     @property
     def nbytes(self) -> int:
@@ -153,6 +157,20 @@ def fit_projection(features: np.ndarray, labels: np.ndarray) -> Projection:
     if not all(np.isfinite(a).all() for a in projection.to_arrays().values() if a.dtype.kind == "f"):
         raise DermviewError(_UNIFORM_ARCHIVE + " (the projection came out undefined).")
     return projection
+
+
+def fit_archive_familiarity(archive: Archive, ids: np.ndarray, features: np.ndarray, extractor, *,
+                            cancel: CancelCheck | None = None, workers: int | None = None) -> Familiarity:
+    """The familiarity model, from the colour-texture features of a seeded sample of the indexed images:
+    the index's own features when they are colour-texture ones, otherwise computed for the sample."""
+    rows = sample_rows(len(ids))
+    if isinstance(extractor, ClassicExtractor):
+        colour = features[rows]
+    else:
+        classic = ClassicExtractor()
+        colour, _ = compute_features(lambda i: archive.load_image(i, draft_size=classic.draft_size), ids[rows],
+                                     classic, cancel=cancel, workers=workers)
+    return fit_familiarity(colour)
 
 
 def index_version(extractor) -> str:
@@ -190,12 +208,14 @@ def build_index(archive: Archive, *, extractor_name: str = "classic", progress: 
     embedded = features if projection.is_identity else projection.transform(features)
     if not np.isfinite(embedded).all():
         raise DermviewError(_UNIFORM_ARCHIVE + " (the similarity space came out undefined).")
+    familiarity = fit_archive_familiarity(archive, ids[good], features, extractor, cancel=cancel, workers=workers)
     kept = ids[good].astype(str)
     return ArchiveIndex(image_ids=kept, features=features, projection=projection,
                         embedded=embedded, content_key=archive.content_key(),
                         extractor=extractor.name, version=index_version(extractor), failed=errors,
                         copy_hashes=np.array([prints[i][0] for i in kept], np.uint64),
-                        copy_thumbs=np.stack([prints[i][1] for i in kept]).astype(np.float16))
+                        copy_thumbs=np.stack([prints[i][1] for i in kept]).astype(np.float16),
+                        familiarity=familiarity)
 
 
 def save_index(index: ArchiveIndex, path: Path) -> None:
@@ -207,7 +227,7 @@ def save_index(index: ArchiveIndex, path: Path) -> None:
         "image_ids": index.image_ids, "features": index.features, "content_key": np.array(index.content_key),
         "extractor": np.array(index.extractor), "version": np.array(index.version), "failed_ids": failed_ids,
         "failed_messages": failed_msgs, "copy_hashes": index.copy_hashes, "copy_thumbs": index.copy_thumbs,
-        **index.projection.to_arrays()}
+        **index.projection.to_arrays(), **(index.familiarity.to_arrays() if index.familiarity else {})}
     if not index.projection.is_identity:
         arrays["embedded"] = index.embedded
     with atomic_file(path, "wb") as handle:
@@ -222,7 +242,8 @@ def load_index(path: Path) -> ArchiveIndex:
                         content_key=str(arrays["content_key"]), extractor=str(arrays["extractor"]),
                         version=str(arrays["version"]),
                         failed=dict(zip(arrays["failed_ids"].tolist(), arrays["failed_messages"].tolist())),
-                        copy_hashes=arrays["copy_hashes"], copy_thumbs=arrays["copy_thumbs"])
+                        copy_hashes=arrays["copy_hashes"], copy_thumbs=arrays["copy_thumbs"],
+                        familiarity=Familiarity.from_arrays(arrays))
 
 
 def index_problem(index: ArchiveIndex, archive: Archive) -> str | None:
@@ -239,6 +260,10 @@ def index_problem(index: ArchiveIndex, archive: Archive) -> str | None:
         return "it lists an image more than once"
     if index.copy_hashes.shape != (len(ids),) or index.copy_thumbs.shape != (len(ids), THUMB_SIDE * THUMB_SIDE):
         return "its content fingerprints do not match its images"
+    fam = index.familiarity
+    if fam is None or fam.precision.shape != (len(fam.mean), len(fam.mean)) or not (
+            np.isfinite(fam.precision).all() and np.isfinite(fam.mean).all() and np.isfinite(fam.threshold)):
+        return "its familiarity model is missing or undefined"
     meta = archive.metadata
     known = set(meta.loc[meta["available"], "image_id"])
     unknown = [i for i in ids.tolist() if i not in known]

@@ -16,7 +16,7 @@ from PIL import Image
 from ..archive import Archive
 from ..errors import DermviewError
 from .copies import find_copy, fingerprint
-from .extractors import AUTO, FeatureExtractor, FeatureKind, choose_features, get_kind
+from .extractors import AUTO, ClassicExtractor, FeatureExtractor, FeatureKind, choose_features, get_kind
 from .index import ArchiveIndex, CancelCheck, ProgressCallback, load_or_build_index
 from ..archive.inputs import InputImage
 from .knn import Prediction
@@ -35,9 +35,12 @@ class QueryOutcome:
     excluded_lesion: str | None = None
     # The archive image the query's content is a copy of (another size, JPEG quality or name), if any.
     archive_match: str | None = None
+    # Why the query is unlike the archive's dermatoscopic images (the suggestion is then muted), or None.
+    unfamiliar: str | None = None
 
     def to_json(self) -> dict:
-        return {**self.prediction.to_json(), "archive_match": self.archive_match,
+        return {**self.prediction.to_json(), "unfamiliar": self.unfamiliar is not None,
+                "unfamiliar_reason": self.unfamiliar, "archive_match": self.archive_match,
                 "archive_image": self.archive_image_id, "excluded_lesion": self.excluded_lesion}
 
 
@@ -50,6 +53,7 @@ class ModelSession:
         self.kind: FeatureKind = get_kind(index.extractor)
         self.predictor = Predictor(archive, index)
         self.note = note  # why these features and not the ones asked for, for the user to see
+        self._colour_texture = ClassicExtractor()
 
     @classmethod
     def open(cls, archive: Archive, features: str = AUTO, *, strict: bool | None = None, rebuild: bool = False,
@@ -97,7 +101,19 @@ class ModelSession:
         if not np.isfinite(features).all():
             raise DermviewError(f"{name}: the image could not be described (its features are undefined).")
         prediction = self.predictor.predict_features(features, k=k, exclude_lesion=own)
-        return QueryOutcome(name, prediction, archive_image_id=archive_id, excluded_lesion=own, archive_match=match)
+        return QueryOutcome(name, prediction, archive_image_id=archive_id, excluded_lesion=own, archive_match=match,
+                            unfamiliar=None if match else self.unfamiliar(image, features))
+
+    def unfamiliar(self, image: Image.Image, features: np.ndarray) -> str | None:
+        """Why ``image`` is unlike the archive's images (dermview.model.familiarity), or None."""
+        familiarity = self.index.familiarity
+        if familiarity is None:
+            return None
+        if isinstance(self.extractor, ClassicExtractor):
+            colour = features  # the similarity's own features are the colour-texture ones
+        else:
+            colour = self._colour_texture.extract(self._colour_texture.prepare(image)[None])[0]
+        return familiarity.unfamiliar(colour)
 
     def classify_archive_image(self, image_id: str, k: int | None = None) -> QueryOutcome:
         """"Find similar" for an archive image: its own lesion's images cannot vote."""

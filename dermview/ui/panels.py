@@ -252,9 +252,16 @@ class ResultPanel(QWidget):
         self.query.set_image(pixmap)
         share = prediction.votes[prediction.prediction]
         runner_up = sorted(prediction.votes.items(), key=lambda kv: -kv[1])[1]
-        self.headline.setText(f"Nearest-neighbour suggestion: <b>{dx_label(prediction.prediction)}</b> "
-                              f"with {share:.0%} of the corrected vote")
-        self.chart.set_votes(prediction.votes, prediction.prediction)
+        if outcome.unfamiliar:  # muted: no suggestion, no vote chart, a warning in its place
+            self.headline.setText(
+                "<span style='color:#a00000'><b>Unfamiliar image: no suggestion.</b></span> "
+                f"{escape(outcome.unfamiliar[0].upper() + outcome.unfamiliar[1:])}. The nearest archive images are "
+                "shown below, but they are not evidence of any diagnosis.")
+            self.chart.set_votes({}, None)
+        else:
+            self.headline.setText(f"Nearest-neighbour suggestion: <b>{dx_label(prediction.prediction)}</b> "
+                                  f"with {share:.0%} of the corrected vote")
+            self.chart.set_votes(prediction.votes, prediction.prediction)
         k = len(prediction.neighbours)
         distances = [n.distance for n in prediction.neighbours]
         agree = sum(n.dx == prediction.prediction for n in prediction.neighbours)
