@@ -11,6 +11,7 @@ network (dermview.model.learned), preferred whenever its model file and onnxrunt
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 from collections.abc import Callable
@@ -64,6 +65,9 @@ class FeatureKind:
     unavailable: Callable[[bool], str | None]
     vote_defaults: Callable[[], VoteDefaults]
     preference: int  # ``auto`` and fallbacks take the available kind with the lowest number
+    # How it did on lesions it never saw: {"source", "accuracy", "balanced_accuracy", "per_class",
+    # "confusion", "n"} from the evaluation that produced the shipped numbers, or None if unknown.
+    held_out: Callable[[], dict | None] = lambda: None
 
     def default_k(self) -> int:
         """The k a user starts from; the general default if the kind cannot say (e.g. a damaged model)."""
@@ -175,11 +179,30 @@ def _learned_kind() -> FeatureKind:
         info = model_info()  # chosen on validation lesions the network was not trained on
         return VoteDefaults(k=info.k, prior_power=info.prior_power)
 
+    def held_out() -> dict | None:
+        from .learned import model_info
+        report = model_info().held_out  # the training run's report on its held-out fold
+        if not report or "learned" not in report:
+            return None
+        return {**report["learned"], "n": report["n_test"],
+                "source": f"held-out fold {report['held_out_fold']}: {report['n_test']:,} images of lesions the "
+                          "network was never trained on (the same recipe, trained without them)"}
+
     return FeatureKind(name="learned", label="Learned", description="the learned dermoscopy embedding",
-                       make=make, unavailable=unavailable, vote_defaults=vote_defaults, preference=0)
+                       make=make, unavailable=unavailable, vote_defaults=vote_defaults, preference=0,
+                       held_out=held_out)
+
+
+def _classic_held_out() -> dict | None:
+    from ..paths import resources_dir
+    path = resources_dir() / "performance" / "classic.json"  # written by `dermview evaluate --features classic --json`
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 register(_learned_kind())
 register(FeatureKind(name="classic", label="Colour-texture", description="colour-texture features",
                      make=ClassicExtractor, unavailable=lambda load_runtime: None,
-                     vote_defaults=VoteDefaults, preference=10))
+                     vote_defaults=VoteDefaults, preference=10, held_out=_classic_held_out))

@@ -32,13 +32,15 @@ from .projection import PROJECTION_VERSION, Projection, fit_kernel_lda
 from .copies import THUMB_SIDE, fingerprint
 from .extractors import ClassicExtractor, get_extractor
 from .familiarity import Familiarity, fit_familiarity, sample_rows
+from .knn import nearest_other_lesion_distances
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]  # (done, total)
 CancelCheck = Callable[[], bool]  # True means stop
-# 2: content fingerprints of every image (dermview.model.copies); 3: the familiarity model
-INDEX_FORMAT = 3
+# 2: content fingerprints of every image (dermview.model.copies); 3: the familiarity model;
+# 4: the nearest-other-lesion distances that make a distance readable
+INDEX_FORMAT = 4
 
 
 def default_workers() -> int:
@@ -125,6 +127,8 @@ class ArchiveIndex:
     copy_thumbs: np.ndarray = field(default_factory=lambda: np.zeros((0, THUMB_SIDE * THUMB_SIDE), np.float16))
     # What the archive's images look like (dermview.model.familiarity): the "unfamiliar image" warning.
     familiarity: Familiarity | None = None
+    # Sorted distances of a sample of indexed images to their nearest other lesion (dermview.model.explain).
+    neighbour_distances: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
 
     @property
     def nbytes(self) -> int:
@@ -215,7 +219,9 @@ def build_index(archive: Archive, *, extractor_name: str = "classic", progress: 
                         extractor=extractor.name, version=index_version(extractor), failed=errors,
                         copy_hashes=np.array([prints[i][0] for i in kept], np.uint64),
                         copy_thumbs=np.stack([prints[i][1] for i in kept]).astype(np.float16),
-                        familiarity=familiarity)
+                        familiarity=familiarity,
+                        neighbour_distances=nearest_other_lesion_distances(
+                            embedded, meta["lesion_id"].astype(str).to_numpy()[good]))
 
 
 def save_index(index: ArchiveIndex, path: Path) -> None:
@@ -227,6 +233,7 @@ def save_index(index: ArchiveIndex, path: Path) -> None:
         "image_ids": index.image_ids, "features": index.features, "content_key": np.array(index.content_key),
         "extractor": np.array(index.extractor), "version": np.array(index.version), "failed_ids": failed_ids,
         "failed_messages": failed_msgs, "copy_hashes": index.copy_hashes, "copy_thumbs": index.copy_thumbs,
+        "neighbour_distances": index.neighbour_distances,
         **index.projection.to_arrays(), **(index.familiarity.to_arrays() if index.familiarity else {})}
     if not index.projection.is_identity:
         arrays["embedded"] = index.embedded
@@ -243,7 +250,8 @@ def load_index(path: Path) -> ArchiveIndex:
                         version=str(arrays["version"]),
                         failed=dict(zip(arrays["failed_ids"].tolist(), arrays["failed_messages"].tolist())),
                         copy_hashes=arrays["copy_hashes"], copy_thumbs=arrays["copy_thumbs"],
-                        familiarity=Familiarity.from_arrays(arrays))
+                        familiarity=Familiarity.from_arrays(arrays),
+                        neighbour_distances=arrays["neighbour_distances"])
 
 
 def index_problem(index: ArchiveIndex, archive: Archive) -> str | None:
@@ -264,6 +272,9 @@ def index_problem(index: ArchiveIndex, archive: Archive) -> str | None:
     if fam is None or fam.precision.shape != (len(fam.mean), len(fam.mean)) or not (
             np.isfinite(fam.precision).all() and np.isfinite(fam.mean).all() and np.isfinite(fam.threshold)):
         return "its familiarity model is missing or undefined"
+    near = index.neighbour_distances
+    if near.ndim != 1 or len(near) == 0 or not np.isfinite(near).all() or np.any(np.diff(near) < 0):
+        return "its neighbour-distance yardstick is missing or unsorted"
     meta = archive.metadata
     known = set(meta.loc[meta["available"], "image_id"])
     unknown = [i for i in ids.tolist() if i not in known]

@@ -16,6 +16,7 @@ from PIL import Image
 from ..archive import Archive
 from ..errors import DermviewError
 from .copies import find_copy, fingerprint
+from .explain import LesionTile, explain
 from .extractors import AUTO, ClassicExtractor, FeatureExtractor, FeatureKind, choose_features, get_kind
 from .index import ArchiveIndex, CancelCheck, ProgressCallback, load_or_build_index
 from ..archive.inputs import InputImage
@@ -103,6 +104,17 @@ class ModelSession:
         prediction = self.predictor.predict_features(features, k=k, exclude_lesion=own)
         return QueryOutcome(name, prediction, archive_image_id=archive_id, excluded_lesion=own, archive_match=match,
                             unfamiliar=None if match else self.unfamiliar(image, features))
+
+    def explain(self, outcome: QueryOutcome) -> tuple[list[LesionTile], list[str]]:
+        """The neighbours by lesion and what the result means in words (dermview.model.explain)."""
+        return explain(outcome.prediction, held_out=self.held_out, calibration=self.index.neighbour_distances)
+
+    @property
+    def held_out(self) -> dict | None:
+        """How this similarity did on lesions it never saw (its kind's published evaluation)."""
+        if not hasattr(self, "_held_out"):
+            self._held_out = self.kind.held_out()
+        return self._held_out
 
     def unfamiliar(self, image: Image.Image, features: np.ndarray) -> str | None:
         """Why ``image`` is unlike the archive's images (dermview.model.familiarity), or None."""

@@ -1,0 +1,109 @@
+"""What a result means, in words: the neighbours by lesion, how close they are in terms a reader can
+judge, and how often the suggestion was right on lesions the model never saw. Qt-free: the window,
+the command line and a report all say the same thing."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..archive.codes import dx_label
+from .knn import Neighbour, Prediction
+
+
+@dataclass
+class LesionTile:
+    """One lesion among the nearest archive images: its closest image, and the others of it that came up."""
+
+    nearest: Neighbour
+    more: list[Neighbour] = field(default_factory=list)
+    closeness: float | None = None  # share of archive images whose nearest other lesion is further away
+
+
+def closeness(distance: float, calibration: np.ndarray) -> float | None:
+    """How this distance ranks: the share (0-1) of archive images that are further from their own nearest
+    other lesion. 0.9 reads "closer than 90% of archive images are to their nearest other lesion"."""
+    if calibration is None or len(calibration) == 0 or not np.isfinite(distance):
+        return None
+    return float(1.0 - np.searchsorted(calibration, distance, side="left") / len(calibration))
+
+
+def by_lesion(prediction: Prediction, calibration: np.ndarray | None = None) -> list[LesionTile]:
+    """The neighbours grouped by lesion, nearest lesion first (each by its closest image)."""
+    tiles: dict[str, LesionTile] = {}
+    for n in prediction.neighbours:
+        if n.lesion_id in tiles:
+            tiles[n.lesion_id].more.append(n)
+        else:
+            tiles[n.lesion_id] = LesionTile(n, closeness=None if calibration is None
+                                            else closeness(n.distance, calibration))
+    return list(tiles.values())
+
+
+_PLURAL = {"akiec": "actinic keratoses / Bowen's disease", "bcc": "basal cell carcinomas",
+           "bkl": "benign keratoses", "df": "dermatofibromas", "mel": "melanomas", "nv": "melanocytic nevi",
+           "vasc": "vascular lesions"}
+
+
+def dx_name(dx: str, n: int = 1) -> str:
+    """The diagnosis in running text: "melanoma", "3 melanomas" style nouns (without the count)."""
+    singular = dx_label(dx).split(" (")[0]
+    singular = singular if singular.isupper() else singular[0].lower() + singular[1:]
+    return singular if n == 1 else _PLURAL.get(dx, singular)
+
+
+def composition(tiles: list[LesionTile]) -> tuple[str, str | None]:
+    """("12 of the 21 nearest lesions are melanocytic nevi, 6 melanoma, 3 ...", the most common dx)."""
+    counts = Counter(t.nearest.dx for t in tiles)
+    if not counts:
+        return "No archive lesion is near enough to compare.", None
+    ordered = counts.most_common()
+    first, n_first = ordered[0]
+    parts = [f"{n} {dx_name(dx, n)}" for dx, n in ordered[1:]]
+    if n_first == len(tiles):
+        lead = f"All {len(tiles)} nearest lesions are {dx_name(first, 2)}" if n_first > 1 else \
+            f"The nearest lesion is a {dx_name(first)}"
+    else:
+        lead = f"{n_first} of the {len(tiles)} nearest lesions {'is a' if n_first == 1 else 'are'} " \
+               f"{dx_name(first, n_first)}"
+    # A tie for the most common diagnosis has no majority to speak of.
+    majority = first if len(ordered) == 1 or ordered[1][1] < n_first else None
+    return lead + (", " + ", ".join(parts) if parts else "") + ".", majority
+
+
+def suggestion_vs_majority(prediction: Prediction, majority: str | None) -> str | None:
+    """Says so when the weighted, prior-corrected vote disagrees with the plain majority of lesions."""
+    if majority is None or majority == prediction.prediction:
+        return None
+    return (f"The suggestion is {dx_name(prediction.prediction)} although most of the nearest lesions are "
+            f"{dx_name(majority, 2)}: each neighbour's vote is weighted by "
+            "its closeness, and each diagnosis's votes are divided by how common it is in the archive "
+            "(two in three archive images are nevi).")
+
+
+def held_out_sentence(dx: str, held_out: dict | None) -> str | None:
+    """How often this suggestion was right on lesions the model never saw, per 100, with where from."""
+    if not held_out or dx not in held_out.get("per_class", {}):
+        return None
+    row = held_out["per_class"][dx]
+    return (f"On lesions it never saw, when dermview suggested {dx_name(dx)} it was {dx_name(dx)} in "
+            f"{round(100 * row['precision'])} of 100 cases, and it found {round(100 * row['recall'])} of 100 "
+            f"{dx_name(dx, 2)} ({held_out.get('source', 'held-out evaluation')}).")
+
+
+def explain(prediction: Prediction, *, held_out: dict | None = None,
+            calibration: np.ndarray | None = None) -> tuple[list[LesionTile], list[str]]:
+    """(lesion tiles, sentences to show): what the neighbours are, whether the suggestion follows their
+    majority, and the held-out figures for the suggested diagnosis."""
+    tiles = by_lesion(prediction, calibration)
+    lead, majority = composition(tiles)
+    sentences = [lead]
+    differs = suggestion_vs_majority(prediction, majority)
+    if differs:
+        sentences.append(differs)
+    figures = held_out_sentence(prediction.prediction, held_out)
+    if figures:
+        sentences.append(figures)
+    return tiles, sentences
