@@ -85,7 +85,7 @@ def test_drop_an_original_gives_prediction_and_neighbours(make_window, small_mod
     own = window.session.predictor.lesion_of("ISIC_0024307")
     if own is not None:
         assert own not in {n.lesion_id for n in prediction.neighbours}
-        assert f"its own lesion {own} are left out" in window.classify.result.title.text()
+        assert f"This is archive image ISIC_0024307 (lesion {own})" in window.classify.result.title.text()
     notice = window.findChild(type(window.archive_label), "medical-notice")
     assert notice.isVisible() and "not a medical device" in notice.text()
     qtbot.waitUntil(window.classify.result.neighbours.all_loaded, timeout=WAIT_MS)
@@ -157,11 +157,11 @@ def test_find_similar_excludes_own_lesion(make_window, small_model, small_archiv
     wait_for_result(qtbot, window)
     assert lesion not in {n.lesion_id for n in window.classify.result.prediction.neighbours}
     assert f"its own lesion {lesion} are left out" in window.classify.result.title.text()
-    # the same image dropped as a file is recognised by its name and treated alike
+    # the same image dropped as a file is recognised (by its content) and treated alike
     drop(window, [Path(small_archive) / "images" / f"{image_id}.jpg"])
     wait_for_result(qtbot, window)
     assert lesion not in {n.lesion_id for n in window.classify.result.prediction.neighbours}
-    assert f"its own lesion {lesion} are left out" in window.classify.result.title.text()
+    assert f"This is archive image {image_id} (lesion {lesion})" in window.classify.result.title.text()
 
 
 def test_rapid_queries_newest_wins(make_window, small_model, small_archive, data_dir, qtbot):
