@@ -84,3 +84,19 @@ def test_a_tiny_image_in_the_window_is_too_small_to_judge(tiny_archive, tmp_path
     result = run_dermview("--self-test", "--features", "classic", "--archive", tiny_archive, "--query",
                           tmp_path / "sliver.png", env_changes={"DERMVIEW_CACHE_DIR": str(tmp_path / "c")})
     assert result.returncode == 1 and "too small to judge" in result.stderr
+
+
+def test_the_result_fits_a_1366x768_laptop_screen(tiny_archive, tmp_path, data_dir):
+    """The layout report: the query large, at least nine 150-pixel lesion tiles visible without scrolling."""
+    import json
+
+    shot, layout = tmp_path / "window.png", tmp_path / "layout.json"
+    result = run_dermview("--archive", tiny_archive, "--features", "classic", "--window-size", "1366x768",
+                          "--screenshot", shot, "--layout-json", layout, data_dir / "originals" / "ISIC_0024307.jpg",
+                          env_changes={"QT_QPA_PLATFORM": "offscreen", "DERMVIEW_CACHE_DIR": str(tmp_path / "c")})
+    assert result.returncode == 0, result.stderr
+    report = json.loads(layout.read_text())
+    assert report["window"] == [1366, 768]
+    assert report["query_image"][0] >= 300
+    assert report["neighbours_visible"] >= 9 and report["neighbour_tile"][0] >= 150
+    assert shot.stat().st_size > 50_000

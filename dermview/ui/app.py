@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -14,10 +15,38 @@ from pathlib import Path
 from .. import NOT_A_MEDICAL_DEVICE, __version__
 from ..errors import DermviewError
 from ..model.extractors import feature_names, kinds
-from ..outputs import check_output_path
+from ..outputs import atomic_file, check_output_path
 from ..paths import ensure_dir, set_cache_dir, user_dirs
 
 log = logging.getLogger("dermview")
+
+
+DEFAULT_SCRIPTED_SIZE = (1400, 900)
+
+
+def window_size(text: str) -> tuple[int, int]:
+    """"1366x768" -> (1366, 768); argparse reports anything else as a usage error."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 1366x768") from None
+    if not (320 <= width <= 10000 and 240 <= height <= 10000):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a window size between 320x240 and 10000x10000")
+    return width, height
+
+
+def layout_report(window) -> dict:
+    """What is on screen, in pixels: the window, the query image as displayed, the neighbour tiles' image
+    size and how many tiles are fully visible without scrolling (--layout-json)."""
+    result = window.classify.result
+    shown = result.query.pixmap()
+    view = result.neighbours
+    port = view.viewport().rect()
+    visible = sum(1 for i in range(view.count()) if port.contains(view.visualItemRect(view.item(i))))
+    tile = view.iconSize()
+    return {"window": [window.width(), window.height()],
+            "query_image": [shown.width(), shown.height()] if shown is not None and not shown.isNull() else [0, 0],
+            "neighbours_visible": visible, "neighbour_tile": [tile.width(), tile.height()]}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -29,6 +58,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("images", nargs="*", help="images to classify once the archive is open")
     parser.add_argument("--archive", metavar="PATH", help="the HAM10000 folder (default: the last one opened)")
     parser.add_argument("--query", action="append", default=[], metavar="IMAGE", help="an image to classify")
+    parser.add_argument("--window-size", metavar="WxH", type=window_size, default=None,
+                        help="with --screenshot or --self-test: the window's size, e.g. 1366x768 (default 1400x900)")
+    parser.add_argument("--layout-json", metavar="OUT.json",
+                        help="with --screenshot: also write what is on screen (window, query image and neighbour "
+                             "tile sizes in pixels, neighbour tiles fully visible without scrolling)")
     parser.add_argument("--screenshot", metavar="OUT.png",
                         help="run the queries, save a screenshot of the whole window when the result is shown, exit")
     parser.add_argument("--self-test", action="store_true",
@@ -163,9 +197,18 @@ class ScriptedRun:
             return
         self.app.processEvents()
         pixmap = window.grab()
-        if pixmap.isNull() or pixmap.width() < 1200 or pixmap.height() < 800:
-            self.finish(1, f"the window rendered at {pixmap.width()}x{pixmap.height()}, expected at least 1200x800")
+        wanted = self.args.window_size or DEFAULT_SCRIPTED_SIZE
+        if pixmap.isNull() or (pixmap.width(), pixmap.height()) != tuple(wanted):
+            self.finish(1, f"the window rendered at {pixmap.width()}x{pixmap.height()}, not the {wanted[0]}x{wanted[1]} "
+                           "asked for (it cannot be made that small, or it did not render)")
             return
+        if self.args.layout_json:
+            try:
+                with atomic_file(self.args.layout_json) as handle:
+                    json.dump(layout_report(window), handle)
+            except OSError as exc:
+                self.finish(1, f"could not write {self.args.layout_json}: {exc.strerror or exc}")
+                return
         saved = ""
         if self.args.screenshot:
             if not pixmap.save(self.args.screenshot):
@@ -230,9 +273,11 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"dermview: error: {problem}; {DISPLAY_HELP}.", file=sys.stderr)
         return 2
-    if args.screenshot:
+    for output in (args.screenshot, args.layout_json):
+        if not output:
+            continue
         try:
-            check_output_path(args.screenshot)
+            check_output_path(output)
         except DermviewError as exc:
             print(f"dermview: error: {exc}", file=sys.stderr)
             return 2
@@ -261,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     install_file_open_handler(app, window)
     install_exception_hook(window)
     if scripted:
-        window.resize(1400, 900)
+        window.resize(*(args.window_size or DEFAULT_SCRIPTED_SIZE))
     window.show()
 
     archive = args.archive or window.settings.last_archive

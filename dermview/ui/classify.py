@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QListWidget, QListWidgetItem, QSpinBox, QVBoxLayout, QWidget
 
+from ..archive.codes import dx_label
 from ..archive.inputs import InputImage
 from ..model.extractors import choose_features, get_kind, kinds
 from ..model.session import ModelSession
@@ -28,7 +29,7 @@ class QueryList(QListWidget):
 
     def __init__(self):
         super().__init__()
-        self.setMaximumHeight(72)
+        self.setMaximumHeight(4 * self.fontMetrics().lineSpacing() + 12)  # four readable rows, then scrolling
         self.setAccessibleName("Query images")
         self.entries: list[dict] = []
 
@@ -41,11 +42,15 @@ class QueryList(QListWidget):
 
     def _label(self, entry: dict) -> str:
         name = Path(entry["name"]).name if entry["image"] is not None else entry["name"]
+        # Words, not ticks: a finished query is not a verified one.
         if entry["error"]:
-            return f"✗ {name} - could not be read"
+            return f"{name} - could not be classified"
         if entry["result"] is not None:
-            return f"✓ {name} - {entry['result'].prediction.prediction}"
-        return f"… {name}"
+            outcome = entry["result"].outcome
+            if outcome.unfamiliar:
+                return f"{name} - unfamiliar image, no suggestion"
+            return f"{name} - suggestion: {dx_label(outcome.prediction.prediction)}"
+        return f"{name} - waiting"
 
     def refresh(self, row: int) -> None:
         self.item(row).setText(self._label(self.entries[row]))
@@ -54,6 +59,7 @@ class QueryList(QListWidget):
 class ClassifyPanel(QWidget):
     features_changed = Signal(str)  # the user chose another similarity: the window reloads the index
     index_wanted = Signal()  # a query is about to run: load the index now if that was deferred
+    result_shown = Signal()  # the window gives the result the room the archive browser had
 
     def __init__(self, service: ModelService, settings: Settings, thumbnails: ThumbnailCache):
         super().__init__()
@@ -94,7 +100,7 @@ class ClassifyPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(model_row)
         layout.addWidget(self.feature_note)
-        layout.addWidget(self.queries)
+        self.result.add_above(self.queries)
         layout.addWidget(self.result, 1)
 
     # -- similarity and k ----------------------------------------------------------------------
@@ -141,7 +147,6 @@ class ClassifyPanel(QWidget):
         self.session = session
         if session is None:
             return
-        self.result.features_text = session.extractor.description
         self.result.trained_on_archive_note = (
             f"The {session.kind.label.lower()} similarity was trained on this image, so its neighbours look more "
             "convincing than a new image's would." if session.extractor.trained_on_archive else "")
@@ -214,7 +219,9 @@ class ClassifyPanel(QWidget):
     def _show(self, entry: dict) -> None:
         outcome = entry["result"].outcome
         name = entry["result"].name if entry["image"] is None else Path(entry["result"].name).name
-        self.result.show_result(name, entry["pixmap"], outcome)
+        tiles, sentences = self.session.explain(outcome) if self.session is not None else ([], [])
+        self.result.show_result(name, entry["pixmap"], outcome, tiles, sentences)
+        self.result_shown.emit()
 
     def forget_results(self) -> None:
         """Answers computed with other settings are dropped; the current one is asked again."""

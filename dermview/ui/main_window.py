@@ -8,8 +8,8 @@ import logging
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QIcon, QKeySequence
-from PySide6.QtWidgets import (QApplication, QFileDialog, QMainWindow, QMessageBox, QProgressBar, QPushButton,
-                               QSplitter, QStackedWidget, QTabWidget)
+from PySide6.QtWidgets import (QApplication, QFileDialog, QFrame, QMainWindow, QMessageBox, QProgressBar,
+                               QPushButton, QScrollArea, QSplitter, QStackedWidget, QTabWidget)
 
 from .. import NOT_A_MEDICAL_DEVICE, __version__
 from ..archive import Archive, open_archive
@@ -85,6 +85,10 @@ class MainWindow(QMainWindow):
             file_menu.addAction(action)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
+        view_menu = self.menuBar().addMenu("&View")
+        self.browser_action = QAction("Archive &Browser", self, checkable=True, checked=True,
+                                      shortcut=QKeySequence("Ctrl+B"), toggled=self.show_browser)
+        view_menu.addAction(self.browser_action)
         model_menu = self.menuBar().addMenu("&Model")
         self.rebuild_action = QAction("&Rebuild Index", self, triggered=lambda: self._load_index(rebuild=True))
         model_menu.addAction(self.rebuild_action)
@@ -121,17 +125,25 @@ class MainWindow(QMainWindow):
         self.classify = ClassifyPanel(self.service, self.settings, self.thumbnails)
         self.classify.features_changed.connect(lambda _features: self._load_index())
         self.classify.index_wanted.connect(self._deferred_load_index)
+        self.classify.result_shown.connect(lambda: self.browser_action.setChecked(False))
         self.service.query_done.connect(self.classify.query_done)
         self.service.query_failed.connect(self.classify.query_failed)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.classify, "Classify")
-        self.tabs.addTab(self.detail, "Archive image")
+        self.detail_page = QScrollArea()  # scrolls on a small screen rather than forcing the window's height
+        self.detail_page.setWidget(self.detail)
+        self.detail_page.setWidgetResizable(True)
+        self.detail_page.setFrameShape(QFrame.Shape.NoFrame)
+        self.tabs.addTab(self.detail_page, "Archive image")
         self.tabs.setMinimumWidth(560)
+        self.tabs.currentChanged.connect(self._tab_changed)
 
         self.splitter = QSplitter()
         self.splitter.addWidget(self.browser)
         self.splitter.addWidget(self.tabs)
         self.splitter.setStretchFactor(0, 1)
+        self.splitter.setCollapsible(0, True)  # the browser gives way while a result is judged
+        self.splitter.setCollapsible(1, False)
         self.splitter.setSizes([840, 580])
         state = self.settings.geometry("splitter-main")
         if state is not None:
@@ -241,13 +253,26 @@ class MainWindow(QMainWindow):
     def _index_cancelled(self) -> None:
         self._index_finished("Index not built (cancelled) - Model > Rebuild Index to build it")
 
+    # -- layout -------------------------------------------------------------------------------
+    def show_browser(self, visible: bool) -> None:
+        """The archive browser beside the tabs, or the whole width for the result (View > Archive Browser)."""
+        if self.browser is None:
+            return
+        self.browser.setVisible(visible)
+        if visible and self.splitter.sizes()[0] == 0:
+            self.splitter.setSizes([self.width() * 3 // 5, self.width() * 2 // 5])
+
+    def _tab_changed(self, index: int) -> None:
+        if self.tabs.widget(index) is self.detail_page:  # an archive image is looked at: bring its browser back
+            self.browser_action.setChecked(True)
+
     # -- browsing -----------------------------------------------------------------------------
     def show_archive_image(self, image_id: str) -> None:
         meta = self.archive.metadata
         row = meta.loc[meta["image_id"] == image_id].iloc[0]
         same = meta[(meta["lesion_id"] == row["lesion_id"]) & (meta["image_id"] != image_id)]
         self.detail.show_image(row, list(zip(same["image_id"], same["dx"].astype(str))), bool(row["available"]))
-        self.tabs.setCurrentWidget(self.detail)
+        self.tabs.setCurrentWidget(self.detail_page)
 
     def select_image(self, image_id: str) -> None:
         if not self.browser.select_image(image_id):  # filtered out: show it anyway

@@ -5,10 +5,11 @@ from __future__ import annotations
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QFormLayout, QFrame, QLabel, QListView, QListWidget, QListWidgetItem, QPushButton,
-                               QSizePolicy, QVBoxLayout, QWidget)
+                               QScrollArea, QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 
 from .. import NOT_A_MEDICAL_DEVICE
 from ..archive.codes import dx_label, dx_type_label
+from ..model.explain import LesionTile
 from ..model.knn import Prediction
 from ..model.session import QueryOutcome
 from .thumbnails import THUMB_SIZE, ThumbnailCache, placeholder
@@ -57,18 +58,20 @@ class ScaledImage(QLabel):
 class ThumbnailStrip(QListWidget):
     """Thumbnails with captions; arrow keys move, Enter or a click activates."""
 
-    def __init__(self, thumbnails: ThumbnailCache, wrap: bool):
+    def __init__(self, thumbnails: ThumbnailCache, wrap: bool, size: int = THUMB_SIZE, caption_lines: int = 3):
         super().__init__()
         self.thumbnails = thumbnails
+        self.size = size
         self.setViewMode(QListView.ViewMode.IconMode)
-        self.setIconSize(QSize(THUMB_SIZE, THUMB_SIZE * 3 // 4))
+        self.setIconSize(QSize(size, size * 3 // 4))
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
         self.setWrapping(wrap)
         self.setFlow(QListView.Flow.LeftToRight)
         self.setSpacing(4)
         self.setUniformItemSizes(True)
-        self.setGridSize(QSize(THUMB_SIZE + 36, THUMB_SIZE * 3 // 4 + 58))
+        line = self.fontMetrics().lineSpacing()
+        self.setGridSize(QSize(size + 24, size * 3 // 4 + caption_lines * line + 14))
         self.setWordWrap(True)
         # Which items already show their real thumbnail (the screenshot mode waits for all of them).
         self._loaded: set[str] = set()
@@ -78,8 +81,8 @@ class ThumbnailStrip(QListWidget):
         item = QListWidgetItem(caption)
         item.setData(IMAGE_ID_ROLE, image_id)
         item.setToolTip(plain_tooltip(tooltip))
-        pixmap = self.thumbnails.get(image_id)
-        item.setIcon(pixmap if pixmap is not None else placeholder(THUMB_SIZE, THUMB_SIZE * 3 // 4))
+        pixmap = self.thumbnails.get(image_id, self.size)
+        item.setIcon(pixmap if pixmap is not None else placeholder(self.size, self.size * 3 // 4))
         if pixmap is not None:
             self._loaded.add(image_id)
         self.addItem(item)
@@ -93,12 +96,12 @@ class ThumbnailStrip(QListWidget):
         return all(self.item(i).data(IMAGE_ID_ROLE) in self._loaded for i in range(self.count()))
 
     def _thumbnail_ready(self, image_id: str, size: int) -> None:
-        if size != THUMB_SIZE:
+        if size != self.size:
             return
         for i in range(self.count()):
             item = self.item(i)
             if item.data(IMAGE_ID_ROLE) == image_id:
-                pixmap = self.thumbnails.get(image_id)
+                pixmap = self.thumbnails.get(image_id, self.size)
                 if pixmap is not None:
                     item.setIcon(pixmap)
                     self._loaded.add(image_id)
@@ -178,15 +181,20 @@ class DetailPanel(QWidget):
             self.image.set_image(None if error else pixmap, error or "")
 
 
+# How a diagnosis was confirmed, in a tile's few characters (the tool tip has the full wording).
+_SHORT_CONFIRMATION = {"histo": "histopathology", "follow_up": "follow-up", "consensus": "consensus",
+                       "confocal": "confocal"}
+NEIGHBOUR_TILE = 160  # longest side of a neighbour lesion's image: 150 px or more to judge structures
+
+
 class ResultPanel(QWidget):
-    """The query, the suggestion with all seven vote shares, and the neighbours that voted."""
+    """The query large, what its neighbours are in words, and the neighbours as large lesion tiles."""
 
     neighbour_chosen = Signal(str)
 
     def __init__(self, thumbnails: ThumbnailCache):
         super().__init__()
-        self.features_text = "feature space"  # set by the window: which features the distances are in
-        # Set by the window when the learned network was trained on the archive's own images.
+        # Set by the window when the similarity in use was trained on the archive's own images.
         self.trained_on_archive_note = ""
         self.thumbnails = thumbnails
         self.prediction: Prediction | None = None
@@ -194,32 +202,56 @@ class ResultPanel(QWidget):
         self.query_name = ""
         self.title = rich_label("Drop an image anywhere on the window, or use File &gt; Open Image.")
         self.title.setWordWrap(True)
-        self.query = ScaledImage(QSize(200, 150))
+        self.query = ScaledImage(QSize(300, 225))
+        self.query.setObjectName("query-image")
         self.query.set_image(None, "No query image yet")
         self.headline = rich_label("")
         self.headline.setWordWrap(True)
         self.headline.setObjectName("prediction-headline")
         self.headline.setStyleSheet("font-size: 15px;")
+        self.summary = plain_label("")
+        self.summary.setWordWrap(True)
+        self.summary.setObjectName("result-summary")
         self.chart = VoteChart()
-        self.uncertainty = plain_label("")
-        self.uncertainty.setWordWrap(True)
-        self.neighbour_title = plain_label("Nearest archive images")
-        self.neighbours = ThumbnailStrip(thumbnails, wrap=True)
-        self.neighbours.setMinimumHeight(2 * (THUMB_SIZE * 3 // 4 + 62))
+        self.chart.setVisible(False)  # no bars before there is a vote to show
+        self.neighbour_title = plain_label("Nearest archive lesions")
+        self.neighbour_title.setWordWrap(True)
+        self.neighbours = ThumbnailStrip(thumbnails, wrap=True, size=NEIGHBOUR_TILE, caption_lines=3)
+        self.neighbours.setObjectName("neighbour-tiles")
         self.neighbours.itemActivated.connect(lambda item: self.neighbour_chosen.emit(item.data(IMAGE_ID_ROLE)))
         self.neighbours.itemClicked.connect(lambda item: self.neighbour_chosen.emit(item.data(IMAGE_ID_ROLE)))
-        line = QFrame()
-        line.setFrameShape(QFrame.Shape.HLine)
+
+        left = QWidget()
+        self.left_layout = QVBoxLayout(left)
+        self.left_layout.setContentsMargins(0, 0, 4, 0)
+        for widget in (self.title, self.query, self.headline, self.summary, self.chart):
+            self.left_layout.addWidget(widget, 1 if widget is self.query else 0)
+        # Text never overlaps the image: on a small screen the column scrolls instead.
+        scroll = QScrollArea()
+        scroll.setWidget(left)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(320)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(4, 0, 0, 0)
+        right_layout.addWidget(self.neighbour_title)
+        right_layout.addWidget(self.neighbours, 1)
+        split = QSplitter()
+        split.setChildrenCollapsible(False)
+        split.addWidget(scroll)
+        split.addWidget(right)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.title)
-        layout.addWidget(self.query, 1)
-        layout.addWidget(self.headline)
-        layout.addWidget(self.chart)
-        layout.addWidget(self.uncertainty)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(split, 1)
         layout.addWidget(notice_label())
-        layout.addWidget(line)
-        layout.addWidget(self.neighbour_title)
-        layout.addWidget(self.neighbours, 3)
+
+    def add_above(self, widget: QWidget) -> None:
+        """Put ``widget`` (the list of queries) at the top of the query's column."""
+        self.left_layout.insertWidget(0, widget)
 
     def show_busy(self, name: str) -> None:
         self.title.setText(f"Classifying {escape(name)} ...")
@@ -229,11 +261,14 @@ class ResultPanel(QWidget):
         self.title.setText(f"<b>Could not classify {escape(name)}</b>")
         self.query.set_image(None, message)
         self.headline.setText(f"<span style='color:#a00'>{escape(message)}</span>")
+        self.summary.setText("")
         self.chart.set_votes({}, None)
-        self.uncertainty.setText("")
+        self.chart.setVisible(False)
         self.neighbours.clear()
+        self.neighbour_title.setText("Nearest archive lesions")
 
-    def show_result(self, name: str, pixmap: QPixmap, outcome: QueryOutcome) -> None:
+    def show_result(self, name: str, pixmap: QPixmap, outcome: QueryOutcome, tiles: list[LesionTile],
+                    sentences: list[str]) -> None:
         prediction = outcome.prediction
         self.prediction = prediction
         self.query_pixmap = pixmap
@@ -250,32 +285,37 @@ class ResultPanel(QWidget):
             where = ""
         self.title.setText(f"Query: <b>{escape(name)}</b>{where}")
         self.query.set_image(pixmap)
-        share = prediction.votes[prediction.prediction]
-        runner_up = sorted(prediction.votes.items(), key=lambda kv: -kv[1])[1]
         if outcome.unfamiliar:  # muted: no suggestion, no vote chart, a warning in its place
             self.headline.setText(
                 "<span style='color:#a00000'><b>Unfamiliar image: no suggestion.</b></span> "
                 f"{escape(outcome.unfamiliar[0].upper() + outcome.unfamiliar[1:])}. The nearest archive images are "
-                "shown below, but they are not evidence of any diagnosis.")
+                "shown, but they are not evidence of any diagnosis.")
+            self.summary.setText("")
             self.chart.set_votes({}, None)
+            self.chart.setVisible(False)
         else:
-            self.headline.setText(f"Nearest-neighbour suggestion: <b>{dx_label(prediction.prediction)}</b> "
-                                  f"with {share:.0%} of the corrected vote")
+            self.headline.setText(f"Nearest-neighbour suggestion: <b>{escape(dx_label(prediction.prediction))}</b>")
+            self.summary.setText(" ".join(sentences) + " The bars show each diagnosis's share of the weighted, "
+                                 "corrected vote: not a probability.")
             self.chart.set_votes(prediction.votes, prediction.prediction)
-        k = len(prediction.neighbours)
-        distances = [n.distance for n in prediction.neighbours]
-        agree = sum(n.dx == prediction.prediction for n in prediction.neighbours)
-        runner = (f"runner-up {dx_label(runner_up[0])} {runner_up[1]:.0%}" if runner_up[1] >= 0.005
-                  else "no other diagnosis received a vote")
-        self.uncertainty.setText(
-            f"{agree} of the {k} nearest images are {prediction.prediction}; {runner}. "
-            f"Distances {min(distances):.2f}-{max(distances):.2f} in {self.features_text} "
-            "(smaller is more similar; votes are weighted by closeness and corrected for how common each "
-            "diagnosis is in the archive).")
+            self.chart.setVisible(True)
         self.neighbours.clear()
-        self.neighbour_title.setText(f"The {k} nearest archive images (click one to compare side by side)")
-        for n in prediction.neighbours:
-            caption = f"{n.dx} · {n.dx_type}\n{n.lesion_id}\nd = {n.distance:.2f}"
+        images = len(prediction.neighbours)
+        self.neighbour_title.setText(
+            f"The {len(tiles)} nearest archive lesions ({images} images voted). Each tile: a lesion's closest image, "
+            "its diagnosis and how it was confirmed (+N: more images of the lesion among the neighbours), and how "
+            "alike it is: closer than that share of archive look-alike pairs. Click to compare side by side.")
+        for tile in tiles:
+            n = tile.nearest
+            near = (f"closer than {tile.closeness:.0%}" if tile.closeness is not None else f"distance {n.distance:.2f}")
+            more = f" +{len(tile.more)}" if tile.more else ""
+            short = f"{tile.closeness:.0%}" if tile.closeness is not None else f"d {n.distance:.2f}"
+            caption = (f"{dx_label(n.dx).split(' (')[0]}\n{_SHORT_CONFIRMATION.get(n.dx_type, n.dx_type)}{more}\n"
+                       f"{n.image_id} · {short}")
+            others = "".join(f"\n  also {m.image_id} (distance {m.distance:.3f})" for m in tile.more)
             self.neighbours.add(n.image_id, caption,
-                                f"{n.image_id}, lesion {n.lesion_id}\n{dx_label(n.dx)}, confirmed by "
-                                f"{dx_type_label(n.dx_type).lower()}\ndistance {n.distance:.3f}")
+                                f"{dx_label(n.dx)}, confirmed by {dx_type_label(n.dx_type).lower()}\n"
+                                f"{n.image_id}, lesion {n.lesion_id}\ndistance {n.distance:.3f}: {near} of archive "
+                                "images are to their own nearest other lesion (higher is more alike)"
+                                + (f"\n{len(tile.more)} more images of this lesion are among the neighbours:" if tile.more
+                                   else "") + others)

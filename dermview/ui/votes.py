@@ -10,7 +10,7 @@ from ..archive.codes import DX_CODES, dx_label
 
 
 class VoteChart(QWidget):
-    ROW = 20
+    ROW = 17
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
