@@ -184,7 +184,7 @@ class DetailPanel(QWidget):
 # How a diagnosis was confirmed, in a tile's few characters (the tool tip has the full wording).
 _SHORT_CONFIRMATION = {"histo": "histopathology", "follow_up": "follow-up", "consensus": "consensus",
                        "confocal": "confocal"}
-NEIGHBOUR_TILE = 160  # longest side of a neighbour lesion's image: 150 px or more to judge structures
+NEIGHBOUR_TILE = 152  # longest side of a neighbour lesion's image: 150 px or more to judge structures
 
 
 class ResultPanel(QWidget):
@@ -216,7 +216,7 @@ class ResultPanel(QWidget):
         self.chart.setVisible(False)  # no bars before there is a vote to show
         self.neighbour_title = plain_label("Nearest archive lesions")
         self.neighbour_title.setWordWrap(True)
-        self.neighbours = ThumbnailStrip(thumbnails, wrap=True, size=NEIGHBOUR_TILE, caption_lines=3)
+        self.neighbours = ThumbnailStrip(thumbnails, wrap=True, size=NEIGHBOUR_TILE, caption_lines=4)
         self.neighbours.setObjectName("neighbour-tiles")
         self.neighbours.itemActivated.connect(lambda item: self.neighbour_chosen.emit(item.data(IMAGE_ID_ROLE)))
         self.neighbours.itemClicked.connect(lambda item: self.neighbour_chosen.emit(item.data(IMAGE_ID_ROLE)))
@@ -311,7 +311,7 @@ class ResultPanel(QWidget):
             more = f" +{len(tile.more)}" if tile.more else ""
             short = f"{tile.closeness:.0%}" if tile.closeness is not None else f"d {n.distance:.2f}"
             caption = (f"{dx_label(n.dx).split(' (')[0]}\n{_SHORT_CONFIRMATION.get(n.dx_type, n.dx_type)}{more}\n"
-                       f"{n.image_id} · {short}")
+                       f"{n.image_id}\n{n.lesion_id} · {short}")
             others = "".join(f"\n  also {m.image_id} (distance {m.distance:.3f})" for m in tile.more)
             self.neighbours.add(n.image_id, caption,
                                 f"{dx_label(n.dx)}, confirmed by {dx_type_label(n.dx_type).lower()}\n"
