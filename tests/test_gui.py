@@ -295,3 +295,21 @@ def test_file_names_are_shown_as_plain_text(make_window, small_model, small_arch
     wait_for_result(qtbot, window)
     assert window.classify.result.prediction is None
     assert not _labels_render_no_markup_from(window, "<font")
+
+
+def test_performance_view_draws_the_held_out_figures(make_window, small_model, small_archive, qtbot, tmp_path):
+    window = make_window(small_archive)
+    wait_for_index(qtbot, window)
+    window.performance_action.trigger()
+    dialog = window.performance
+    qtbot.waitExposed(dialog)
+    held_out = window.session.held_out
+    assert dialog.matrix.matrix == held_out["confusion"]["matrix"]
+    assert sum(map(sum, dialog.matrix.matrix)) == held_out["n"]
+    picture = dialog.grab()
+    assert picture.width() >= dialog.matrix.sizeHint().width()
+    assert picture.save(str(tmp_path / "performance.png"))
+    image = picture.toImage()  # the diagonal is drawn green, the rest red: both appear
+    colours = {image.pixelColor(x, y).name() for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
+    assert len(colours) > 10
+    dialog.close()

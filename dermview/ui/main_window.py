@@ -19,6 +19,7 @@ from ..paths import resources_dir
 from .browser import ArchiveBrowser
 from .classify import ClassifyPanel
 from .panels import DetailPanel
+from .performance import PerformanceDialog
 from .settings import Settings
 from .start_page import StartPage
 from .text import plain_label, warn
@@ -92,6 +93,8 @@ class MainWindow(QMainWindow):
         model_menu = self.menuBar().addMenu("&Model")
         self.rebuild_action = QAction("&Rebuild Index", self, triggered=lambda: self._load_index(rebuild=True))
         model_menu.addAction(self.rebuild_action)
+        self.performance_action = QAction("&Performance...", self, triggered=self.show_performance)
+        model_menu.addAction(self.performance_action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(QAction("&About dermview", self, triggered=self.about))
 
@@ -265,6 +268,15 @@ class MainWindow(QMainWindow):
     def _tab_changed(self, index: int) -> None:
         if self.tabs.widget(index) is self.detail_page:  # an archive image is looked at: bring its browser back
             self.browser_action.setChecked(True)
+
+    def show_performance(self) -> None:
+        """Model > Performance: the held-out confusion matrix and recall/precision of the similarity in use."""
+        if self.session is None:
+            self.report_error("No similarity index yet", "Open the archive and wait for its index first.")
+            return
+        self.performance = PerformanceDialog(self.session.kind.label, self.session.held_out, self)
+        self.performance.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.performance.show()
 
     # -- browsing -----------------------------------------------------------------------------
     def show_archive_image(self, image_id: str) -> None:
