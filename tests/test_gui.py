@@ -313,3 +313,14 @@ def test_performance_view_draws_the_held_out_figures(make_window, small_model, s
     colours = {image.pixelColor(x, y).name() for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
     assert len(colours) > 10
     dialog.close()
+
+
+def test_table_columns_are_wide_enough_for_their_longest_text(make_window, small_model, small_archive):
+    window = make_window(small_archive)
+    window.browser.set_view_mode("table")
+    table, model = window.browser.table, window.browser.model
+    metrics = table.fontMetrics()
+    for column in range(model.columnCount() - 1):  # the last is the grid's hidden caption
+        assert table.columnWidth(column) >= metrics.horizontalAdvance(model.widest_text(column)), model.headerData(
+            column, Qt.Orientation.Horizontal)
+    assert model.widest_text(2) == "Actinic keratosis / Bowen's disease (akiec)"

@@ -52,6 +52,20 @@ class ArchiveModel(QAbstractTableModel):
         self._row_of = None
         self.layoutChanged.emit()
 
+    def widest_text(self, column: int) -> str:
+        """The longest text column ``column`` can show (its header included), to size it without
+        measuring 10,000 rows."""
+        name, header = COLUMNS[column]
+        if name == "age":
+            values = ["100"]
+        elif name == "dx":
+            values = list(self._dx_labels.values())
+        elif name == "dx_type":
+            values = [dx_type_label(v) for v in set(self._columns["dx_type"])]
+        else:
+            values = list(set(self._columns[name][:2000]))  # ids have one length; categories are few
+        return max([header, *values], key=len)
+
     def image_id(self, row: int) -> str:
         return self._columns["image_id"][self.rows[row]]
 

@@ -90,6 +90,10 @@ class ArchiveBrowser(QSplitter):
         table.verticalHeader().setVisible(False)
         table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         table.horizontalHeader().setStretchLastSection(True)
+        # Nothing clipped: each column as wide as the longest text it can hold (a scroll bar if need be).
+        metrics = table.fontMetrics()
+        for column in range(CAPTION_COLUMN):
+            table.setColumnWidth(column, metrics.horizontalAdvance(self.model.widest_text(column)) + 24)
         return table
 
     def apply_filter(self, flt: Filter) -> None:
