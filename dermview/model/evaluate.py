@@ -190,7 +190,6 @@ def evaluate_learned_held_out(archive, model_path, *, classic_index=None, progre
     ``classic_index`` the colour-texture model is measured on the same fold (tuned on its training
     folds only), so the two are compared on identical images.
     """
-
     info = model_info(model_path)
     if info.held_out_fold is None:
         raise DermviewError("this model was trained on every archive image; it has no held-out lesions")

@@ -43,7 +43,7 @@ class Familiarity:
         distance = float(self.distance(features)[0])
         if not np.isfinite(distance) or distance > self.threshold:
             return (f"its colours and texture are unlike the archive's dermatoscopic images (distance "
-                    f"{distance:.0f}; 99.5% of archive images lie within {self.threshold:.0f}, half within "
+                    f"{distance:.0f}; {QUANTILE:.1%} of archive images lie within {self.threshold:.0f}, half within "
                     f"{self.typical:.0f}); it may not be dermoscopy of a skin lesion")
         return None
 

@@ -132,8 +132,9 @@ class ArchiveIndex:
 
     @property
     def nbytes(self) -> int:
-        arrays = [self.image_ids, self.features, self.copy_hashes, self.copy_thumbs,
-                  *self.projection.to_arrays().values()]
+        arrays = [self.image_ids, self.features, self.copy_hashes, self.copy_thumbs, self.neighbour_distances,
+                  *self.projection.to_arrays().values(),
+                  *(self.familiarity.to_arrays().values() if self.familiarity else ())]
         if self.embedded is not self.features:
             arrays.append(self.embedded)
         return int(sum(np.asarray(a).nbytes for a in arrays))
@@ -163,11 +164,10 @@ def fit_projection(features: np.ndarray, labels: np.ndarray) -> Projection:
     return projection
 
 
-def fit_archive_familiarity(archive: Archive, ids: np.ndarray, features: np.ndarray, extractor, *,
-                            cancel: CancelCheck | None = None, workers: int | None = None) -> Familiarity:
-    """The familiarity model, from the colour-texture features of a seeded sample of the indexed images:
+def fit_archive_familiarity(archive: Archive, ids: np.ndarray, rows: np.ndarray, features: np.ndarray, extractor,
+                            *, cancel: CancelCheck | None = None, workers: int | None = None) -> Familiarity:
+    """The familiarity model, from the colour-texture features of the sampled ``rows`` of the indexed images:
     the index's own features when they are colour-texture ones, otherwise computed for the sample."""
-    rows = sample_rows(len(ids))
     if isinstance(extractor, ClassicExtractor):
         colour = features[rows]
     else:
@@ -212,8 +212,9 @@ def build_index(archive: Archive, *, extractor_name: str = "classic", progress: 
     embedded = features if projection.is_identity else projection.transform(features)
     if not np.isfinite(embedded).all():
         raise DermviewError(_UNIFORM_ARCHIVE + " (the similarity space came out undefined).")
-    familiarity = fit_archive_familiarity(archive, ids[good], features, extractor, cancel=cancel, workers=workers)
     kept = ids[good].astype(str)
+    sample = sample_rows(len(kept))  # one seeded sample for the familiarity model and the distance yardstick
+    familiarity = fit_archive_familiarity(archive, kept, sample, features, extractor, cancel=cancel, workers=workers)
     return ArchiveIndex(image_ids=kept, features=features, projection=projection,
                         embedded=embedded, content_key=archive.content_key(),
                         extractor=extractor.name, version=index_version(extractor), failed=errors,
@@ -221,7 +222,7 @@ def build_index(archive: Archive, *, extractor_name: str = "classic", progress: 
                         copy_thumbs=np.stack([prints[i][1] for i in kept]).astype(np.float16),
                         familiarity=familiarity,
                         neighbour_distances=nearest_other_lesion_distances(
-                            embedded, meta["lesion_id"].astype(str).to_numpy()[good]))
+                            embedded, meta["lesion_id"].astype(str).to_numpy()[good], sample))
 
 
 def save_index(index: ArchiveIndex, path: Path) -> None:

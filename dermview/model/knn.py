@@ -157,12 +157,9 @@ def class_prior(labels: np.ndarray) -> np.ndarray:
     return np.bincount(labels, minlength=len(DX_CODES)) / max(len(labels), 1)
 
 
-def nearest_other_lesion_distances(points: np.ndarray, lesions: np.ndarray, *, sample: int = 2000,
-                                   seed: int = 0) -> np.ndarray:
-    """Sorted distances (S,) from a seeded sample of ``points`` (N, d) to their nearest point of another
+def nearest_other_lesion_distances(points: np.ndarray, lesions: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Sorted distances (S,) from the ``rows`` (S,) of ``points`` (N, d) to their nearest point of another
     lesion (``lesions`` (N,)): the yardstick that makes a distance readable (dermview.model.explain)."""
-    rng = np.random.default_rng(seed)
-    rows = np.sort(rng.choice(len(points), size=min(sample, len(points)), replace=False))
     out = np.empty(len(rows), np.float32)
     for start in range(0, len(rows), 256):
         chunk = rows[start:start + 256]

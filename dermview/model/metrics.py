@@ -40,8 +40,3 @@ def metrics(y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray | None = 
             out["per_class"][code]["roc_auc"] = None if auc is None else float(auc)
     return out
 
-
-def objective(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """What the colour-texture tuning maximises: the mean of accuracy and balanced accuracy."""
-    m = metrics(y_true, y_pred)
-    return 0.5 * (m["accuracy"] + m["balanced_accuracy"])

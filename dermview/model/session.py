@@ -74,10 +74,6 @@ class ModelSession:
     def extractor(self) -> FeatureExtractor:
         return self.predictor.extractor
 
-    @property
-    def default_k(self) -> int:
-        return self.predictor.vote.k
-
     # -- queries ------------------------------------------------------------------------------------
     def archive_image_named(self, stem: str | None) -> str | None:
         """The archive image a file's name says it is (``ISIC_0024306.jpg``), if the archive has it."""

@@ -104,13 +104,13 @@ def setup_logging() -> tuple[Path | None, str | None]:
 
     root = logging.getLogger()
     root.setLevel(logging.INFO)
-    path: Path | None = user_dirs().logs / "dermview.log"
+    folder = user_dirs().logs
+    path: Path | None = folder / "dermview.log"
     problem = None
     try:
-        handler: logging.Handler = logging.FileHandler(ensure_dir(user_dirs().logs) / "dermview.log",
-                                                       encoding="utf-8")
+        handler: logging.Handler = logging.FileHandler(ensure_dir(folder) / "dermview.log", encoding="utf-8")
     except OSError as exc:
-        problem = f"the log folder {user_dirs().logs} cannot be written ({exc.strerror or exc})"
+        problem = f"the log folder {folder} cannot be written ({exc.strerror or exc})"
         handler, path = logging.NullHandler(), None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
