@@ -136,7 +136,8 @@ def test_compare_view_zooms_both_sides(make_window, small_model, small_archive, 
     qtbot.mouseClick(window.classify.result.neighbours.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     qtbot.waitUntil(lambda: window.findChild(CompareDialog) is not None, timeout=WAIT_MS)
     dialog = window.findChild(CompareDialog)
-    qtbot.waitUntil(dialog.isVisible, timeout=5000)
+    qtbot.waitUntil(lambda: dialog.isVisible() and dialog.shown == window.classify.result.tiles[0].nearest.image_id,
+                    timeout=WAIT_MS)
     before = dialog.zoom_level()
     dialog.zoom(1.25)
     after = dialog.zoom_level()
@@ -144,6 +145,48 @@ def test_compare_view_zooms_both_sides(make_window, small_model, small_archive, 
     dialog.left.horizontalScrollBar().setValue(dialog.left.horizontalScrollBar().maximum())
     assert dialog.right.horizontalScrollBar().value() == dialog.left.horizontalScrollBar().value()
     dialog.close()
+
+
+def test_a_lesion_with_more_images_opens_them_all_in_the_compare_view(make_window, small_model, small_archive,
+                                                                      data_dir, qtbot):
+    window = make_window(small_archive)
+    wait_for_index(qtbot, window)
+    # Its 21 neighbours in the small archive come from 18 lesions (measured): some tiles stand for several images.
+    drop(window, [data_dir / "originals" / "ISIC_0024310.jpg"])
+    wait_for_result(qtbot, window)
+    result = window.classify.result
+    row, tile = next((i, t) for i, t in enumerate(result.tiles) if t.more)
+    assert f"+{len(tile.more)} more" in result.neighbours.item(row).text()
+    rect = result.neighbours.visualItemRect(result.neighbours.item(row))
+    qtbot.mouseClick(result.neighbours.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: window.findChild(CompareDialog) is not None, timeout=WAIT_MS)
+    dialog = window.findChild(CompareDialog)
+    qtbot.waitUntil(lambda: dialog.shown == tile.nearest.image_id, timeout=WAIT_MS)
+    buttons = dialog.choices.buttons()
+    assert [b.text().split()[0] for b in buttons] == [tile.nearest.image_id, *(m.image_id for m in tile.more)]
+    qtbot.mouseClick(buttons[1], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.shown == tile.more[0].image_id, timeout=WAIT_MS)
+    assert dialog.neighbour_title.text().startswith(tile.more[0].image_id)
+    assert tile.nearest.lesion_id in dialog.neighbour_title.text()
+    dialog.close()
+
+
+def test_larger_screens_show_more_and_larger_tiles(make_window, small_model, small_archive, data_dir, qtbot):
+    from dermview.ui.app import layout_report
+
+    window = make_window(small_archive)
+    wait_for_index(qtbot, window)
+    drop(window, [data_dir / "originals" / "ISIC_0024307.jpg"])
+    wait_for_result(qtbot, window)
+    sizes = {}
+    for width, height in ((1366, 768), (1920, 1080), (1366, 768)):
+        window.resize(width, height)
+        qtbot.waitUntil(lambda w=width: window.size().width() == w)
+        qtbot.wait(50)  # the layout settles
+        sizes[width] = layout_report(window)
+    assert sizes[1366]["neighbour_tile"][0] >= 150 and sizes[1366]["neighbours_visible"] >= 9
+    assert sizes[1920]["neighbour_tile"][0] > sizes[1366]["neighbour_tile"][0]
+    assert sizes[1920]["neighbours_visible"] >= max(15, sizes[1366]["neighbours_visible"])
 
 
 def test_find_similar_excludes_own_lesion(make_window, small_model, small_archive, qtbot):

@@ -11,6 +11,8 @@ DX_NAMES = {
     "nv": "Melanocytic nevus",
     "vasc": "Vascular lesion",
 }
+# Where a line is short (a neighbour tile, a worklist cell): the full name is in the tool tip.
+DX_SHORT_NAMES = {**DX_NAMES, "akiec": "AK / Bowen's disease"}
 DX_CODES = tuple(DX_NAMES)  # fixed order everywhere: alphabetical, as in the published table
 _DX_SORTED = np.array(DX_CODES)
 

@@ -218,8 +218,10 @@ class ScriptedRun:
         prediction = classify.result.prediction
         features = window.session.features if window.session is not None else "?"
         note = classify.feature_note.text() if classify.feature_note.isVisibleTo(window) else ""
-        summary = (f"{entries[good]['name']} ({features} features{'; ' + note if note else ''}): "
-                   f"{prediction.prediction} ({prediction.votes[prediction.prediction]:.0%}), "
+        outcome = entries[good]["result"].outcome
+        answer = ("unfamiliar image, no suggestion" if outcome.unfamiliar else
+                  f"{prediction.prediction} ({prediction.votes[prediction.prediction]:.0%})")
+        summary = (f"{entries[good]['name']} ({features} features{'; ' + note if note else ''}): {answer}, "
                    f"{len(prediction.neighbours)} neighbours; window {pixmap.width()}x{pixmap.height()}{saved}")
         if failed:
             self.finish(1, f"{len(failed)} of {len(entries)} images could not be classified: "

@@ -12,12 +12,12 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QListWidget, QListWidgetItem, QSpinBox, QVBoxLayout, QWidget
 
-from ..archive.codes import dx_label
+from ..archive.codes import dx_label, dx_type_label
 from ..archive.inputs import InputImage
 from ..model.extractors import choose_features, get_kind, kinds
 from ..model.session import ModelSession
 from .compare import CompareDialog
-from .panels import LARGE_SIZE, ResultPanel
+from .panels import ResultPanel
 from .settings import Settings
 from .text import plain_label, tooltip
 from .thumbnails import ThumbnailCache
@@ -66,7 +66,6 @@ class ClassifyPanel(QWidget):
         self.service, self.settings, self.thumbnails = service, settings, thumbnails
         self.session: ModelSession | None = None
         self._pending: dict[int, int] = {}  # query generation -> list row; newest wins
-        self._compare_wanted: str | None = None
 
         self.features_combo = QComboBox()
         self.features_combo.setObjectName("features-combo")
@@ -87,7 +86,6 @@ class ClassifyPanel(QWidget):
         self.queries.currentRowChanged.connect(self._row_changed)
         self.result = ResultPanel(thumbnails)
         self.result.neighbour_chosen.connect(self.compare_with)
-        thumbnails.ready.connect(self._maybe_open_compare)
 
         model_row = QHBoxLayout()  # what "similar" means and how many neighbours vote
         model_row.addWidget(plain_label("Similarity:"))
@@ -235,24 +233,16 @@ class ClassifyPanel(QWidget):
 
     # -- compare -------------------------------------------------------------------------------
     def compare_with(self, image_id: str) -> None:
-        self._compare_wanted = image_id
-        if self.thumbnails.get(image_id, LARGE_SIZE) is not None:
-            self._open_compare(image_id)
-
-    def _maybe_open_compare(self, image_id: str, size: int) -> None:
-        if size == LARGE_SIZE and image_id == self._compare_wanted:
-            self._open_compare(image_id)
-
-    def _open_compare(self, image_id: str) -> None:
-        self._compare_wanted = None
-        pixmap = self.thumbnails.get(image_id, LARGE_SIZE)
-        if pixmap is None or self.result.query_pixmap is None:
+        """Open the query beside the lesion that ``image_id`` belongs to; its other images among the
+        neighbours (the tile's "+N more") can be switched to in the dialog."""
+        if self.result.query_pixmap is None:
             return
-        prediction = self.result.prediction
-        neighbour = next((n for n in prediction.neighbours if n.image_id == image_id), None) if prediction else None
-        title = image_id if neighbour is None else (
-            f"{image_id} - {neighbour.dx} ({neighbour.dx_type}), lesion {neighbour.lesion_id}, "
-            f"distance {neighbour.distance:.2f}")
-        self.compare = CompareDialog(self.result.query_pixmap, f"Query: {self.result.query_name}", pixmap, title, self)
+        tile = next((t for t in self.result.tiles
+                     if image_id in {t.nearest.image_id, *(m.image_id for m in t.more)}), None)
+        members = [tile.nearest, *tile.more] if tile is not None else []
+        images = [(n.image_id, f"{n.image_id}: {dx_label(n.dx)}, confirmed by {dx_type_label(n.dx_type).lower()}; "
+                   f"lesion {n.lesion_id}, distance {n.distance:.2f}") for n in members] or [(image_id, image_id)]
+        self.compare = CompareDialog(self.thumbnails, self.result.query_pixmap, f"Query: {self.result.query_name}",
+                                     images, self)
         self.compare.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.compare.show()

@@ -1,27 +1,36 @@
-"""Side-by-side compare of the query and one neighbour, with zoom and pan kept in step."""
+"""Side-by-side compare of the query and one neighbour lesion, with zoom and pan kept in step. When
+several images of that lesion are among the neighbours, buttons switch between them."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap, QWheelEvent
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView,
-                               QGridLayout, QLabel, QPushButton, QHBoxLayout, QVBoxLayout)
+from PySide6.QtWidgets import (QButtonGroup, QDialog, QDialogButtonBox, QGraphicsPixmapItem, QGraphicsScene,
+                               QGraphicsView, QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout)
+
+from .thumbnails import LARGE_SIZE, ThumbnailCache
 
 
 class SyncedView(QGraphicsView):
-    def __init__(self, pixmap: QPixmap, logical_width: float):
+    def __init__(self, pixmap: QPixmap | None = None):
         super().__init__()
-        self.item = QGraphicsPixmapItem(pixmap)
+        self.item = QGraphicsPixmapItem()
         self.item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
-        # Show both images at the same logical size, so that one zoom and one scroll fit both.
-        self.item.setScale(logical_width / max(1, pixmap.width()))
         scene = QGraphicsScene(self)
         scene.addItem(self.item)
         self.setScene(scene)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
-        self.partner: SyncedView | None = None
         self.zoom_changed = None
+        if pixmap is not None:
+            self.set_pixmap(pixmap)
+
+    def set_pixmap(self, pixmap: QPixmap, logical_width: float = 0.0) -> None:
+        """Show ``pixmap`` scaled to ``logical_width`` scene units (its own width when 0): both sides of a
+        comparison use one logical width, so one zoom and one scroll fit both."""
+        self.item.setPixmap(pixmap)
+        self.item.setScale((logical_width or pixmap.width()) / max(1, pixmap.width()))
+        self.scene().setSceneRect(self.item.sceneBoundingRect())
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         factor = 1.25 if event.angleDelta().y() > 0 else 0.8
@@ -30,13 +39,22 @@ class SyncedView(QGraphicsView):
 
 
 class CompareDialog(QDialog):
-    def __init__(self, query: QPixmap, query_title: str, neighbour: QPixmap, neighbour_title: str, parent=None):
+    """The query on the left; on the right one image of a neighbour lesion, chosen among ``images``
+    ((image_id, title) pairs, the lesion's closest image first)."""
+
+    def __init__(self, thumbnails: ThumbnailCache, query: QPixmap, query_title: str,
+                 images: list[tuple[str, str]], parent=None):
         super().__init__(parent)
         self.setWindowTitle("Compare query and neighbour")
-        self.resize(1100, 620)
-        width = float(max(query.width(), neighbour.width()))
-        self.left = SyncedView(query, width)
-        self.right = SyncedView(neighbour, width)
+        self.resize(1100, 640)
+        self.thumbnails = thumbnails
+        self.images = images
+        self.shown: str | None = None  # the image id on the right, once its pixmap is there
+        self._wanted = images[0][0]
+        self.logical_width = float(max(query.width(), LARGE_SIZE))
+        self.left = SyncedView()
+        self.left.set_pixmap(query, self.logical_width)
+        self.right = SyncedView()
         for view in (self.left, self.right):
             view.zoom_changed = self.zoom
         # Pan in step: each scroll bar drives its twin.
@@ -44,13 +62,28 @@ class CompareDialog(QDialog):
             a.horizontalScrollBar().valueChanged.connect(b.horizontalScrollBar().setValue)
             a.verticalScrollBar().valueChanged.connect(b.verticalScrollBar().setValue)
 
+        self.query_title = QLabel(query_title)
+        self.neighbour_title = QLabel("Loading ...")
         grid = QGridLayout()
-        for column, (title, view) in enumerate(((query_title, self.left), (neighbour_title, self.right))):
-            label = QLabel(title)
+        for column, (label, view) in enumerate(((self.query_title, self.left), (self.neighbour_title, self.right))):
             label.setTextFormat(Qt.TextFormat.PlainText)  # file names
             label.setWordWrap(True)
             grid.addWidget(label, 0, column)
             grid.addWidget(view, 1, column)
+        # One button per image of the lesion among the neighbours: the "+N more" of its tile.
+        self.choices = QButtonGroup(self)
+        choice_row = QHBoxLayout()
+        if len(images) > 1:
+            choice_row.addWidget(QLabel(f"{len(images)} images of this lesion are among the neighbours:"))
+            for number, (image_id, _title) in enumerate(images):
+                button = QPushButton(image_id + (" (closest)" if number == 0 else ""))
+                button.setCheckable(True)
+                button.setChecked(number == 0)
+                button.setObjectName(f"lesion-image-{image_id}")
+                self.choices.addButton(button, number)
+                choice_row.addWidget(button)
+            choice_row.addStretch(1)
+            self.choices.idClicked.connect(lambda number: self.show_neighbour(self.images[number][0]))
         buttons = QHBoxLayout()
         for text, action in (("Zoom in", lambda: self.zoom(1.25)), ("Zoom out", lambda: self.zoom(0.8)),
                              ("Fit", self.fit)):
@@ -62,8 +95,30 @@ class CompareDialog(QDialog):
         close.rejected.connect(self.reject)
         buttons.addWidget(close)
         layout = QVBoxLayout(self)
-        layout.addLayout(grid)
+        layout.addLayout(grid, 1)
+        layout.addLayout(choice_row)
         layout.addLayout(buttons)
+        thumbnails.ready.connect(self._ready)
+        self.show_neighbour(self._wanted)
+
+    def show_neighbour(self, image_id: str) -> None:
+        """Put ``image_id`` on the right as soon as its large image is loaded (now, if it is cached)."""
+        self._wanted = image_id
+        pixmap = self.thumbnails.get(image_id, LARGE_SIZE)
+        if pixmap is None:
+            self.neighbour_title.setText(f"Loading {image_id} ...")
+            return
+        transform = self.right.transform()  # keep the zoom the clinician chose when switching images
+        self.right.set_pixmap(pixmap, self.logical_width)
+        self.right.setTransform(transform)
+        self.neighbour_title.setText(dict(self.images)[image_id])
+        self.shown = image_id
+
+    def _ready(self, image_id: str, size: int) -> None:
+        if size == LARGE_SIZE and image_id == self._wanted and self.shown != image_id:
+            self.show_neighbour(image_id)
+            if self.isVisible() and len(self.images) == 1:
+                self.fit()
 
     def zoom(self, factor: float) -> None:
         for view in (self.left, self.right):
@@ -74,7 +129,7 @@ class CompareDialog(QDialog):
 
     def fit(self) -> None:
         for view in (self.left, self.right):
-            view.fitInView(view.item, Qt.AspectRatioMode.KeepAspectRatio)
+            view.fitInView(self.left.item, Qt.AspectRatioMode.KeepAspectRatio)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

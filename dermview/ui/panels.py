@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QFormLayout, QFrame, QLabel, QListView, QListWidget, QListWidgetItem, QPushButton,
                                QScrollArea, QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 
 from .. import NOT_A_MEDICAL_DEVICE
-from ..archive.codes import dx_label, dx_type_label
+from ..archive.codes import DX_SHORT_NAMES, dx_label, dx_type_label
 from ..model.explain import LesionTile
 from ..model.knn import Prediction
 from ..model.session import QueryOutcome
-from .thumbnails import THUMB_SIZE, ThumbnailCache, placeholder
+from .thumbnails import LARGE_SIZE, THUMB_SIZE, ThumbnailCache, placeholder
 from .text import escape, plain_label, rich_label
 from .text import tooltip as plain_tooltip
 from .votes import VoteChart
 
 IMAGE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
-LARGE_SIZE = 800  # longest side of the detail view and the compare view
 
 
 class ScaledImage(QLabel):
@@ -62,20 +61,41 @@ class ThumbnailStrip(QListWidget):
         super().__init__()
         self.thumbnails = thumbnails
         self.size = size
+        self.caption_lines = caption_lines
         self.setViewMode(QListView.ViewMode.IconMode)
-        self.setIconSize(QSize(size, size * 3 // 4))
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
         self.setWrapping(wrap)
         self.setFlow(QListView.Flow.LeftToRight)
         self.setSpacing(4)
         self.setUniformItemSizes(True)
-        line = self.fontMetrics().lineSpacing()
-        self.setGridSize(QSize(size + 24, size * 3 // 4 + caption_lines * line + 14))
         self.setWordWrap(True)
+        self._apply_size()
         # Which items already show their real thumbnail (the screenshot mode waits for all of them).
         self._loaded: set[str] = set()
         thumbnails.ready.connect(self._thumbnail_ready)
+
+    def cell(self, size: int) -> QSize:
+        """The grid cell of a ``size``-pixel image with its caption lines."""
+        return QSize(size + 24, size * 3 // 4 + self.caption_lines * self.fontMetrics().lineSpacing() + 14)
+
+    def _apply_size(self) -> None:
+        self.setIconSize(QSize(self.size, self.size * 3 // 4))
+        self.setGridSize(self.cell(self.size))
+
+    def set_image_size(self, size: int) -> None:
+        """Show every image at ``size`` pixels on its long side (loaded at that size as needed)."""
+        if size == self.size:
+            return
+        self.size = size
+        self._apply_size()
+        self._loaded.clear()
+        for i in range(self.count()):
+            item = self.item(i)
+            pixmap = self.thumbnails.get(item.data(IMAGE_ID_ROLE), size)
+            if pixmap is not None:
+                item.setIcon(pixmap)
+                self._loaded.add(item.data(IMAGE_ID_ROLE))
 
     def add(self, image_id: str, caption: str, tooltip: str) -> QListWidgetItem:
         item = QListWidgetItem(caption)
@@ -185,6 +205,22 @@ class DetailPanel(QWidget):
 _SHORT_CONFIRMATION = {"histo": "histopathology", "follow_up": "follow-up", "consensus": "consensus",
                        "confocal": "confocal"}
 NEIGHBOUR_TILE = 152  # longest side of a neighbour lesion's image: 150 px or more to judge structures
+LARGEST_TILE = 256  # larger screens get larger tiles, up to this
+WANTED_VISIBLE = 15  # ... as long as this many tiles (or all of them) still fit without scrolling
+
+
+def tile_size_for(area: QSize, cell, tiles: int, spacing: int = 4) -> int:
+    """The largest image size (NEIGHBOUR_TILE..LARGEST_TILE, in steps of 8) at which min(tiles,
+    WANTED_VISIBLE) tiles are fully visible in ``area``; NEIGHBOUR_TILE when none is. ``cell(size)``
+    gives a tile's grid cell. At 1366x768 this stays 152 px (12 visible); at 1920x1080 it is 192 px (15)."""
+    wanted = max(1, min(tiles, WANTED_VISIBLE))
+    for size in range(LARGEST_TILE, NEIGHBOUR_TILE, -8):
+        box = cell(size)
+        columns = max(0, (area.width() - spacing) // (box.width() + spacing))
+        rows = max(0, (area.height() - spacing) // (box.height() + spacing))
+        if columns * rows >= wanted:
+            return size
+    return NEIGHBOUR_TILE
 
 
 class ResultPanel(QWidget):
@@ -198,6 +234,7 @@ class ResultPanel(QWidget):
         self.trained_on_archive_note = ""
         self.thumbnails = thumbnails
         self.prediction: Prediction | None = None
+        self.tiles: list[LesionTile] = []
         self.query_pixmap: QPixmap | None = None
         self.query_name = ""
         self.title = rich_label("Drop an image anywhere on the window, or use File &gt; Open Image.")
@@ -218,6 +255,7 @@ class ResultPanel(QWidget):
         self.neighbour_title.setWordWrap(True)
         self.neighbours = ThumbnailStrip(thumbnails, wrap=True, size=NEIGHBOUR_TILE, caption_lines=4)
         self.neighbours.setObjectName("neighbour-tiles")
+        self.neighbours.installEventFilter(self)  # larger tiles when the screen has room
         self.neighbours.itemActivated.connect(lambda item: self.neighbour_chosen.emit(item.data(IMAGE_ID_ROLE)))
         self.neighbours.itemClicked.connect(lambda item: self.neighbour_chosen.emit(item.data(IMAGE_ID_ROLE)))
 
@@ -249,6 +287,18 @@ class ResultPanel(QWidget):
         layout.addWidget(split, 1)
         layout.addWidget(notice_label())
 
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.neighbours and event.type() == QEvent.Type.Resize:
+            self.fit_tiles()
+        return False
+
+    def fit_tiles(self) -> None:
+        # Measured as if the scroll bar were there: tiles must not grow and shrink as it comes and goes.
+        strip = self.neighbours
+        frame = 2 * strip.frameWidth()
+        area = QSize(strip.width() - frame - strip.verticalScrollBar().sizeHint().width(), strip.height() - frame)
+        strip.set_image_size(tile_size_for(area, strip.cell, len(self.tiles) or WANTED_VISIBLE))
+
     def add_above(self, widget: QWidget) -> None:
         """Put ``widget`` (the list of queries) at the top of the query's column."""
         self.left_layout.insertWidget(0, widget)
@@ -258,6 +308,7 @@ class ResultPanel(QWidget):
 
     def show_error(self, name: str, message: str) -> None:
         self.prediction = None
+        self.tiles = []
         self.title.setText(f"<b>Could not classify {escape(name)}</b>")
         self.query.set_image(None, message)
         self.headline.setText(f"<span style='color:#a00'>{escape(message)}</span>")
@@ -271,6 +322,7 @@ class ResultPanel(QWidget):
                     sentences: list[str]) -> None:
         prediction = outcome.prediction
         self.prediction = prediction
+        self.tiles = tiles
         self.query_pixmap = pixmap
         self.query_name = name
         note = f" {escape(self.trained_on_archive_note)}" if self.trained_on_archive_note else ""
@@ -300,17 +352,18 @@ class ResultPanel(QWidget):
             self.chart.set_votes(prediction.votes, prediction.prediction)
             self.chart.setVisible(True)
         self.neighbours.clear()
+        self.fit_tiles()
         images = len(prediction.neighbours)
         self.neighbour_title.setText(
             f"The {len(tiles)} nearest archive lesions ({images} images voted). Each tile: a lesion's closest image, "
-            "its diagnosis and how it was confirmed (+N: more images of the lesion among the neighbours), and how "
-            "alike it is: closer than that share of archive look-alike pairs. Click to compare side by side.")
+            "its diagnosis and how it was confirmed, and how alike it is: closer than that share of archive look-alike "
+            "pairs. Click a tile to compare side by side; \"+N more\" tiles open the lesion's other images too.")
         for tile in tiles:
             n = tile.nearest
             near = (f"closer than {tile.closeness:.0%}" if tile.closeness is not None else f"distance {n.distance:.2f}")
-            more = f" +{len(tile.more)}" if tile.more else ""
+            more = f" +{len(tile.more)} more" if tile.more else ""
             short = f"{tile.closeness:.0%}" if tile.closeness is not None else f"d {n.distance:.2f}"
-            caption = (f"{dx_label(n.dx).split(' (')[0]}\n{_SHORT_CONFIRMATION.get(n.dx_type, n.dx_type)}{more}\n"
+            caption = (f"{DX_SHORT_NAMES[n.dx]}\n{_SHORT_CONFIRMATION.get(n.dx_type, n.dx_type)}{more}\n"
                        f"{n.image_id}\n{n.lesion_id} · {short}")
             others = "".join(f"\n  also {m.image_id} (distance {m.distance:.3f})" for m in tile.more)
             self.neighbours.add(n.image_id, caption,

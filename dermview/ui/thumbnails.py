@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from .workers import ThumbnailLoader
 
 THUMB_SIZE = 112  # longest side in the grid and the neighbour strip
+LARGE_SIZE = 800  # longest side of the detail view and the compare view
 
 
 def placeholder(width: int, height: int, text: str = "") -> QPixmap:
