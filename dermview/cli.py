@@ -90,6 +90,8 @@ def add_model_parsers(sub) -> None:
     predict.add_argument("--k", type=int, default=None, help="number of neighbours (default: the tuned value)")
     predict.add_argument("--json", action="store_true", help="one JSON object per image, one per line")
     predict.add_argument("--isic-csv", metavar="OUT", help="also write an ISIC 2018 Task 3 submission CSV")
+    predict.add_argument("--csv", metavar="OUT", help="also write the worklist export (the window's File > Export "
+                         "Worklist): per image its SHA-256, suggestion, vote shares, flags and neighbours")
     add_features(predict)
 
 
@@ -220,20 +222,25 @@ def format_prediction(name: str, outcome) -> str:
 def run_predict(args: argparse.Namespace) -> int:
     from .archive.inputs import gather_inputs
     from .archive.isic import write_submission
+    from .clinic.worklist import WorkItem, write_csv
     from .outputs import check_output_path
 
     if args.k is not None and args.k < 1:
         raise DermviewError("--k must be at least 1.")
-    if args.isic_csv:
-        check_output_path(args.isic_csv)  # before the work, not after it
+    for output in (args.isic_csv, args.csv):
+        if output:
+            check_output_path(output)  # before the work, not after it
     images, problems = gather_inputs(args.inputs)
     session, _ = open_session(args)
     failed = 0
     rows: list[tuple[str, dict[str, float]]] = []
+    worklist: list[WorkItem] = []
 
     def report_error(name: str, message: str) -> None:
         nonlocal failed
         failed += 1
+        worklist.append(WorkItem(name))
+        worklist[-1].fail(message)
         if args.json:
             print(json.dumps({"image": name, "error": message}), flush=True)
         else:
@@ -251,12 +258,16 @@ def run_predict(args: argparse.Namespace) -> int:
             report_error(item.name, "not enough memory to classify this image.")
             continue
         rows.append((item.stem, outcome.prediction.scores))
+        worklist.append(WorkItem(item.name, input=item))
+        worklist[-1].record(outcome)
         if args.json:
             print(json.dumps({"image": item.name, **outcome.to_json()}), flush=True)
         else:
             print(format_prediction(item.name, outcome), flush=True)
     if args.isic_csv:
         write_submission(args.isic_csv, rows)
+    if args.csv:
+        write_csv(worklist, args.csv)
     if not args.json:
         print(NOT_A_MEDICAL_DEVICE, file=sys.stderr)
     return EXIT_SOME_FAILED if failed else EXIT_OK

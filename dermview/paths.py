@@ -22,6 +22,7 @@ class UserDirs:
     cache: Path
     config: Path
     logs: Path
+    data: Path  # what the user made and would miss: saved sessions (and, later, their case library)
 
 
 def _platform_dirs() -> UserDirs:
@@ -29,16 +30,17 @@ def _platform_dirs() -> UserDirs:
     if sys.platform.startswith("win"):
         local = Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local") / APP_NAME
         roaming = Path(os.environ.get("APPDATA") or home / "AppData" / "Roaming") / APP_NAME
-        return UserDirs(cache=local / "Cache", config=roaming, logs=local / "Logs")
+        return UserDirs(cache=local / "Cache", config=roaming, logs=local / "Logs", data=roaming / "Data")
     if sys.platform == "darwin":
         lib = home / "Library"
         return UserDirs(cache=lib / "Caches" / APP_NAME,
                         config=lib / "Application Support" / APP_NAME,
-                        logs=lib / "Logs" / APP_NAME)
+                        logs=lib / "Logs" / APP_NAME, data=lib / "Application Support" / APP_NAME / "Data")
     cache = Path(os.environ.get("XDG_CACHE_HOME") or home / ".cache") / APP_NAME
     config = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / APP_NAME
     state = Path(os.environ.get("XDG_STATE_HOME") or home / ".local" / "state") / APP_NAME
-    return UserDirs(cache=cache, config=config, logs=state / "logs")
+    data = Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share") / APP_NAME
+    return UserDirs(cache=cache, config=config, logs=state / "logs", data=data)
 
 
 def user_dirs() -> UserDirs:
@@ -46,7 +48,7 @@ def user_dirs() -> UserDirs:
     override = os.environ.get(ENV_CACHE_DIR)
     if override:
         base = Path(override).expanduser().resolve()
-        return UserDirs(cache=base, config=base / "settings", logs=base / "logs")
+        return UserDirs(cache=base, config=base / "settings", logs=base / "logs", data=base / "data")
     return _platform_dirs()
 
 

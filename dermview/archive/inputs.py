@@ -8,9 +8,11 @@ every problem becomes an (input, message) pair beside the images that are fine.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import zipfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from collections.abc import Callable, Iterable
 
@@ -18,20 +20,46 @@ from PIL import Image
 
 from ..errors import ImageDecodeError
 from .files import read_zip_member
-from .imaging import MIN_QUERY_SIDE, decode_image, is_image_name, load_image_file
+from .imaging import MIN_QUERY_SIDE, decode_image, is_image_name, read_file_bytes
 from .sources import is_hidden_member
 
 
 @dataclass
 class InputImage:
+    """One image a user named. Its bytes are read when needed (from any thread), never kept."""
+
     name: str  # what the user sees: a path, or "archive.zip:member.jpg"
     stem: str  # the image id without extension (ISIC submissions use it)
-    load: Callable[..., Image.Image]  # (draft_size=None) -> RGB image; raises ImageDecodeError
+    read: Callable[[], bytes]  # the file's bytes; raises ImageDecodeError
+    path: Path | None = None  # the file on disk, when there is one (a worklist can find it again)
+
+    def load(self, draft_size: int | tuple[int, int] | None = None) -> Image.Image:
+        """The image in RGB (at least ``draft_size`` when given); raises ImageDecodeError."""
+        return self.decode(self.read(), draft_size)
+
+    def decode(self, data: bytes, draft_size: int | tuple[int, int] | None = None) -> Image.Image:
+        return decode_image(data, self.file_name, draft_size=draft_size, min_side=MIN_QUERY_SIDE)
+
+    @property
+    def file_name(self) -> str:
+        """The name without its folders (or its zip file), for messages, exports and reports."""
+        return self.path.name if self.path is not None else base_name(self.name)
+
+
+def base_name(name: str) -> str:
+    """A user-facing input name without its folders or zip file: "a/b.zip:c/d.jpg" -> "d.jpg"."""
+    if ".zip:" in name.lower():
+        name = name[name.lower().rindex(".zip:") + 5:]
+    return Path(name).name or name
+
+
+def sha256_of(data: bytes) -> str:
+    """The hex SHA-256 that names an image's content in exports, reports and sessions."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def _file_input(path: Path) -> InputImage:
-    return InputImage(str(path), path.stem,
-                      lambda draft=None, p=path: load_image_file(p, draft_size=draft, min_side=MIN_QUERY_SIDE))
+    return InputImage(str(path), path.stem, partial(read_file_bytes, path), path=path)
 
 
 def _is_listed_image(name: str) -> bool:
@@ -45,17 +73,16 @@ def _zip_inputs(path: Path) -> list[InputImage]:
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise ImageDecodeError(f"{path.name}: not a readable zip file ({exc}).") from exc
 
-    def loader(info: zipfile.ZipInfo):
-        def load(draft=None):
+    def reader(info: zipfile.ZipInfo):
+        def read() -> bytes:
             try:
                 with zipfile.ZipFile(path) as zf:  # one handle per read: safe from any thread
-                    data = read_zip_member(zf, info, zip_name=path.name)
+                    return read_zip_member(zf, info, zip_name=path.name)
             except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
                 raise ImageDecodeError(f"{path.name}: the zip can no longer be read ({exc}).") from exc
-            return decode_image(data, info.filename.rsplit("/", 1)[-1], draft_size=draft, min_side=MIN_QUERY_SIDE)
-        return load
+        return read
 
-    return [InputImage(f"{path}:{i.filename}", Path(i.filename).stem, loader(i)) for i in members]
+    return [InputImage(f"{path}:{i.filename}", Path(i.filename).stem, reader(i)) for i in members]
 
 
 def walk_images(folder: Path) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -107,5 +134,4 @@ def gather_inputs(paths: Iterable[str | Path]) -> tuple[list[InputImage], list[t
 
 def bytes_input(name: str, data: bytes) -> InputImage:
     """An image that arrived as bytes (e.g. pasted from the clipboard)."""
-    return InputImage(name, Path(name).stem,
-                      lambda draft=None: decode_image(data, name, draft_size=draft, min_side=MIN_QUERY_SIDE))
+    return InputImage(name, Path(name).stem, lambda: data)

@@ -19,7 +19,7 @@ from .copies import find_copy, fingerprint
 from .explain import LesionTile, explain
 from .extractors import AUTO, ClassicExtractor, FeatureExtractor, FeatureKind, choose_features, get_kind
 from .index import ArchiveIndex, CancelCheck, ProgressCallback, load_or_build_index
-from ..archive.inputs import InputImage
+from ..archive.inputs import InputImage, sha256_of
 from .knn import Prediction
 from .predictor import Predictor
 
@@ -38,11 +38,22 @@ class QueryOutcome:
     archive_match: str | None = None
     # Why the query is unlike the archive's dermatoscopic images (the suggestion is then muted), or None.
     unfamiliar: str | None = None
+    # The query file's content (hex SHA-256); None for "find similar" on an archive image.
+    sha256: str | None = None
+    # What answered: the similarity (a feature kind's name) and the exact index version it used.
+    features: str = ""
+    model_version: str = ""
+
+    @property
+    def k(self) -> int:
+        """How many archive images voted."""
+        return len(self.prediction.neighbours)
 
     def to_json(self) -> dict:
         return {**self.prediction.to_json(), "unfamiliar": self.unfamiliar is not None,
                 "unfamiliar_reason": self.unfamiliar, "archive_match": self.archive_match,
-                "archive_image": self.archive_image_id, "excluded_lesion": self.excluded_lesion}
+                "archive_image": self.archive_image_id, "excluded_lesion": self.excluded_lesion,
+                "sha256": self.sha256, "k": self.k, "features": self.features, "model_version": self.model_version}
 
 
 class ModelSession:
@@ -80,8 +91,11 @@ class ModelSession:
         return stem if stem and self.predictor.lesion_of(stem) is not None else None
 
     def classify(self, item: InputImage, k: int | None = None) -> QueryOutcome:
-        """Decode ``item`` at the size the features need and classify it. Raises DermviewError."""
-        return self.classify_image(item.load(self.extractor.draft_size), item.name, stem=item.stem, k=k)
+        """Read ``item`` once: its SHA-256, then its image at the size the features need. Raises DermviewError."""
+        data = item.read()
+        outcome = self.classify_image(item.decode(data, self.extractor.draft_size), item.name, stem=item.stem, k=k)
+        outcome.sha256 = sha256_of(data)
+        return outcome
 
     def archive_copy_of(self, image: Image.Image) -> str | None:
         """The archive image ``image`` is a copy of, judged by content alone (dermview.model.copies)."""
@@ -99,7 +113,8 @@ class ModelSession:
             raise DermviewError(f"{name}: the image could not be described (its features are undefined).")
         prediction = self.predictor.predict_features(features, k=k, exclude_lesion=own)
         return QueryOutcome(name, prediction, archive_image_id=archive_id, excluded_lesion=own, archive_match=match,
-                            unfamiliar=None if match else self.unfamiliar(image, features))
+                            unfamiliar=None if match else self.unfamiliar(image, features),
+                            features=self.features, model_version=self.index.version)
 
     def explain(self, outcome: QueryOutcome) -> tuple[list[LesionTile], list[str]]:
         """The neighbours by lesion and what the result means in words (dermview.model.explain)."""
@@ -127,4 +142,5 @@ class ModelSession:
         """"Find similar" for an archive image: its own lesion's images cannot vote."""
         prediction = self.predictor.predict_archive_image(image_id, k=k)
         return QueryOutcome(image_id, prediction, archive_image_id=image_id,
-                            excluded_lesion=self.predictor.lesion_of(image_id))
+                            excluded_lesion=self.predictor.lesion_of(image_id), features=self.features,
+                            model_version=self.index.version)
