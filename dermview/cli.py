@@ -90,6 +90,14 @@ def add_model_parsers(sub) -> None:
     predict.add_argument("--k", type=int, default=None, help="number of neighbours (default: the tuned value)")
     predict.add_argument("--json", action="store_true", help="one JSON object per image, one per line")
     predict.add_argument("--isic-csv", metavar="OUT", help="also write an ISIC 2018 Task 3 submission CSV")
+    report = sub.add_parser("report", help="a PDF case report of images, one page each (Qt draws it offscreen)")
+    add_common(report)
+    add_features(report)
+    report.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER")
+    report.add_argument("--pdf", required=True, metavar="OUT", help="the PDF file to write (A4)")
+    report.add_argument("--k", type=int, default=None, help="number of neighbours (default: the tuned value)")
+    report.add_argument("--note", default="", help="a note printed on every page (e.g. a pseudonymous case id)")
+
     predict.add_argument("--csv", metavar="OUT", help="also write the worklist export (the window's File > Export "
                          "Worklist): per image its SHA-256, suggestion, vote shares, flags and neighbours")
     add_features(predict)
@@ -270,6 +278,39 @@ def run_predict(args: argparse.Namespace) -> int:
         write_csv(worklist, args.csv)
     if not args.json:
         print(NOT_A_MEDICAL_DEVICE, file=sys.stderr)
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+@command("report")
+def run_report(args: argparse.Namespace) -> int:
+    from .archive.inputs import gather_inputs
+    from .clinic.report import report_page
+    from .clinic.worklist import WorkItem
+    from .outputs import check_output_path
+    from .render.report_pdf import write_pdf  # the only command that draws: Qt's painter, offscreen
+
+    if args.k is not None and args.k < 1:
+        raise DermviewError("--k must be at least 1.")
+    check_output_path(args.pdf)
+    images, problems = gather_inputs(args.inputs)
+    session, _ = open_session(args)
+    for name, message in problems:
+        print(f"{name}: error: {message}", file=sys.stderr)
+    pages = []
+    failed = len(problems)
+    for image in images:
+        item = WorkItem(image.name, input=image, note=args.note)
+        try:
+            item.record(session.classify(image, k=args.k))
+            pages.append(report_page(item, session))
+        except DermviewError as exc:
+            failed += 1
+            print(f"{image.name}: error: {exc}", file=sys.stderr)
+    if not pages:
+        raise DermviewError("No image could be classified, so there is no report to write.")
+    write_pdf(pages, args.pdf)
+    print(f"Wrote {len(pages)} page{'s' if len(pages) != 1 else ''} to {args.pdf}")
+    print(NOT_A_MEDICAL_DEVICE, file=sys.stderr)
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 

@@ -14,6 +14,10 @@ from .errors import DermviewError
 from .paths import unwritable
 
 
+_UMASK = os.umask(0o022)  # read once, at import, and put back at once
+os.umask(_UMASK)
+
+
 def check_output_path(path: str | os.PathLike) -> Path:
     """The path resolved, or a :class:`DermviewError` saying why it cannot be written.
 
@@ -32,20 +36,31 @@ def check_output_path(path: str | os.PathLike) -> Path:
 
 
 @contextmanager
-def atomic_file(path: str | os.PathLike, mode: str = "w", newline: str | None = None) -> Iterator[IO]:
-    """Write through a temporary file in the same folder, flushed to disk and renamed over the target at
-    the end: readers see the old file or the new one, never half of one. ``mode``: "w" (UTF-8 text) or "wb"."""
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path in the target's folder for a writer that opens files itself (Qt's PDF writer);
+    flushed to disk and renamed over the target at the end, removed if anything fails."""
     target = Path(path).expanduser()
     fd, tmp = tempfile.mkstemp(prefix=f"{target.stem}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # as an ordinary new file would be, not mkstemp's owner-only 0600
     try:
-        handle: IO
-        handle = os.fdopen(fd, mode) if "b" in mode else os.fdopen(fd, mode, encoding="utf-8", newline=newline)
-        with handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield Path(tmp)
+        with open(tmp, "rb+") as written:
+            os.fsync(written.fileno())
         os.replace(tmp, target)
     except BaseException:
         with suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+@contextmanager
+def atomic_file(path: str | os.PathLike, mode: str = "w", newline: str | None = None) -> Iterator[IO]:
+    """Write through a temporary file in the same folder, flushed to disk and renamed over the target at
+    the end: readers see the old file or the new one, never half of one. ``mode``: "w" (UTF-8 text) or "wb"."""
+    with atomic_path(path) as tmp:
+        handle: IO
+        handle = open(tmp, mode) if "b" in mode else open(tmp, mode, encoding="utf-8", newline=newline)  # noqa: SIM115
+        with handle:
+            yield handle
+            handle.flush()

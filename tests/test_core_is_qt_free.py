@@ -15,7 +15,7 @@ from conftest import PROJECT_ROOT
 def core_modules() -> list[str]:
     names = []
     for info in pkgutil.walk_packages(dermview.__path__, "dermview."):
-        if not info.name.startswith("dermview.ui") and info.name != "dermview.__main__":
+        if not info.name.startswith(("dermview.ui", "dermview.render")) and info.name != "dermview.__main__":
             names.append(info.name)
     return names
 

@@ -25,7 +25,7 @@ from ..errors import CancelledError, DermviewError
 from ..model.extractors import AUTO
 from ..model.knn import Prediction
 from ..model.session import ModelSession, QueryOutcome
-from .qimage import fit_within, to_qimage
+from ..render.qimage import fit_within, to_qimage
 
 log = logging.getLogger(__name__)
 

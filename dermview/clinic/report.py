@@ -1,0 +1,108 @@
+"""What goes on a case report's page, decided once and Qt-free: the window's File > Export Report and
+Print, and ``dermview report``, all lay out the same :class:`ReportPage` with one renderer
+(dermview.render). Everything on it is plain text the renderer draws as such."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PIL import Image
+
+from .. import NOT_A_MEDICAL_DEVICE
+from ..archive.codes import DX_CODES, DX_SHORT_NAMES, dx_label, dx_type_label
+from ..errors import DermviewError
+from ..model.session import ModelSession
+from .worklist import WorkItem
+
+REPORT_NEIGHBOURS = 12  # lesion tiles on a page: 4 x 3, each large enough to see structures on paper
+QUERY_PRINT_SIDE = 2400  # the query's longest side in the PDF: full resolution up to this (8 in at 300 dpi)
+
+
+@dataclass
+class ReportNeighbour:
+    image_id: str
+    lesion_id: str
+    diagnosis: str  # short name; the code follows in brackets on the page
+    dx: str
+    confirmed: str
+    closeness: str  # "closer than 93% of archive look-alike pairs" or a distance
+    more: int  # other images of this lesion among the neighbours
+
+
+@dataclass
+class ReportPage:
+    file_name: str
+    source: str  # where the image was: the path or zip member the clinician chose
+    sha256: str | None
+    classified_at: str | None
+    headline: str  # the suggestion, or why there is none
+    muted: bool  # an unfamiliar image: no vote chart, the headline is a warning
+    sentences: list[str]  # what the neighbours are, in lesions; how the vote differs; held-out figures
+    votes: list[tuple[str, float, bool]]  # (diagnosis label, share, is the suggestion), in DX_CODES order
+    where: str | None  # "this is archive image ..." when the query is (a copy of) one
+    neighbours: list[ReportNeighbour]
+    neighbour_caption: str
+    method: str  # similarity, k, exact index version
+    note: str
+    notice: str
+    load_query: Callable[[], Image.Image]  # the query at full resolution (up to QUERY_PRINT_SIDE)
+    load_neighbour: Callable[[str], Image.Image]  # an archive image by id
+    lesions_total: int = 0
+
+
+def report_page(item: WorkItem, session: ModelSession) -> ReportPage:
+    """The page for one classified worklist row. Raises DermviewError for a row without a result."""
+    outcome = item.outcome
+    if outcome is None:
+        raise DermviewError(f"{item.file_name}: there is no result to report ({item.error or 'not classified yet'}).")
+    prediction = outcome.prediction
+    tiles, sentences = session.explain(outcome)
+    if outcome.unfamiliar:
+        headline = "Unfamiliar image: no suggestion"
+        sentences = [f"{outcome.unfamiliar[0].upper()}{outcome.unfamiliar[1:]}. The nearest archive lesions are "
+                     "shown below, but they are not evidence of any diagnosis."]
+    else:
+        headline = f"Nearest-neighbour suggestion: {dx_label(prediction.prediction)}"
+        sentences = [*sentences, "Vote shares are each diagnosis's share of the weighted, corrected vote of the "
+                     "neighbours: not probabilities."]
+    if outcome.archive_match:
+        where = (f"This is archive image {outcome.archive_match} (lesion {outcome.excluded_lesion}), recognised by "
+                 "its content: the images of its lesion are left out of the vote.")
+    elif outcome.excluded_lesion:
+        where = (f"This is archive image {outcome.archive_image_id}: the images of its lesion "
+                 f"{outcome.excluded_lesion} are left out of the vote.")
+    else:
+        where = None
+    neighbours = [ReportNeighbour(
+        t.nearest.image_id, t.nearest.lesion_id, DX_SHORT_NAMES[t.nearest.dx], t.nearest.dx,
+        dx_type_label(t.nearest.dx_type), f"closer than {t.closeness:.0%}" if t.closeness is not None
+        else f"distance {t.nearest.distance:.2f}", len(t.more)) for t in tiles[:REPORT_NEIGHBOURS]]
+    shown = f"the {len(neighbours)} nearest of {len(tiles)}" if len(tiles) > len(neighbours) else \
+        f"the {len(tiles)} nearest"
+    caption = (f"Nearest archive lesions ({shown} lesions; {outcome.k} images voted). Each: its closest image, "
+               "diagnosis, how it was confirmed, image and lesion id, and how alike it is: closer than that share "
+               "of archive images are to their own nearest other lesion.")
+    method = (f"Similarity: {session.kind.label.lower()} ({session.kind.description}); k = {outcome.k}; "
+              f"index {outcome.model_version}.")
+    archive = session.archive
+    return ReportPage(
+        file_name=item.file_name, source=item.name, sha256=item.sha256, classified_at=item.classified_at,
+        headline=headline, muted=bool(outcome.unfamiliar), sentences=sentences,
+        votes=[] if outcome.unfamiliar else [(f"{DX_SHORT_NAMES[dx]} ({dx})", prediction.votes.get(dx, 0.0),
+                                              dx == prediction.prediction) for dx in DX_CODES],
+        where=where, neighbours=neighbours, neighbour_caption=caption, method=method, note=item.note,
+        notice=f"{NOT_A_MEDICAL_DEVICE} The suggestion is the vote of the most similar archive images (HAM10000); "
+               "judge it by looking at them.",
+        load_query=_query_loader(item, session), load_neighbour=lambda image_id: archive.load_image(image_id),
+        lesions_total=len(tiles))
+
+
+def _query_loader(item: WorkItem, session: ModelSession) -> Callable[[], Image.Image]:
+    if item.input is not None:
+        source = item.input
+        return lambda: source.load(None)
+    image_id = item.archive_image_id or (item.outcome.archive_image_id if item.outcome else None)
+    if image_id:
+        return lambda: session.archive.load_image(image_id)
+    raise DermviewError(f"{item.file_name}: the image is no longer available for the report.")
