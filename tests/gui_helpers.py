@@ -15,16 +15,31 @@ def wait_for_index(qtbot, window):
 
 
 def wait_for_result(qtbot, window):
+    """Until the worklist's current row is on screen: its result, or its error."""
+    classify = window.classify
+
     def shown():
-        entry = window.classify.queries.entries[window.classify.queries.currentRow()]
-        return bool(entry["error"]) or (entry["result"] is not None and window.classify.result.prediction is not None)
+        key = classify.worklist.current_key()
+        item = classify.current_item()
+        return item is not None and classify.shown_key == key and (
+            bool(item.error) or (item.outcome is not None and classify.result.prediction is not None))
     qtbot.waitUntil(shown, timeout=WAIT_MS)
+
+
+def current(window):
+    """The worklist row shown (a dermview.clinic.worklist.WorkItem)."""
+    return window.classify.current_item()
+
+
+def select_row(window, row: int) -> None:
+    """Select the worklist's row ``row`` in the table's order, as a click would."""
+    window.classify.worklist.select_key(window.classify.worklist.key_at(row))
 
 
 def wait_for_entries(window, more_than: int, timeout: float = 60.0) -> None:
     """Dropped files are gathered on the window's file worker: wait until they are in the list."""
     deadline = time.monotonic() + timeout
-    while len(window.classify.queries.entries) <= more_than:
+    while window.classify.model.rowCount() <= more_than:
         assert time.monotonic() < deadline, "the dropped files never reached the query list"
         QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
         time.sleep(0.005)
@@ -41,7 +56,7 @@ def drop(window, paths):
     assert enter.isAccepted()
     event = QDropEvent(QPointF(300, 300), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
                        Qt.KeyboardModifier.NoModifier)
-    before = len(window.classify.queries.entries)
+    before = window.classify.model.rowCount()
     window.dropEvent(event)
     assert event.isAccepted()
     wait_for_entries(window, before)

@@ -95,7 +95,7 @@ def test_the_command_line_and_the_window_give_the_same_answer(make_window, small
     for path in (original, renamed, new):
         drop(window, [path])
         wait_for_result(qtbot, window)
-        shown = window.classify.queries.entries[window.classify.queries.currentRow()]["result"].outcome
+        shown = window.classify.current_item().outcome
         assert shown.prediction.prediction == cli[path.name]["prediction"]
         assert [n.image_id for n in shown.prediction.neighbours] == [n["image_id"] for n in cli[path.name]["neighbours"]]
         assert shown.prediction.votes == pytest.approx(cli[path.name]["votes"], abs=1e-4)

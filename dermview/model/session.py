@@ -90,9 +90,10 @@ class ModelSession:
         """The archive image a file's name says it is (``ISIC_0024306.jpg``), if the archive has it."""
         return stem if stem and self.predictor.lesion_of(stem) is not None else None
 
-    def classify(self, item: InputImage, k: int | None = None) -> QueryOutcome:
-        """Read ``item`` once: its SHA-256, then its image at the size the features need. Raises DermviewError."""
-        data = item.read()
+    def classify(self, item: InputImage, k: int | None = None, *, data: bytes | None = None) -> QueryOutcome:
+        """Read ``item`` once (or take its ``data``, already read): its SHA-256, then its image at the size the
+        features need. Raises DermviewError."""
+        data = item.read() if data is None else data
         outcome = self.classify_image(item.decode(data, self.extractor.draft_size), item.name, stem=item.stem, k=k)
         outcome.sha256 = sha256_of(data)
         return outcome

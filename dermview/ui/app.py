@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from .. import NOT_A_MEDICAL_DEVICE, __version__
+from ..clinic.worklist import PENDING
 from ..errors import DermviewError
 from ..model.extractors import feature_names, kinds
 from ..outputs import atomic_file, check_output_path
@@ -41,6 +42,7 @@ def layout_report(window) -> dict:
     result = window.classify.result
     shown = result.query.pixmap()
     view = result.neighbours
+    view.doItemsLayout()  # a resize lays the tiles out later; count them where they will be
     port = view.viewport().rect()
     visible = sum(1 for i in range(view.count()) if port.contains(view.visualItemRect(view.item(i))))
     tile = view.iconSize()
@@ -169,29 +171,29 @@ class ScriptedRun:
             self.finish(2, window.start_page.error.text() or "no archive could be opened")
             return
         classify = window.classify
-        if self.args.self_test and not classify.queries.entries and not self.pending_queries:
+        if self.args.self_test and not classify.model.items and not self.pending_queries:
             available = window.archive.metadata[window.archive.metadata["available"]]
             window.find_similar(str(available["image_id"].iloc[0]))  # the self-test's own query
         label = window.index_label.text()
         if label.startswith("No index") or "cancelled" in label:
             self.finish(1, f"the index could not be built ({window.statusBar().currentMessage()})")
             return
-        entries = classify.queries.entries
-        if not entries:
+        items = classify.model.items
+        if not items:
             return
-        # Every query is run, one after the other: a bad one after a good one is still reported.
-        unfinished = next((i for i, e in enumerate(entries) if e["result"] is None and not e["error"]), None)
-        if unfinished is not None:
-            if classify.queries.currentRow() != unfinished:
-                classify.queries.setCurrentRow(unfinished)
+        # Every image is classified by the worklist's batch: a bad one after a good one is still reported.
+        if any(item.status == PENDING for item in items):
             return
-        failed = [f"{e['name']}: {e['error']}" for e in entries if e["error"]]
-        good = next((i for i, e in enumerate(entries) if not e["error"]), None)
+        failed = [f"{item.name}: {item.error}" for item in items if item.error]
+        good = next((key for key, item in zip(classify.model.keys, items) if not item.error), None)
         if good is None:
             self.finish(1, "; ".join(failed))
             return
-        if classify.queries.currentRow() != good:
-            classify.queries.setCurrentRow(good)
+        if classify.worklist.current_key() != good or window.tabs.currentWidget() is not classify:
+            classify.worklist.select_key(good)
+            window.tabs.setCurrentWidget(classify)
+            return
+        if classify.shown_key != good:
             return
         if classify.result.prediction is None or not classify.result.neighbours.all_loaded():
             return
@@ -218,13 +220,14 @@ class ScriptedRun:
         prediction = classify.result.prediction
         features = window.session.features if window.session is not None else "?"
         note = classify.feature_note.text() if classify.feature_note.isVisibleTo(window) else ""
-        outcome = entries[good]["result"].outcome
+        shown = classify.model.item(good)
+        outcome = shown.outcome
         answer = ("unfamiliar image, no suggestion" if outcome.unfamiliar else
                   f"{prediction.prediction} ({prediction.votes[prediction.prediction]:.0%})")
-        summary = (f"{entries[good]['name']} ({features} features{'; ' + note if note else ''}): {answer}, "
+        summary = (f"{shown.name} ({features} features{'; ' + note if note else ''}): {answer}, "
                    f"{len(prediction.neighbours)} neighbours; window {pixmap.width()}x{pixmap.height()}{saved}")
         if failed:
-            self.finish(1, f"{len(failed)} of {len(entries)} images could not be classified: "
+            self.finish(1, f"{len(failed)} of {len(items)} images could not be classified: "
                            + "; ".join(failed) + f" (classified: {summary})")
         else:
             self.finish(0, summary)

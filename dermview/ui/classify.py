@@ -1,19 +1,23 @@
-"""The Classify tab: what "similar" means, k, the list of query images, and the result of the current one.
+"""The Classify tab: what "similar" means, k, and the result of the worklist's current image; and the
+worklist itself (its own tab), which this panel fills and keeps classified.
 
-It runs queries through the window's ModelService and shows what comes back; the suggestion, the
-exclusion of a query's own lesion and every default come from the core (dermview.model.session).
+Every image added becomes a worklist row and is classified by the model worker's batch, in order,
+while the window stays usable; the row the clinician selects is shown in the result view, asked for
+ahead of the batch. The suggestion, the exclusion of a query's own lesion and every default come
+from the core (dermview.model.session); this panel only routes requests and answers.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections import OrderedDict
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QListWidget, QListWidgetItem, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from ..archive.codes import dx_label, dx_type_label
 from ..archive.inputs import InputImage
+from ..clinic.worklist import PENDING, WorkItem
 from ..model.extractors import choose_features, get_kind, kinds
 from ..model.session import ModelSession
 from .compare import CompareDialog
@@ -21,51 +25,27 @@ from .panels import ResultPanel
 from .settings import Settings
 from .text import plain_label, tooltip
 from .thumbnails import ThumbnailCache
-from .workers import NOT_READY, ModelService, QueryResult
+from .workers import NOT_READY, BatchJob, BatchResult, ModelService, QueryResult
+from .worklist import WorklistModel, WorklistView
 
-
-class QueryList(QListWidget):
-    """The images the user asked about; step through them with the arrow keys."""
-
-    def __init__(self):
-        super().__init__()
-        self.setMaximumHeight(4 * self.fontMetrics().lineSpacing() + 12)  # four readable rows, then scrolling
-        self.setAccessibleName("Query images")
-        self.entries: list[dict] = []
-
-    def add_entry(self, name: str, image: InputImage | None = None, archive_image_id: str | None = None,
-                  error: str | None = None) -> int:
-        entry = {"name": name, "image": image, "archive_image_id": archive_image_id, "result": None, "error": error}
-        self.entries.append(entry)
-        self.addItem(QListWidgetItem(self._label(entry)))
-        return len(self.entries) - 1
-
-    def _label(self, entry: dict) -> str:
-        name = Path(entry["name"]).name if entry["image"] is not None else entry["name"]
-        # Words, not ticks: a finished query is not a verified one.
-        if entry["error"]:
-            return f"{name} - could not be classified"
-        if entry["result"] is not None:
-            outcome = entry["result"].outcome
-            if outcome.unfamiliar:
-                return f"{name} - unfamiliar image, no suggestion"
-            return f"{name} - suggestion: {dx_label(outcome.prediction.prediction)}"
-        return f"{name} - waiting"
-
-    def refresh(self, row: int) -> None:
-        self.item(row).setText(self._label(self.entries[row]))
+DISPLAY_CACHE = 4  # large query pixmaps kept for stepping back and forth (each up to 1600 px: ~8 MB)
 
 
 class ClassifyPanel(QWidget):
     features_changed = Signal(str)  # the user chose another similarity: the window reloads the index
     index_wanted = Signal()  # a query is about to run: load the index now if that was deferred
     result_shown = Signal()  # the window gives the result the room the archive browser had
+    result_wanted = Signal()  # show the Classify tab (one image added, or Enter on a worklist row)
+    worklist_wanted = Signal()  # show the Worklist tab (many images added, or the Worklist button)
+    worklist_changed = Signal()  # rows or notes changed: the session is saved
 
     def __init__(self, service: ModelService, settings: Settings, thumbnails: ThumbnailCache):
         super().__init__()
         self.service, self.settings, self.thumbnails = service, settings, thumbnails
         self.session: ModelSession | None = None
-        self._pending: dict[int, int] = {}  # query generation -> list row; newest wins
+        self._pending: dict[int, int] = {}  # query generation -> row key; newest wins
+        self.shown_key: int | None = None  # the row whose result is on screen
+        self._display: OrderedDict[int, QPixmap] = OrderedDict()  # row key -> large query pixmap
 
         self.features_combo = QComboBox()
         self.features_combo.setObjectName("features-combo")
@@ -82,8 +62,15 @@ class ClassifyPanel(QWidget):
         self.k_spin = QSpinBox(minimum=1, maximum=100, value=self._k_for(self.features_in_use()))
         self.k_spin.setToolTip("How many nearest archive images vote (k)")
         self.k_spin.valueChanged.connect(self._k_changed)
-        self.queries = QueryList()
-        self.queries.currentRowChanged.connect(self._row_changed)
+        self.model = WorklistModel()
+        self.worklist = WorklistView(self.model)
+        self.worklist.current_changed.connect(self._current_changed)
+        self.worklist.open_result.connect(lambda _key: self.result_wanted.emit())
+        self.worklist.cancel_batch.connect(self.cancel_batch)
+        self.worklist.resume_batch.connect(self.classify_waiting)
+        self.model.note_changed.connect(lambda _key: self.worklist_changed.emit())
+        self.service.batch_done.connect(self._batch_done)
+        self.service.batch_failed.connect(self._batch_failed)
         self.result = ResultPanel(thumbnails)
         self.result.neighbour_chosen.connect(self.compare_with)
 
@@ -98,7 +85,7 @@ class ClassifyPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(model_row)
         layout.addWidget(self.feature_note)
-        self.result.add_above(self.queries)
+        self.result.add_above(self._navigation())
         layout.addWidget(self.result, 1)
 
     # -- similarity and k ----------------------------------------------------------------------
@@ -151,85 +138,198 @@ class ClassifyPanel(QWidget):
         if session.note:
             self.show_note(session.note)
 
-    # -- queries -------------------------------------------------------------------------------
+    # -- stepping through the worklist from the result view ------------------------------------
+    def _navigation(self) -> QWidget:
+        bar = QWidget()
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.previous_button = QPushButton("< Previous")
+        self.previous_button.setToolTip("The previous image of the worklist, in its sorted order (Page Up)")
+        self.previous_button.clicked.connect(lambda: self.worklist.step(-1))
+        self.next_button = QPushButton("Next >")
+        self.next_button.setToolTip("The next image of the worklist, in its sorted order (Page Down)")
+        self.next_button.clicked.connect(lambda: self.worklist.step(1))
+        self.position_label = plain_label("")
+        self.position_label.setObjectName("worklist-position")
+        back = QPushButton("Worklist")
+        back.setToolTip("All images of this session, sortable, with your notes")
+        back.clicked.connect(self.worklist_wanted)
+        for key, offset in ((Qt.Key.Key_PageUp, -1), (Qt.Key.Key_PageDown, 1)):
+            shortcut = QShortcut(QKeySequence(key), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(lambda o=offset: self.worklist.step(o))
+        for widget in (self.previous_button, self.position_label, self.next_button, back):
+            row.addWidget(widget, 1 if widget is self.position_label else 0)
+        return bar
+
+    def _update_position(self) -> None:
+        place, shown = self.worklist.position(self.worklist.current_key())
+        self.position_label.setText(f"Image {place} of {shown} in the worklist" if place else
+                                    f"{shown} images in the worklist")
+        self.previous_button.setEnabled(place > 1)
+        self.next_button.setEnabled(0 < place < shown)
+
+    # -- adding images ----------------------------------------------------------------------------
     def add_inputs(self, images: list[InputImage], problems: list[tuple[str, str]]) -> None:
-        first = len(self.queries.entries)
-        for name, message in problems:
-            self.queries.add_entry(name, error=message)
-        for image in images:
-            self.queries.add_entry(image.name, image=image)
-        if len(self.queries.entries) > first:
-            # Show the first new image that can be classified; unreadable ones stay marked in the list.
-            good = [i for i in range(first, len(self.queries.entries)) if not self.queries.entries[i]["error"]]
-            self.queries.setCurrentRow(good[0] if good else first)
+        """New worklist rows (unreadable inputs too, with why); all are classified in order. One image is
+        shown at once; several fill the worklist, which the window then shows."""
+        failed = [WorkItem(name) for name, _message in problems]
+        for item, (_name, message) in zip(failed, problems):
+            item.fail(message)
+        good = [WorkItem(image.name, input=image) for image in images]
+        keys = self.model.add(failed + good)
+        good_keys = keys[len(failed):]
+        self._queue(good_keys)
+        if not keys:
+            return
+        self.worklist.select_key(good_keys[0] if good_keys else keys[0])
+        (self.result_wanted if len(keys) == 1 else self.worklist_wanted).emit()
+        self.worklist_changed.emit()
 
     def find_similar(self, image_id: str) -> None:
-        self.queries.setCurrentRow(self.queries.add_entry(f"Similar to {image_id}", archive_image_id=image_id))
+        (key,) = self.model.add([WorkItem(f"Similar to {image_id}", archive_image_id=image_id)])
+        self._queue([key])
+        self.worklist.select_key(key)
+        self.result_wanted.emit()
+        self.worklist_changed.emit()
 
-    def _row_changed(self, row: int) -> None:
-        if row < 0:
+    def current_item(self) -> WorkItem | None:
+        key = self.worklist.current_key()
+        return None if key is None else self.model.item(key)
+
+    # -- the batch ------------------------------------------------------------------------------
+    def _queue(self, keys: list[int]) -> None:
+        if not keys:
             return
-        entry = self.queries.entries[row]
-        if entry["error"]:
-            self.result.show_error(entry["name"], entry["error"])
-        elif entry["result"] is not None:
-            self._show(entry)
-        else:
-            self._run(row)
-
-    def _run(self, row: int) -> None:
         self.index_wanted.emit()
-        entry = self.queries.entries[row]
         k = self.k_spin.value()
-        if entry["image"] is not None:
-            generation = self.service.query_image(entry["image"], k)
+        jobs = []
+        for key in keys:
+            item = self.model.item(key)
+            if item is not None:
+                jobs.append(BatchJob(key, k, image=item.input, archive_image_id=item.archive_image_id))
+        self.service.classify_batch(jobs)
+        self._batch_progress()
+
+    def classify_waiting(self) -> None:
+        self._queue([key for key, item in zip(self.model.keys, self.model.items) if item.status == PENDING])
+
+    def cancel_batch(self) -> None:
+        self.service.cancel_batch()
+        self._batch_progress()
+
+    def _batch_progress(self) -> None:
+        waiting = sum(item.status == PENDING for item in self.model.items)
+        self.worklist.show_progress(waiting, running=self.service.batch_pending() > 0)
+
+    def _batch_done(self, result: BatchResult) -> None:
+        item = self.model.item(result.key)
+        if item is None:
+            return
+        item.record(result.outcome)
+        self.model.set_thumbnail(result.key, QPixmap.fromImage(result.thumbnail))
+        self.model.changed(result.key)
+        self._batch_progress()
+        if result.key == self.worklist.current_key() and self.shown_key != result.key:
+            self._current_changed(result.key)
+
+    def _batch_failed(self, key: int, message: str) -> None:
+        item = self.model.item(key)
+        if item is None:
+            return
+        if self.session is None and message.startswith(NOT_READY):
+            return  # not the image's fault: it stays waiting
+        item.fail(message)
+        self.model.changed(key)
+        self._batch_progress()
+        if key == self.worklist.current_key():
+            self.result.show_error(item.file_name, message)
+            self.shown_key = key
+
+    # -- showing the current row ----------------------------------------------------------------
+    def _current_changed(self, key: int) -> None:
+        self._update_position()
+        item = self.model.item(key)
+        if item is None:
+            return
+        if item.error:
+            self.result.show_error(item.file_name, item.error)
+            self.shown_key = key
+        elif item.outcome is not None and key in self._display:
+            self._display.move_to_end(key)
+            self._show(key)
         else:
-            generation = self.service.query_archive_image(entry["archive_image_id"], k)
-        self._pending = {generation: row}  # newest wins: older answers are ignored
-        self.result.show_busy(entry["name"] if entry["image"] is None else Path(entry["name"]).name)
+            self._run(key)
+
+    def _run(self, key: int) -> None:
+        """Ask for the row's large image (and its answer, if the batch has not got to it): newest wins."""
+        self.index_wanted.emit()
+        item = self.model.item(key)
+        if item is None:
+            return
+        k = self.k_spin.value()
+        if item.input is not None:
+            generation = self.service.query_image(item.input, k, known=item.outcome)
+        else:
+            generation = self.service.query_archive_image(str(item.archive_image_id), k, known=item.outcome)
+        self._pending = {generation: key}  # newest wins: older answers are ignored
+        self.result.show_busy(item.file_name)
         if self.session is None:
             self.result.title.setText(self.result.title.text() + " (waiting for the index)")
 
     def query_done(self, result: QueryResult) -> None:
-        row = self._pending.pop(result.generation, None)
-        if row is None:
+        key = self._pending.pop(result.generation, None)
+        item = self.model.item(key) if key is not None else None
+        if key is None or item is None:
             return
-        entry = self.queries.entries[row]
-        entry["result"] = result
-        entry["pixmap"] = QPixmap.fromImage(result.image)
-        self.queries.refresh(row)
-        if self.queries.currentRow() == row:
-            self._show(entry)
+        if item.outcome is None:
+            item.record(result.outcome)
+            self.model.changed(key)
+            self._batch_progress()
+        self._display[key] = QPixmap.fromImage(result.image)
+        while len(self._display) > DISPLAY_CACHE:
+            self._display.popitem(last=False)
+        if self.worklist.current_key() == key:
+            self._show(key)
 
     def query_failed(self, generation: int, name: str, message: str) -> None:
-        row = self._pending.pop(generation, None)
-        if row is None:
+        key = self._pending.pop(generation, None)
+        item = self.model.item(key) if key is not None else None
+        if key is None or item is None:
             return
-        entry = self.queries.entries[row]
         if self.session is None and message.startswith(NOT_READY):  # not the image's fault: not kept
             self.result.show_error(name, message + " Build it with Model > Rebuild Index, then select the image again.")
             return
-        entry["error"] = message
-        self.queries.refresh(row)
-        if self.queries.currentRow() == row:
-            self.result.show_error(Path(name).name, message)
+        item.fail(message)
+        self.model.changed(key)
+        self._batch_progress()
+        if self.worklist.current_key() == key:
+            self.result.show_error(item.file_name, message)
+            self.shown_key = key
 
-    def _show(self, entry: dict) -> None:
-        outcome = entry["result"].outcome
-        name = entry["result"].name if entry["image"] is None else Path(entry["result"].name).name
-        tiles, sentences = self.session.explain(outcome) if self.session is not None else ([], [])
-        self.result.show_result(name, entry["pixmap"], outcome, tiles, sentences)
+    def _show(self, key: int) -> None:
+        item = self.model.item(key)
+        if item is None or item.outcome is None:
+            return
+        tiles, sentences = self.session.explain(item.outcome) if self.session is not None else ([], [])
+        self.result.show_result(item.file_name, self._display[key], item.outcome, tiles, sentences)
+        self.shown_key = key
+        self._update_position()
         self.result_shown.emit()
 
     def forget_results(self) -> None:
-        """Answers computed with other settings are dropped; the current one is asked again."""
-        for entry in self.queries.entries:
-            if not entry["error"]:
-                entry["result"] = None
-        for i in range(self.queries.count()):
-            self.queries.refresh(i)
-        if self.queries.currentRow() >= 0:
-            self._row_changed(self.queries.currentRow())
+        """Answers computed with other settings are dropped; every row is asked again, the current first."""
+        self.service.cancel_batch()
+        self._display.clear()
+        self.shown_key = None
+        for key, item in zip(self.model.keys, self.model.items):
+            if item.outcome is not None:
+                item.outcome = None
+                self.model.changed(key)
+        current = self.worklist.current_key()
+        if current is not None:
+            self._current_changed(current)
+        self.classify_waiting()
 
     # -- compare -------------------------------------------------------------------------------
     def compare_with(self, image_id: str) -> None:

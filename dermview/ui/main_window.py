@@ -129,10 +129,13 @@ class MainWindow(QMainWindow):
         self.classify.features_changed.connect(lambda _features: self._load_index())
         self.classify.index_wanted.connect(self._deferred_load_index)
         self.classify.result_shown.connect(lambda: self.browser_action.setChecked(False))
+        self.classify.result_wanted.connect(lambda: self.tabs.setCurrentWidget(self.classify))
+        self.classify.worklist_wanted.connect(self._show_worklist)
         self.service.query_done.connect(self.classify.query_done)
         self.service.query_failed.connect(self.classify.query_failed)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.classify, "Classify")
+        self.tabs.addTab(self.classify.worklist, "Worklist")
         self.detail_page = QScrollArea()  # scrolls on a small screen rather than forcing the window's height
         self.detail_page.setWidget(self.detail)
         self.detail_page.setWidgetResizable(True)
@@ -177,7 +180,6 @@ class MainWindow(QMainWindow):
             if error:
                 self.report_error("Could not read the dropped files", error)
             elif self.classify is not None:
-                self.tabs.setCurrentWidget(self.classify)
                 self.classify.add_inputs(*value)
             return
         if generation != self._archive_request:  # a newer request was made meanwhile
@@ -312,7 +314,7 @@ class MainWindow(QMainWindow):
         buffer = QBuffer(data)
         buffer.open(QIODevice.OpenModeFlag.WriteOnly)
         image.save(buffer, "PNG")
-        count = len(self.classify.queries.entries) + 1 if self.classify is not None else 1
+        count = self.classify.model.rowCount() + 1 if self.classify is not None else 1
         self._add_inputs([bytes_input(f"pasted image {count}.png", bytes(data))], [])
 
     def add_queries(self, paths: list) -> None:
@@ -326,12 +328,14 @@ class MainWindow(QMainWindow):
         if self.archive is None or self.classify is None:
             self.report_error("No archive open", "Open the HAM10000 archive first: the suggestion comes from its images.")
             return
-        self.tabs.setCurrentWidget(self.classify)
         self.classify.add_inputs(images, problems)
 
     def find_similar(self, image_id: str) -> None:
-        self.tabs.setCurrentWidget(self.classify)
         self.classify.find_similar(image_id)
+
+    def _show_worklist(self) -> None:
+        self.tabs.setCurrentWidget(self.classify.worklist)
+        self.browser_action.setChecked(False)  # the table wants the width
 
     # -- drag and drop: thin handlers that only pass paths on ---------------------------------
     def dragEnterEvent(self, event) -> None:

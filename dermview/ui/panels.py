@@ -60,7 +60,7 @@ class ThumbnailStrip(QListWidget):
     def __init__(self, thumbnails: ThumbnailCache, wrap: bool, size: int = THUMB_SIZE, caption_lines: int = 3):
         super().__init__()
         self.thumbnails = thumbnails
-        self.size = size
+        self.image_size = size
         self.caption_lines = caption_lines
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setResizeMode(QListView.ResizeMode.Adjust)
@@ -80,14 +80,14 @@ class ThumbnailStrip(QListWidget):
         return QSize(size + 24, size * 3 // 4 + self.caption_lines * self.fontMetrics().lineSpacing() + 14)
 
     def _apply_size(self) -> None:
-        self.setIconSize(QSize(self.size, self.size * 3 // 4))
-        self.setGridSize(self.cell(self.size))
+        self.setIconSize(QSize(self.image_size, self.image_size * 3 // 4))
+        self.setGridSize(self.cell(self.image_size))
 
     def set_image_size(self, size: int) -> None:
         """Show every image at ``size`` pixels on its long side (loaded at that size as needed)."""
-        if size == self.size:
+        if size == self.image_size:
             return
-        self.size = size
+        self.image_size = size
         self._apply_size()
         self._loaded.clear()
         for i in range(self.count()):
@@ -101,8 +101,8 @@ class ThumbnailStrip(QListWidget):
         item = QListWidgetItem(caption)
         item.setData(IMAGE_ID_ROLE, image_id)
         item.setToolTip(plain_tooltip(tooltip))
-        pixmap = self.thumbnails.get(image_id, self.size)
-        item.setIcon(pixmap if pixmap is not None else placeholder(self.size, self.size * 3 // 4))
+        pixmap = self.thumbnails.get(image_id, self.image_size)
+        item.setIcon(pixmap if pixmap is not None else placeholder(self.image_size, self.image_size * 3 // 4))
         if pixmap is not None:
             self._loaded.add(image_id)
         self.addItem(item)
@@ -116,12 +116,12 @@ class ThumbnailStrip(QListWidget):
         return all(self.item(i).data(IMAGE_ID_ROLE) in self._loaded for i in range(self.count()))
 
     def _thumbnail_ready(self, image_id: str, size: int) -> None:
-        if size != self.size:
+        if size != self.image_size:
             return
         for i in range(self.count()):
             item = self.item(i)
             if item.data(IMAGE_ID_ROLE) == image_id:
-                pixmap = self.thumbnails.get(image_id, self.size)
+                pixmap = self.thumbnails.get(image_id, self.image_size)
                 if pixmap is not None:
                     item.setIcon(pixmap)
                     self._loaded.add(image_id)

@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage
 
 from ..archive import Archive
@@ -30,6 +30,7 @@ from ..render.qimage import fit_within, to_qimage
 log = logging.getLogger(__name__)
 
 QUERY_DISPLAY_SIZE = 1600  # longest side of the query image kept for display and compare
+ROW_THUMBNAIL = 64  # longest side of a worklist row's picture
 
 
 @dataclass
@@ -46,6 +47,22 @@ class QueryRequest:
     k: int
     image: InputImage | None = None  # a new image ...
     archive_image_id: str | None = None  # ... or "find similar" for an archive image
+    known: QueryOutcome | None = None  # already classified (by the worklist's batch): only decode it to show
+
+
+@dataclass
+class BatchJob:
+    key: int  # the worklist row's id
+    k: int
+    image: InputImage | None = None
+    archive_image_id: str | None = None
+
+
+@dataclass
+class BatchResult:
+    key: int
+    outcome: QueryOutcome
+    thumbnail: QImage  # ROW_THUMBNAIL px, for the worklist row
 
 
 @dataclass
@@ -70,12 +87,16 @@ class _ModelWorker(QObject):
     index_cancelled = Signal(int)
     query_done = Signal(object)  # QueryResult
     query_failed = Signal(int, str, str)  # generation, name, message
+    batch_done = Signal(int, object)  # batch generation, BatchResult
+    batch_failed = Signal(int, int, str)  # batch generation, row key, message
+    _step = Signal()  # the next batch image, queued behind whatever else the window asked for meanwhile
 
     def __init__(self, service: ModelService):
         super().__init__()
         self._service = service
         self._session: ModelSession | None = None
         self._waiting: QueryRequest | None = None  # asked for while the index was loading
+        self._step.connect(self.batch_step, Qt.ConnectionType.QueuedConnection)
 
     @Slot(object)
     def load_index(self, request: LoadRequest) -> None:
@@ -113,6 +134,8 @@ class _ModelWorker(QObject):
         waiting, self._waiting = self._waiting, None
         if waiting is not None:
             self.query(waiting)
+        if service.claim_batch():  # images listed while the index was loading
+            self.batch_step()
 
     def _answer_waiting_query(self, message: str) -> None:
         waiting, self._waiting = self._waiting, None
@@ -137,10 +160,12 @@ class _ModelWorker(QObject):
             return
         try:
             if request.image is not None:
-                outcome = session.classify(request.image, k=request.k)  # exactly what `dermview predict` does
-                image = request.image.load(QUERY_DISPLAY_SIZE)  # and a larger decode to look at
+                data = request.image.read()
+                # exactly what `dermview predict` does (unless the batch already did it), and a larger decode
+                outcome = request.known or session.classify(request.image, k=request.k, data=data)
+                image = request.image.decode(data, QUERY_DISPLAY_SIZE)
             else:
-                outcome = session.classify_archive_image(str(request.archive_image_id), k=request.k)
+                outcome = request.known or session.classify_archive_image(str(request.archive_image_id), k=request.k)
                 image = session.archive.load_image(str(request.archive_image_id))
             result = QueryResult(request.generation, name, to_qimage(fit_within(image, QUERY_DISPLAY_SIZE)), outcome)
         except DermviewError as exc:
@@ -152,6 +177,38 @@ class _ModelWorker(QObject):
             return
         self.query_done.emit(result)
 
+    @Slot()
+    def batch_step(self) -> None:
+        """Classify one image of the worklist's batch, then queue the next step behind other requests."""
+        service = self._service
+        session = self._session
+        if session is None:  # the index is loading: the batch goes on when it is there
+            service.batch_paused()
+            return
+        taken = service.next_batch_job()
+        if taken is None:
+            return
+        generation, job = taken
+        try:
+            if job.image is not None:
+                data = job.image.read()
+                outcome = session.classify(job.image, k=job.k, data=data)
+                picture = job.image.decode(data, ROW_THUMBNAIL * 2)
+            else:
+                outcome = session.classify_archive_image(str(job.archive_image_id), k=job.k)
+                picture = session.archive.load_image(str(job.archive_image_id), draft_size=ROW_THUMBNAIL * 2)
+            self.batch_done.emit(generation, BatchResult(job.key, outcome,
+                                                         to_qimage(fit_within(picture, ROW_THUMBNAIL))))
+        except DermviewError as exc:
+            self.batch_failed.emit(generation, job.key, str(exc))
+        except MemoryError:
+            self.batch_failed.emit(generation, job.key, "not enough memory to classify this image.")
+        except Exception as exc:
+            log.exception("batch query failed")
+            self.batch_failed.emit(generation, job.key, f"Unexpected problem: {exc}")
+        if service.batch_left():
+            self._step.emit()
+
 
 class ModelService(QObject):
     """The GUI thread's handle on the model worker. Newest request wins, for loads and for queries."""
@@ -162,6 +219,8 @@ class ModelService(QObject):
     index_cancelled = Signal()
     query_done = Signal(object)
     query_failed = Signal(int, str, str)
+    batch_done = Signal(object)  # BatchResult of the current batch
+    batch_failed = Signal(int, str)  # row key, message
     _load = Signal(object)  # LoadRequest
     _query = Signal(object)
 
@@ -170,6 +229,12 @@ class ModelService(QObject):
         self.cancel_event = threading.Event()
         self.latest_generation = 0  # of queries
         self.latest_load = 0
+        # The worklist's batch: jobs taken one at a time by the worker, in order; a new batch generation
+        # (cancel, or new settings) drops what is left.
+        self._batch_lock = threading.Lock()
+        self._batch: deque[BatchJob] = deque()
+        self._batch_generation = 0
+        self._stepping = False  # a step is queued or running on the worker
         self._thread = QThread()
         self._thread.setObjectName("dermview-model")
         self._worker = _ModelWorker(self)
@@ -182,6 +247,8 @@ class ModelService(QObject):
         self._worker.index_cancelled.connect(self._cancelled)
         self._worker.query_done.connect(self.query_done)
         self._worker.query_failed.connect(self.query_failed)
+        self._worker.batch_done.connect(self._batch_done)
+        self._worker.batch_failed.connect(self._batch_failed)
         self._thread.start()
 
     # Answers to a load that a newer one superseded are dropped here, on the GUI thread.
@@ -206,17 +273,71 @@ class ModelService(QObject):
     def cancel_index(self) -> None:
         self.cancel_event.set()
 
-    def query_image(self, image: InputImage, k: int) -> int:
+    def query_image(self, image: InputImage, k: int, known: QueryOutcome | None = None) -> int:
         self.latest_generation += 1
-        self._query.emit(QueryRequest(self.latest_generation, k, image=image))
+        self._query.emit(QueryRequest(self.latest_generation, k, image=image, known=known))
         return self.latest_generation
 
-    def query_archive_image(self, image_id: str, k: int) -> int:
+    def query_archive_image(self, image_id: str, k: int, known: QueryOutcome | None = None) -> int:
         self.latest_generation += 1
-        self._query.emit(QueryRequest(self.latest_generation, k, archive_image_id=image_id))
+        self._query.emit(QueryRequest(self.latest_generation, k, archive_image_id=image_id, known=known))
         return self.latest_generation
+
+    # -- the worklist's batch ----------------------------------------------------------------------
+    def classify_batch(self, jobs: list[BatchJob]) -> None:
+        """Add ``jobs`` to the batch; the worker classifies them in order, one per step, so that the
+        window's own queries and index loads are never stuck behind a 300-image folder."""
+        with self._batch_lock:
+            self._batch.extend(jobs)
+        if self.claim_batch():
+            self._worker._step.emit()
+
+    def claim_batch(self) -> bool:
+        """True (once) when there are jobs and no step chain runs: the caller starts one. Any thread."""
+        with self._batch_lock:
+            if self._batch and not self._stepping:
+                self._stepping = True
+                return True
+            return False
+
+    def cancel_batch(self) -> int:
+        """Drop the images not yet classified; returns how many. Answers already on their way are ignored."""
+        with self._batch_lock:
+            dropped = len(self._batch)
+            self._batch.clear()
+            self._batch_generation += 1
+        return dropped
+
+    def batch_pending(self) -> int:
+        with self._batch_lock:
+            return len(self._batch)
+
+    def next_batch_job(self) -> tuple[int, BatchJob] | None:  # worker thread
+        with self._batch_lock:
+            if not self._batch:
+                self._stepping = False
+                return None
+            return self._batch_generation, self._batch.popleft()
+
+    def batch_left(self) -> bool:  # worker thread
+        with self._batch_lock:
+            self._stepping = bool(self._batch)
+            return self._stepping
+
+    def batch_paused(self) -> None:  # worker thread, while the index is not there
+        with self._batch_lock:
+            self._stepping = False
+
+    def _batch_done(self, generation: int, result: BatchResult) -> None:
+        if generation == self._batch_generation:
+            self.batch_done.emit(result)
+
+    def _batch_failed(self, generation: int, key: int, message: str) -> None:
+        if generation == self._batch_generation:
+            self.batch_failed.emit(key, message)
 
     def shutdown(self) -> None:
+        self.cancel_batch()
         self.cancel_event.set()
         self.latest_generation += 1  # queued queries become stale and are skipped
         self.latest_load += 1

@@ -1,0 +1,386 @@
+"""The worklist: every image of the session as a row (a Qt model over dermview.clinic.worklist items),
+sortable, filterable, with the clinician's note editable in place, and the batch's progress."""
+
+from __future__ import annotations
+
+import itertools
+from enum import IntEnum
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLineEdit, QProgressBar,
+                               QPushButton, QTableView, QVBoxLayout, QWidget)
+
+from ..archive.codes import DX_SHORT_NAMES, dx_label
+from ..clinic.worklist import DONE, FAILED, WorkItem
+from .text import plain_label
+from .workers import ROW_THUMBNAIL
+
+SORT_ROLE = Qt.ItemDataRole.UserRole + 10
+KEY_ROLE = Qt.ItemDataRole.UserRole + 11
+
+
+class Column(IntEnum):
+    IMAGE = 0
+    FILE = 1
+    SUGGESTION = 2
+    MELANOMA = 3
+    SHARE = 4
+    AGREEING = 5
+    UNFAMILIAR = 6
+    IN_ARCHIVE = 7
+    NOTE = 8
+
+
+HEADERS = {Column.IMAGE: "", Column.FILE: "File", Column.SUGGESTION: "Suggestion", Column.MELANOMA: "Melanoma",
+           Column.SHARE: "Its share", Column.AGREEING: "Agreeing lesions", Column.UNFAMILIAR: "Unfamiliar",
+           Column.IN_ARCHIVE: "In archive", Column.NOTE: "Note"}
+HEADER_TIPS = {
+    Column.MELANOMA: "Melanoma's share of the neighbours' weighted, corrected vote (not a probability)",
+    Column.SHARE: "The suggested diagnosis's share of the vote",
+    Column.AGREEING: "How many of the nearest archive lesions have the suggested diagnosis",
+    Column.UNFAMILIAR: "The image is unlike the archive's dermatoscopic images: no suggestion",
+    Column.IN_ARCHIVE: "The image is (a copy of) this archive image, recognised by its content",
+    Column.NOTE: "Your note: double-click or press F2 to write; it is saved with the session and exported",
+}
+
+
+class WorklistModel(QAbstractTableModel):
+    """Rows are WorkItems in the order they were added; each has a stable key for answers from threads."""
+
+    note_changed = Signal(int)  # key
+
+    def __init__(self):
+        super().__init__()
+        self.items: list[WorkItem] = []
+        self.keys: list[int] = []
+        self._row_of: dict[int, int] = {}
+        self._thumbs: dict[int, QPixmap] = {}
+        self._counter = itertools.count(1)
+
+    # -- rows -----------------------------------------------------------------------------------
+    def add(self, items: list[WorkItem]) -> list[int]:
+        first = len(self.items)
+        keys = [next(self._counter) for _ in items]
+        self.beginInsertRows(QModelIndex(), first, first + len(items) - 1)
+        for key, item in zip(keys, items):
+            self._row_of[key] = len(self.items)
+            self.items.append(item)
+            self.keys.append(key)
+        self.endInsertRows()
+        return keys
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self.items, self.keys, self._row_of, self._thumbs = [], [], {}, {}
+        self.endResetModel()
+
+    def item(self, key: int) -> WorkItem | None:
+        row = self._row_of.get(key)
+        return None if row is None else self.items[row]
+
+    def row_of(self, key: int) -> int | None:
+        return self._row_of.get(key)
+
+    def set_thumbnail(self, key: int, pixmap: QPixmap) -> None:
+        self._thumbs[key] = pixmap
+
+    def changed(self, key: int) -> None:
+        row = self._row_of.get(key)
+        if row is not None:
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(Column) - 1))
+
+    def counts(self) -> tuple[int, int, int]:
+        """(done, failed, all)."""
+        done = sum(item.status == DONE for item in self.items)
+        failed = sum(item.status == FAILED for item in self.items)
+        return done, failed, len(self.items)
+
+    # -- the table ------------------------------------------------------------------------------
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.items)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(Column)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[Column(section)]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return HEADER_TIPS.get(Column(section))
+        return None
+
+    def flags(self, index):
+        base = super().flags(index)
+        return base | Qt.ItemFlag.ItemIsEditable if index.column() == Column.NOTE else base
+
+    def setData(self, index, value, role=Qt.ItemDataRole.EditRole) -> bool:
+        if role != Qt.ItemDataRole.EditRole or index.column() != Column.NOTE:
+            return False
+        self.items[index.row()].note = str(value)
+        self.dataChanged.emit(index, index)
+        self.note_changed.emit(self.keys[index.row()])
+        return True
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        item, column = self.items[index.row()], Column(index.column())
+        if role == KEY_ROLE:
+            return self.keys[index.row()]
+        if role == Qt.ItemDataRole.DecorationRole and column == Column.IMAGE:
+            return self._thumbs.get(self.keys[index.row()])
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            return self._text(item, column)
+        if role == SORT_ROLE:
+            return self._sort_key(index.row(), item, column)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(item, column)
+        return None
+
+    @staticmethod
+    def _text(item: WorkItem, column: Column) -> str:
+        outcome = item.outcome
+        if column == Column.FILE:
+            return item.file_name
+        if column == Column.NOTE:
+            return item.note
+        if column == Column.SUGGESTION:
+            if item.error:
+                return "could not be classified"
+            if outcome is None:
+                return "waiting ..."
+            return "none (unfamiliar)" if outcome.unfamiliar else DX_SHORT_NAMES[outcome.prediction.prediction]
+        if outcome is None:
+            return ""
+        if column == Column.MELANOMA:
+            return f"{item.share('mel'):.0%}"
+        if column == Column.SHARE:
+            return "" if outcome.unfamiliar else f"{item.share(outcome.prediction.prediction):.0%}"
+        if column == Column.AGREEING:
+            agree, lesions = item.agreeing_lesions() or (0, 0)
+            return "" if outcome.unfamiliar else f"{agree} of {lesions}"
+        if column == Column.UNFAMILIAR:
+            return "unfamiliar" if outcome.unfamiliar else ""
+        if column == Column.IN_ARCHIVE:
+            return outcome.archive_match or ""
+        return ""
+
+    def _sort_key(self, row: int, item: WorkItem, column: Column):
+        """Numbers sort as numbers; rows without a value sort after those with one (ascending)."""
+        outcome = item.outcome
+        if column == Column.IMAGE:
+            return row
+        if column in (Column.FILE, Column.NOTE, Column.SUGGESTION, Column.IN_ARCHIVE):
+            return self._text(item, column).lower()
+        if outcome is None:
+            return -1.0
+        if column == Column.MELANOMA:
+            return float(item.share("mel") or 0.0)
+        if column == Column.SHARE:
+            return -1.0 if outcome.unfamiliar else float(item.share(outcome.prediction.prediction) or 0.0)
+        if column == Column.AGREEING:
+            agree, lesions = item.agreeing_lesions() or (0, 1)
+            return -1.0 if outcome.unfamiliar else agree / max(1, lesions)
+        if column == Column.UNFAMILIAR:
+            return 1.0 if outcome.unfamiliar else 0.0
+        return 0.0
+
+    @staticmethod
+    def _tooltip(item: WorkItem, column: Column) -> str | None:
+        if item.error and column in (Column.FILE, Column.SUGGESTION):
+            return f"{item.name}\n{item.error}"
+        if column == Column.FILE:
+            return item.name
+        if column == Column.SUGGESTION and item.outcome is not None and not item.outcome.unfamiliar:
+            return dx_label(item.outcome.prediction.prediction)
+        if column == Column.UNFAMILIAR and item.outcome is not None and item.outcome.unfamiliar:
+            return item.outcome.unfamiliar
+        if column == Column.NOTE:
+            return item.note or HEADER_TIPS[Column.NOTE]
+        return None
+
+
+# What the "Show" box keeps, by name: (label, test of a row).
+SHOW_FILTERS = {
+    "all": ("All images", lambda item: True),
+    "mel": ("Melanoma suggested", lambda item: item.suggestion == "mel"),
+    "unfamiliar": ("Unfamiliar", lambda item: item.outcome is not None and bool(item.outcome.unfamiliar)),
+    "archive": ("In the archive", lambda item: item.outcome is not None and bool(item.outcome.archive_match)),
+    "errors": ("Could not be classified", lambda item: bool(item.error)),
+    "waiting": ("Waiting", lambda item: item.outcome is None and not item.error),
+}
+
+
+class WorklistFilter(QSortFilterProxyModel):
+    """Sorts by SORT_ROLE; keeps rows whose file name, suggestion or note hold the text, and that the
+    chosen "Show" filter keeps."""
+
+    def __init__(self, model: WorklistModel):
+        super().__init__()
+        self.worklist = model
+        self.setSourceModel(model)
+        self.setSortRole(SORT_ROLE)
+        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.show_filter = "all"
+
+    def set_show(self, name: str) -> None:
+        self.show_filter = name
+        self.invalidateFilter()
+
+    def filterAcceptsRow(self, row: int, parent) -> bool:
+        item = self.worklist.items[row]
+        if not SHOW_FILTERS[self.show_filter][1](item):
+            return False
+        text = self.filterRegularExpression().pattern()
+        if not text:
+            return True
+        words = " ".join((item.file_name, WorklistModel._text(item, Column.SUGGESTION), item.note)).lower()
+        return text.lower() in words
+
+
+class WorklistView(QWidget):
+    """The table with its filter, and the batch's progress with Cancel."""
+
+    current_changed = Signal(int)  # key of the row now selected
+    open_result = Signal(int)  # Enter or double-click: show this row's result
+    cancel_batch = Signal()
+    resume_batch = Signal()
+
+    def __init__(self, model: WorklistModel):
+        super().__init__()
+        self.model = model
+        self.proxy = WorklistFilter(model)
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter by file name, suggestion or note")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.textChanged.connect(self.proxy.setFilterFixedString)
+        self.show_combo = QComboBox()
+        for name, (label, _test) in SHOW_FILTERS.items():
+            self.show_combo.addItem(label, name)
+        self.show_combo.currentIndexChanged.connect(lambda _i: self.proxy.set_show(self.show_combo.currentData()))
+        self.table = QTableView()
+        self.table.setObjectName("worklist-table")
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(Column.IMAGE, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                                   | QAbstractItemView.EditTrigger.EditKeyPressed)
+        self.table.setIconSize(QPixmap(ROW_THUMBNAIL, ROW_THUMBNAIL * 3 // 4).size())
+        self.table.verticalHeader().setDefaultSectionSize(ROW_THUMBNAIL * 3 // 4 + 6)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(Column.FILE, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(Column.NOTE, QHeaderView.ResizeMode.Stretch)
+        self.table.setColumnWidth(Column.IMAGE, ROW_THUMBNAIL + 12)
+        for column in (Column.SUGGESTION, Column.MELANOMA, Column.SHARE, Column.AGREEING, Column.UNFAMILIAR,
+                       Column.IN_ARCHIVE):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.selectionModel().currentRowChanged.connect(self._current_row_changed)
+        self.table.doubleClicked.connect(self._double_clicked)
+        for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            shortcut = QShortcut(QKeySequence(key), self.table)
+            shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+            shortcut.activated.connect(self._enter)
+        self.status = plain_label("No images yet: drop images, a folder or a zip file anywhere on the window.")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(280)
+        self.progress.setVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setVisible(False)
+        self.cancel_button.clicked.connect(self.cancel_batch)
+        self.resume_button = QPushButton("Classify the waiting images")
+        self.resume_button.setVisible(False)
+        self.resume_button.clicked.connect(self.resume_batch)
+
+        top = QHBoxLayout()
+        top.addWidget(self.filter_edit, 2)
+        top.addWidget(plain_label("Show:"))
+        top.addWidget(self.show_combo)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.status, 1)
+        bottom.addWidget(self.progress)
+        bottom.addWidget(self.cancel_button)
+        bottom.addWidget(self.resume_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(bottom)
+
+    # -- selection ----------------------------------------------------------------------------
+    def key_at(self, proxy_row: int) -> int | None:
+        if not 0 <= proxy_row < self.proxy.rowCount():
+            return None
+        return self.proxy.index(proxy_row, 0).data(KEY_ROLE)
+
+    def current_key(self) -> int | None:
+        index = self.table.currentIndex()
+        return index.data(KEY_ROLE) if index.isValid() else None
+
+    def select_key(self, key: int) -> bool:
+        row = self.model.row_of(key)
+        if row is None:
+            return False
+        index = self.proxy.mapFromSource(self.model.index(row, Column.FILE))
+        if not index.isValid():  # filtered out: show everything again rather than hide the choice
+            self.filter_edit.clear()
+            self.show_combo.setCurrentIndex(0)
+            index = self.proxy.mapFromSource(self.model.index(row, Column.FILE))
+        self.table.setCurrentIndex(index)
+        self.table.scrollTo(index)
+        return True
+
+    def step(self, offset: int) -> int | None:
+        """Move the selection ``offset`` rows in the table's order (sorted and filtered); the new key."""
+        current = self.table.currentIndex()
+        row = (current.row() if current.isValid() else -1) + offset
+        key = self.key_at(max(0, min(self.proxy.rowCount() - 1, row)))
+        if key is not None:
+            self.select_key(key)
+        return key
+
+    def position(self, key: int | None) -> tuple[int, int]:
+        """(1-based place of ``key`` in the table's order, rows shown); (0, n) when it is not shown."""
+        for row in range(self.proxy.rowCount()):
+            if self.key_at(row) == key:
+                return row + 1, self.proxy.rowCount()
+        return 0, self.proxy.rowCount()
+
+    def selected_keys(self) -> list[int]:
+        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
+        return [k for k in (self.key_at(r) for r in rows) if k is not None]
+
+    def _current_row_changed(self, current, _previous) -> None:
+        if current.isValid():
+            self.current_changed.emit(current.data(KEY_ROLE))
+
+    def _double_clicked(self, index) -> None:
+        if index.column() != Column.NOTE:
+            self.open_result.emit(index.data(KEY_ROLE))
+
+    def _enter(self) -> None:
+        key = self.current_key()
+        if key is not None:
+            self.open_result.emit(key)
+
+    # -- progress -----------------------------------------------------------------------------
+    def show_progress(self, waiting: int, running: bool) -> None:
+        done, failed, total = self.model.counts()
+        if total == 0:
+            return
+        self.progress.setVisible(running and waiting > 0)
+        self.cancel_button.setVisible(running and waiting > 0)
+        self.resume_button.setVisible(not running and waiting > 0)
+        self.progress.setMaximum(total)
+        self.progress.setValue(total - waiting)
+        parts = [f"{total} image{'s' if total != 1 else ''}", f"{done} classified"]
+        if failed:
+            parts.append(f"{failed} could not be classified (listed, with why)")
+        if waiting:
+            parts.append(f"{waiting} waiting" + ("" if running else " (cancelled)"))
+        self.status.setText("; ".join(parts) + ".")
