@@ -124,7 +124,11 @@ def make_window(qtbot, gui_cache):
     windows = []
     before = {t.ident for t in threading.enumerate()}
 
-    def make(archive: Path | None = None, features: str = "classic"):
+    def make(archive: Path | None = None, features: str = "classic", keep_session: bool = False):
+        from dermview.clinic.sessions import session_file
+
+        if not keep_session:  # each test starts without a last session to offer, unless it tests that
+            session_file().unlink(missing_ok=True)
         settings = Settings()
         settings.features = features  # most tests pin the colour-texture index the session already built
         window = MainWindow(settings)

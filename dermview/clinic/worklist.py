@@ -64,6 +64,11 @@ class WorkItem:
         return self.outcome.sha256 if self.outcome is not None and self.outcome.sha256 else self.known_sha256
 
     def record(self, outcome: QueryOutcome) -> None:
+        if self.known_sha256 and outcome.sha256 and outcome.sha256 != self.known_sha256:
+            # A reopened session's file was replaced: its answer would be about other pixels.
+            self.fail(f"{self.file_name}: its content has changed since the session was saved (another SHA-256); "
+                      "it was not re-used")
+            return
         self.outcome, self.error, self.classified_at = outcome, None, now()
 
     def fail(self, message: str) -> None:

@@ -329,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     if scripted:
         run = ScriptedRun(app, window, args)
         run.pending_queries = bool(queries)
+        window.clinic.persist = False  # screenshots and self-tests neither offer nor overwrite the user's session
         run.start()
     status = app.exec()
     window.close()

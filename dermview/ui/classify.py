@@ -186,6 +186,15 @@ class ClassifyPanel(QWidget):
         (self.result_wanted if len(keys) == 1 else self.worklist_wanted).emit()
         self.worklist_changed.emit()
 
+    def add_items(self, items: list[WorkItem]) -> None:
+        """Rows made elsewhere (a reopened session), notes and all; those that can be are classified."""
+        keys = self.model.add(items)
+        self._queue([key for key, item in zip(keys, items) if not item.error])
+        if keys:
+            self.worklist.select_key(keys[0])
+            self.worklist_wanted.emit()
+            self.worklist_changed.emit()
+
     def find_similar(self, image_id: str) -> None:
         (key,) = self.model.add([WorkItem(f"Similar to {image_id}", archive_image_id=image_id)])
         self._queue([key])

@@ -8,8 +8,8 @@ import logging
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QIcon, QKeySequence
-from PySide6.QtWidgets import (QApplication, QFileDialog, QFrame, QMainWindow, QMessageBox, QProgressBar,
-                               QPushButton, QScrollArea, QSplitter, QStackedWidget, QTabWidget)
+from PySide6.QtWidgets import (QApplication, QFileDialog, QFrame, QMainWindow, QMessageBox, QScrollArea, QSplitter,
+                               QStackedWidget, QTabWidget)
 
 from .. import NOT_A_MEDICAL_DEVICE, __version__
 from ..archive import Archive, open_archive
@@ -18,11 +18,13 @@ from ..model.session import ModelSession
 from ..paths import resources_dir
 from .browser import ArchiveBrowser
 from .classify import ClassifyPanel
+from .clinic import ClinicActions
 from .panels import DetailPanel
 from .performance import PerformanceDialog
 from .settings import Settings
 from .start_page import StartPage
-from .text import plain_label, warn
+from .status import IndexStatus
+from .text import warn
 from .thumbnails import ThumbnailCache
 from .workers import FileJobs, ModelService, ThumbnailLoader
 
@@ -51,13 +53,14 @@ class MainWindow(QMainWindow):
         self.pending_files: list[str] = []  # opened (e.g. from Finder) before an archive was open
         self._load_pending = False  # an archive was opened and its index not yet asked for
         self.service = ModelService(self)
-        self.service.index_progress.connect(self._index_progress)
+        self.service.index_progress.connect(lambda done, total: self.status.building(done, total))
         self.service.index_ready.connect(self._index_ready)
         self.service.index_failed.connect(self._index_failed)
         self.service.index_cancelled.connect(self._index_cancelled)
         self.files = FileJobs(self)
         self.files.done.connect(self._file_job_done)
         self.files_dropped.connect(self.add_queries)
+        self.clinic = ClinicActions(self)
 
         self.pages = QStackedWidget()
         self.start_page = StartPage()
@@ -85,6 +88,9 @@ class MainWindow(QMainWindow):
         for action in (self.open_archive_action, self.open_image_action, self.paste_action):
             file_menu.addAction(action)
         file_menu.addSeparator()
+        for action in self.clinic.actions():
+            file_menu.addAction(action)
+        file_menu.addSeparator()
         file_menu.addAction(quit_action)
         view_menu = self.menuBar().addMenu("&View")
         self.browser_action = QAction("Archive &Browser", self, checkable=True, checked=True,
@@ -99,19 +105,8 @@ class MainWindow(QMainWindow):
         help_menu.addAction(QAction("&About dermview", self, triggered=self.about))
 
     def _build_status_bar(self) -> None:
-        self.archive_label = plain_label("No archive open")
-        self.index_label = plain_label("")
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(260)
-        self.progress.setVisible(False)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setVisible(False)
-        self.cancel_button.clicked.connect(self.service.cancel_index)
-        bar = self.statusBar()
-        bar.addWidget(self.archive_label, 1)
-        bar.addPermanentWidget(self.index_label)
-        bar.addPermanentWidget(self.progress)
-        bar.addPermanentWidget(self.cancel_button)
+        self.status = IndexStatus(self.statusBar(), self.service.cancel_index)
+        self.archive_label, self.index_label = self.status.archive_label, self.status.index_label
 
     def _build_pages(self, archive: Archive) -> None:
         """The browser and the tabs for a newly opened archive (its thumbnails belong to it)."""
@@ -131,6 +126,9 @@ class MainWindow(QMainWindow):
         self.classify.result_shown.connect(lambda: self.browser_action.setChecked(False))
         self.classify.result_wanted.connect(lambda: self.tabs.setCurrentWidget(self.classify))
         self.classify.worklist_wanted.connect(self._show_worklist)
+        self.classify.worklist_changed.connect(self.clinic.schedule_save)
+        self.classify.worklist.reopen_session.connect(self.clinic.reopen)
+        self.classify.worklist.discard_session.connect(self.clinic.discard)
         self.service.query_done.connect(self.classify.query_done)
         self.service.query_failed.connect(self.classify.query_failed)
         self.tabs = QTabWidget()
@@ -182,6 +180,8 @@ class MainWindow(QMainWindow):
             elif self.classify is not None:
                 self.classify.add_inputs(*value)
             return
+        if key != "archive":
+            return  # the clinic actions' jobs (reports, sessions) are theirs to answer
         if generation != self._archive_request:  # a newer request was made meanwhile
             if value is not None:
                 value.close()
@@ -216,6 +216,8 @@ class MainWindow(QMainWindow):
         if self.pending_files:
             pending, self.pending_files = self.pending_files, []
             self.add_queries(pending)
+        else:
+            self.clinic.offer_last_session()
 
     # -- the index ----------------------------------------------------------------------------
     def _deferred_load_index(self) -> None:
@@ -231,32 +233,20 @@ class MainWindow(QMainWindow):
         self.index_label.setText("Loading the index ...")
         self.service.load_index(self.archive, rebuild, self.classify.features_in_use())
 
-    def _index_progress(self, done: int, total: int) -> None:
-        self.index_label.setText("Building the similarity index (first use of this archive):")
-        self.progress.setVisible(True)
-        self.cancel_button.setVisible(True)
-        self.progress.setMaximum(total)
-        self.progress.setValue(done)
-
-    def _index_finished(self, text: str) -> None:
-        self.progress.setVisible(False)
-        self.cancel_button.setVisible(False)
-        self.index_label.setText(text)
-
     def _index_ready(self, session: ModelSession) -> None:
         self.session = session
         if self.classify is not None:
             self.classify.set_session(session)
         failed = len(session.index.failed)
-        self._index_finished(f"Index ready: {len(session.index.image_ids):,} images, {session.extractor.description}"
+        self.status.finished(f"Index ready: {len(session.index.image_ids):,} images, {session.extractor.description}"
                              + (f" ({failed} unreadable)" if failed else ""))
 
     def _index_failed(self, message: str) -> None:
-        self._index_finished("No index")
+        self.status.finished("No index")
         self.report_error("The similarity index could not be built", message)
 
     def _index_cancelled(self) -> None:
-        self._index_finished("Index not built (cancelled) - Model > Rebuild Index to build it")
+        self.status.finished("Index not built (cancelled) - Model > Rebuild Index to build it")
 
     # -- layout -------------------------------------------------------------------------------
     def show_browser(self, visible: bool) -> None:
@@ -366,6 +356,7 @@ class MainWindow(QMainWindow):
                           "CC BY-NC-SA 4.0.</p>")
 
     def closeEvent(self, event) -> None:
+        self.clinic.save_now()
         self.settings.set_geometry("geometry", self.saveGeometry())
         if self.pages.count() > 1:
             self.settings.set_geometry("splitter-main", self.splitter.saveState())

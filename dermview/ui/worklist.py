@@ -7,8 +7,8 @@ import itertools
 from enum import IntEnum
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLineEdit, QProgressBar,
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFrame, QHBoxLayout, QHeaderView, QLineEdit, QProgressBar,
                                QPushButton, QTableView, QVBoxLayout, QWidget)
 
 from ..archive.codes import DX_SHORT_NAMES, dx_label
@@ -223,22 +223,27 @@ class WorklistFilter(QSortFilterProxyModel):
         self.worklist = model
         self.setSourceModel(model)
         self.setSortRole(SORT_ROLE)
-        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.show_filter = "all"
+        self.text = ""
+
+    def set_text(self, text: str) -> None:
+        self.beginFilterChange()
+        self.text = text.strip().lower()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def set_show(self, name: str) -> None:
+        self.beginFilterChange()
         self.show_filter = name
-        self.invalidateFilter()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def filterAcceptsRow(self, row: int, parent) -> bool:
         item = self.worklist.items[row]
         if not SHOW_FILTERS[self.show_filter][1](item):
             return False
-        text = self.filterRegularExpression().pattern()
-        if not text:
+        if not self.text:
             return True
         words = " ".join((item.file_name, WorklistModel._text(item, Column.SUGGESTION), item.note)).lower()
-        return text.lower() in words
+        return self.text in words
 
 
 class WorklistView(QWidget):
@@ -248,6 +253,8 @@ class WorklistView(QWidget):
     open_result = Signal(int)  # Enter or double-click: show this row's result
     cancel_batch = Signal()
     resume_batch = Signal()
+    reopen_session = Signal()
+    discard_session = Signal()
 
     def __init__(self, model: WorklistModel):
         super().__init__()
@@ -256,7 +263,7 @@ class WorklistView(QWidget):
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("Filter by file name, suggestion or note")
         self.filter_edit.setClearButtonEnabled(True)
-        self.filter_edit.textChanged.connect(self.proxy.setFilterFixedString)
+        self.filter_edit.textChanged.connect(self.proxy.set_text)
         self.show_combo = QComboBox()
         for name, (label, _test) in SHOW_FILTERS.items():
             self.show_combo.addItem(label, name)
@@ -282,11 +289,8 @@ class WorklistView(QWidget):
                        Column.IN_ARCHIVE):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.table.selectionModel().currentRowChanged.connect(self._current_row_changed)
-        self.table.doubleClicked.connect(self._double_clicked)
-        for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            shortcut = QShortcut(QKeySequence(key), self.table)
-            shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
-            shortcut.activated.connect(self._enter)
+        # Enter or a double-click (not on the note, which that opens for writing): the row's result.
+        self.table.activated.connect(lambda index: self.open_result.emit(index.data(KEY_ROLE)))
         self.status = plain_label("No images yet: drop images, a folder or a zip file anywhere on the window.")
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(280)
@@ -298,6 +302,24 @@ class WorklistView(QWidget):
         self.resume_button.setVisible(False)
         self.resume_button.clicked.connect(self.resume_batch)
 
+        # The offer to reopen the last session, until the clinician answers it.
+        self.offer = QFrame()
+        self.offer.setObjectName("session-offer")
+        self.offer.setStyleSheet("#session-offer { background: #e8f0fb; border: 1px solid #9db7e0; }")
+        self.offer_label = plain_label("")
+        self.offer_label.setWordWrap(True)
+        reopen = QPushButton("Reopen it")
+        reopen.setObjectName("reopen-session")
+        reopen.clicked.connect(self.reopen_session)
+        discard = QPushButton("Start a new session")
+        discard.setToolTip("The last session is kept in the data folder under another name")
+        discard.clicked.connect(self.discard_session)
+        offer_row = QHBoxLayout(self.offer)
+        offer_row.addWidget(self.offer_label, 1)
+        offer_row.addWidget(reopen)
+        offer_row.addWidget(discard)
+        self.offer.setVisible(False)
+
         top = QHBoxLayout()
         top.addWidget(self.filter_edit, 2)
         top.addWidget(plain_label("Show:"))
@@ -308,6 +330,7 @@ class WorklistView(QWidget):
         bottom.addWidget(self.cancel_button)
         bottom.addWidget(self.resume_button)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.offer)
         layout.addLayout(top)
         layout.addWidget(self.table, 1)
         layout.addLayout(bottom)
@@ -359,14 +382,9 @@ class WorklistView(QWidget):
         if current.isValid():
             self.current_changed.emit(current.data(KEY_ROLE))
 
-    def _double_clicked(self, index) -> None:
-        if index.column() != Column.NOTE:
-            self.open_result.emit(index.data(KEY_ROLE))
-
-    def _enter(self) -> None:
-        key = self.current_key()
-        if key is not None:
-            self.open_result.emit(key)
+    def show_offer(self, text: str | None) -> None:
+        self.offer_label.setText(text or "")
+        self.offer.setVisible(bool(text))
 
     # -- progress -----------------------------------------------------------------------------
     def show_progress(self, waiting: int, running: bool) -> None:

@@ -1,0 +1,156 @@
+"""A worklist that survives a restart: its images by path and SHA-256, with the clinician's notes.
+
+Saved as one JSON file in the per-user data folder, atomically, whenever the worklist changes. On
+reopening, every image is found again by its path (a zip member by its zip and name; a pasted image
+from the copy kept beside the session) and must still have the content it had: a moved, deleted or
+changed file becomes a row that says so, with its note kept, never a silent re-use of other pixels.
+Results are not stored: they are recomputed, so they always come from the index in use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..archive.inputs import InputImage, bytes_input, gather_inputs, sha256_of
+from ..errors import DermviewError
+from ..outputs import atomic_file
+from ..paths import ensure_dir, user_dirs
+from .worklist import WorkItem, now
+
+SESSION_FORMAT = "dermview-session"
+SESSION_VERSION = 1
+PASTED_FOLDER = "pasted"  # beside the session file: pasted images exist nowhere else
+
+
+def session_file() -> Path:
+    return user_dirs().data / "sessions" / "last-session.json"
+
+
+@dataclass
+class SavedSession:
+    path: Path
+    saved_at: str
+    archive: str
+    images: list[dict]
+
+    def describe(self) -> str:
+        notes = sum(1 for image in self.images if image.get("note"))
+        return (f"{len(self.images)} image{'s' if len(self.images) != 1 else ''}"
+                + (f", {notes} with notes" if notes else "") + f", saved {self.saved_at.replace('T', ' ')[:16]}")
+
+
+def _zip_parts(name: str) -> tuple[Path, str] | None:
+    """("a/b.zip", "member.jpg") for an input named "a/b.zip:member.jpg"."""
+    lower = name.lower()
+    if ".zip:" not in lower:
+        return None
+    cut = lower.rindex(".zip:") + 4
+    return Path(name[:cut]), name[cut + 1:]
+
+
+def save_session(items: list[WorkItem], archive: str, path: Path | None = None) -> Path:
+    """Write the worklist (not its results) atomically. Pasted images are kept as files beside it."""
+    path = path or session_file()
+    ensure_dir(path.parent)
+    images = []
+    for item in items:
+        record: dict = {"name": item.name, "note": item.note, "sha256": item.sha256, "error": item.error,
+                        "archive_image_id": item.archive_image_id}
+        source = item.input
+        if source is not None and source.path is None and _zip_parts(source.name) is None:
+            # Pasted: its bytes exist only in memory, so the session keeps them (named by content).
+            data = source.read()
+            digest = sha256_of(data)
+            keep = ensure_dir(path.parent / PASTED_FOLDER) / f"{digest}.png"
+            if not keep.exists():
+                with atomic_file(keep, "wb") as handle:
+                    handle.write(data)
+            record.update(sha256=digest, pasted=keep.name)
+        images.append(record)
+    document = {"format": SESSION_FORMAT, "version": SESSION_VERSION, "saved_at": now(), "archive": archive,
+                "images": images}
+    with atomic_file(path, "w") as handle:
+        json.dump(document, handle, indent=1, ensure_ascii=False)
+    return path
+
+
+def load_session(path: Path | None = None) -> SavedSession | None:
+    """The saved session, or None when there is none (or it lists no images). Raises DermviewError for
+    a file that is not a dermview session or comes from a newer dermview."""
+    path = path or session_file()
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DermviewError(f"The saved session {path} cannot be read ({exc}); it was left as it is.") from exc
+    if not isinstance(document, dict) or document.get("format") != SESSION_FORMAT:
+        raise DermviewError(f"{path} is not a dermview session; it was left as it is.")
+    if int(document.get("version", 0)) > SESSION_VERSION:
+        raise DermviewError(f"The saved session {path} was written by a newer dermview; it was left as it is.")
+    images = [i for i in document.get("images", []) if isinstance(i, dict) and isinstance(i.get("name"), str)]
+    if not images:
+        return None
+    return SavedSession(path, str(document.get("saved_at", "")), str(document.get("archive", "")), images)
+
+
+def set_aside(saved: SavedSession) -> Path:
+    """Keep a session the user did not reopen under another name (nothing they had is lost)."""
+    target = saved.path.with_name(f"session-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    os.replace(saved.path, target)
+    return target
+
+
+def restore_items(saved: SavedSession) -> list[WorkItem]:
+    """The saved rows as worklist items, each found again and checked against its SHA-256 (reads every
+    file: run it off the GUI thread). Rows that cannot be found or have changed say why."""
+    zips: dict[Path, dict[str, InputImage]] = {}
+    items = []
+    for record in saved.images:
+        name, note, digest = record["name"], str(record.get("note") or ""), record.get("sha256")
+        if record.get("archive_image_id"):
+            items.append(WorkItem(name, archive_image_id=str(record["archive_image_id"]), note=note))
+            continue
+        item = WorkItem(name, note=note, known_sha256=digest)
+        try:
+            source = _find_again(record, saved.path.parent, zips)
+            if digest and sha256_of(source.read()) != digest:
+                raise DermviewError("its content has changed since the session was saved (another SHA-256); "
+                                    "it was not re-used")
+            item.input = source
+        except DermviewError as exc:
+            item.fail(f"{name}: {exc}")
+        items.append(item)
+    return items
+
+
+def _find_again(record: dict, folder: Path, zips: dict[Path, dict[str, InputImage]]) -> InputImage:
+    name = record["name"]
+    if record.get("pasted"):
+        kept = folder / PASTED_FOLDER / Path(record["pasted"]).name
+        if not kept.is_file():
+            raise DermviewError("the pasted image kept with the session is gone")
+        return bytes_input(name, kept.read_bytes())
+    parts = _zip_parts(name)
+    if parts is not None:
+        zip_path, member = parts
+        if not zip_path.is_file():
+            raise DermviewError(f"the zip file {zip_path} has been moved or deleted since the session was saved")
+        if zip_path not in zips:
+            images, _problems = gather_inputs([zip_path])
+            zips[zip_path] = {image.name: image for image in images}
+        found = zips[zip_path].get(name)
+        if found is None:
+            raise DermviewError(f"{member} is no longer in {zip_path.name}")
+        return found
+    path = Path(name)
+    if not path.exists():
+        raise DermviewError("the file has been moved or deleted since the session was saved")
+    images, problems = gather_inputs([path])
+    if not images:
+        raise DermviewError(problems[0][1] if problems else "the file cannot be read")
+    return images[0]
