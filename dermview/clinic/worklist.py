@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -48,6 +48,7 @@ class WorkItem:
     classified_at: str | None = None
     # Where the sha256 comes from before the image is classified (a reopened session knows it already).
     known_sha256: str | None = None
+    _agreeing: tuple[QueryOutcome, tuple[int, int]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def file_name(self) -> str:
@@ -88,8 +89,11 @@ class WorkItem:
         """(nearest lesions whose diagnosis is the suggestion, nearest lesions): counted in lesions."""
         if self.outcome is None:
             return None
-        tiles = by_lesion(self.outcome.prediction)
-        return sum(t.nearest.dx == self.outcome.prediction.prediction for t in tiles), len(tiles)
+        if self._agreeing is None or self._agreeing[0] is not self.outcome:  # asked for at every repaint
+            tiles = by_lesion(self.outcome.prediction)
+            self._agreeing = (self.outcome, (sum(t.nearest.dx == self.outcome.prediction.prediction for t in tiles),
+                                             len(tiles)))
+        return self._agreeing[1]
 
 
 def export_row(item: WorkItem) -> dict[str, object]:

@@ -45,6 +45,11 @@ HEADER_TIPS = {
 }
 
 
+_COLUMNS = list(Column)
+_ROLES = {KEY_ROLE, SORT_ROLE, Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole,
+          Qt.ItemDataRole.ToolTipRole}
+
+
 class WorklistModel(QAbstractTableModel):
     """Rows are WorkItems in the order they were added; each has a stable key for answers from threads."""
 
@@ -125,9 +130,9 @@ class WorklistModel(QAbstractTableModel):
         return True
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
+        if not index.isValid() or role not in _ROLES:
             return None
-        item, column = self.items[index.row()], Column(index.column())
+        item, column = self.items[index.row()], _COLUMNS[index.column()]
         if role == KEY_ROLE:
             return self.keys[index.row()]
         if role == Qt.ItemDataRole.DecorationRole and column == Column.IMAGE:
@@ -271,8 +276,10 @@ class WorklistView(QWidget):
         self.table = QTableView()
         self.table.setObjectName("worklist-table")
         self.table.setModel(self.proxy)
+        # Unsorted (the order images were added) until a header is clicked: sorting 300 new rows would
+        # ask the model for thousands of values on the GUI thread (33 ms measured).
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.table.setSortingEnabled(True)
-        self.table.sortByColumn(Column.IMAGE, Qt.SortOrder.AscendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
@@ -285,9 +292,14 @@ class WorklistView(QWidget):
         header.setSectionResizeMode(Column.FILE, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(Column.NOTE, QHeaderView.ResizeMode.Stretch)
         self.table.setColumnWidth(Column.IMAGE, ROW_THUMBNAIL + 12)
-        for column in (Column.SUGGESTION, Column.MELANOMA, Column.SHARE, Column.AGREEING, Column.UNFAMILIAR,
-                       Column.IN_ARCHIVE):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        # Fixed widths from the widest text a column can hold: resizing to contents would measure every
+        # row on every answer (300 rows x 300 answers), which stalled the window for seconds.
+        metrics = self.table.fontMetrics()
+        widest = {Column.SUGGESTION: "could not be classified", Column.MELANOMA: HEADERS[Column.MELANOMA],
+                  Column.SHARE: HEADERS[Column.SHARE], Column.AGREEING: HEADERS[Column.AGREEING],
+                  Column.UNFAMILIAR: HEADERS[Column.UNFAMILIAR], Column.IN_ARCHIVE: "ISIC_0000000"}
+        for column, text in widest.items():
+            self.table.setColumnWidth(column, metrics.horizontalAdvance(text) + 24)
         self.table.selectionModel().currentRowChanged.connect(self._current_row_changed)
         # Enter or a double-click (not on the note, which that opens for writing): the row's result.
         self.table.activated.connect(lambda index: self.open_result.emit(index.data(KEY_ROLE)))

@@ -30,6 +30,12 @@ test -f "$HOME/.config/dermview/dermview.ini"
 QT_QPA_PLATFORM=offscreen "$HOME/.local/bin/dermview" --archive "$archive" --screenshot "$work/open-with.png" \
     "$archive/originals/ISIC_0024307.jpg"
 test -s "$work/open-with.png"
+# the case report and the worklist export from the installed command, with no display at all
+env -u DISPLAY -u WAYLAND_DISPLAY -u QT_QPA_PLATFORM "$HOME/.local/bin/dermview" report --archive "$archive" \
+    --pdf "$work/report.pdf" "$archive/originals/ISIC_0024307.jpg"
+pdftotext "$work/report.pdf" - | grep -q "not a medical device" || { echo "the installed app's report lacks its text" >&2; exit 1; }
+"$HOME/.local/bin/dermview" predict --archive "$archive" --csv "$work/worklist.csv" "$archive/originals/ISIC_0024307.jpg"
+grep -q "^ISIC_0024307.jpg," "$work/worklist.csv"
 "$work"/dermview-*/install.sh --uninstall
 test ! -e "$HOME/.local/bin/dermview"
-echo "smoke test passed: installed, self-tested, opened an image, uninstalled"
+echo "smoke test passed: installed, self-tested, opened an image, wrote a report and a worklist, uninstalled"
