@@ -69,3 +69,19 @@ def test_notes_survive_csv_and_json(tmp_path):
     document = json.loads(write_json(items, tmp_path / "w.json").read_text(encoding="utf-8"))
     assert [row["note"] for row in document["images"]] == [items[0].note, ""]
     assert set(document["images"][0]) == set(EXPORT_COLUMNS)
+
+
+def test_a_session_from_a_newer_dermview_or_not_a_session_is_refused_and_left_alone(tmp_path):
+    from dermview.clinic.sessions import load_session
+    from dermview.errors import DermviewError
+
+    newer = tmp_path / "newer.json"
+    newer.write_text(json.dumps({"format": "dermview-session", "version": 99, "images": [{"name": "a.jpg"}]}))
+    other = tmp_path / "other.json"
+    other.write_text("[1, 2, 3]")
+    for path, words in ((newer, "newer dermview"), (other, "not a dermview session")):
+        before = path.read_bytes()
+        with pytest.raises(DermviewError, match=words):
+            load_session(path)
+        assert path.read_bytes() == before
+    assert load_session(tmp_path / "none.json") is None

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFrame, QHBoxLayout
 
 from ..archive.codes import DX_SHORT_NAMES, dx_label
 from ..clinic.worklist import DONE, FAILED, WorkItem
+from .panels import notice_label
 from .text import plain_label
 from .workers import ROW_THUMBNAIL
 
@@ -32,8 +33,8 @@ class Column(IntEnum):
     NOTE = 8
 
 
-HEADERS = {Column.IMAGE: "", Column.FILE: "File", Column.SUGGESTION: "Suggestion", Column.MELANOMA: "Melanoma",
-           Column.SHARE: "Its share", Column.AGREEING: "Agreeing lesions", Column.UNFAMILIAR: "Unfamiliar",
+HEADERS = {Column.IMAGE: "", Column.FILE: "File", Column.SUGGESTION: "Suggestion", Column.MELANOMA: "Melanoma vote",
+           Column.SHARE: "Suggestion's vote", Column.AGREEING: "Agreeing lesions", Column.UNFAMILIAR: "Unfamiliar",
            Column.IN_ARCHIVE: "In archive", Column.NOTE: "Note"}
 HEADER_TIPS = {
     Column.MELANOMA: "Melanoma's share of the neighbours' weighted, corrected vote (not a probability)",
@@ -346,6 +347,7 @@ class WorklistView(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.table, 1)
         layout.addLayout(bottom)
+        layout.addWidget(notice_label())  # the suggestions in this table are no diagnosis either
 
     # -- selection ----------------------------------------------------------------------------
     def key_at(self, proxy_row: int) -> int | None:
