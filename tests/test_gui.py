@@ -87,7 +87,7 @@ def test_drop_an_original_gives_prediction_and_neighbours(make_window, small_mod
     if own is not None:
         assert own not in {n.lesion_id for n in prediction.neighbours}
         assert f"This is archive image ISIC_0024307 (lesion {own})" in window.classify.result.title.text()
-    notice = window.findChild(type(window.archive_label), "medical-notice")
+    notice = window.classify.result.findChild(type(window.archive_label), "medical-notice")
     assert notice.isVisible() and "not a medical device" in notice.text()
     qtbot.waitUntil(window.classify.result.neighbours.all_loaded, timeout=WAIT_MS)
 

@@ -115,6 +115,17 @@ def test_a_clinic_folder_sorted_filtered_stepped_annotated_and_exported(make_win
         qtbot.waitUntil(lambda: (tmp_path / "two.pdf").exists(), timeout=WAIT_MS)
         text = subprocess.run(["pdftotext", str(tmp_path / "two.pdf"), "-"], capture_output=True, text=True).stdout
         assert text.count("dermview case report") == 2 and "not a medical device" in text
+        # Print goes through the same renderer; a printer set to a PDF file shows what it received.
+        from PySide6.QtPrintSupport import QPrinter
+
+        printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+        printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+        printer.setOutputFileName(str(tmp_path / "printed.pdf"))
+        window.clinic.print_pages(printer, pages)
+        qtbot.waitUntil(lambda: "Printed 2 report pages" in window.statusBar().currentMessage(), timeout=WAIT_MS)
+        printed = subprocess.run(["pdftotext", str(tmp_path / "printed.pdf"), "-"], capture_output=True,
+                                 text=True).stdout
+        assert printed.count("dermview case report") == 2 and pages[0].file_name in printed
 
 
 def test_cancel_keeps_the_rows_done_and_the_rest_can_be_classified_later(make_window, small_model, small_archive,

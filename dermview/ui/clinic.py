@@ -121,8 +121,11 @@ class ClinicActions(QObject):
             return
         printer = QPrinter(QPrinter.PrinterMode.HighResolution)
         dialog = QPrintDialog(printer, self.window)
-        if dialog.exec() != QPrintDialog.DialogCode.Accepted:
-            return
+        if dialog.exec() == QPrintDialog.DialogCode.Accepted:
+            self.print_pages(printer, pages)
+
+    def print_pages(self, printer, pages: list[ReportPage]) -> None:
+        """Draw ``pages`` on the printer the dialog set up, on the file worker."""
         self._printer = printer  # alive until the file worker has drawn on it
         self._say(f"Printing {len(pages)} page{'s' if len(pages) != 1 else ''} ...")
         self.window.files.submit("print", lambda: (draw_pages(pages, printer, printer.newPage), len(pages))[1])
