@@ -44,8 +44,10 @@ def kaggle_layout(tmp_path_factory) -> Path:
     return build_kaggle_layout(require_data(), tmp_path_factory.mktemp("kaggle"))
 
 
-def make_subset_archive(dest: Path, lesion_fraction: float, seed: int = 0, exclude_lesions=()) -> Path:
-    """A real but smaller archive: every image of a random share of the lesions (all classes kept)."""
+def make_subset_archive(dest: Path, lesion_fraction: float, seed: int = 0, exclude_lesions=(),
+                        include_images=()) -> Path:
+    """A real but smaller archive: every image of a random share of the lesions (all classes kept),
+    plus every image of the lesions of ``include_images``."""
     import numpy as np
     import pandas as pd
 
@@ -56,7 +58,8 @@ def make_subset_archive(dest: Path, lesion_fraction: float, seed: int = 0, exclu
     lesions = lesions[~lesions["lesion_id"].isin(set(exclude_lesions))]
     chosen = lesions.groupby("dx", group_keys=False).apply(
         lambda g: g.sample(max(8, int(len(g) * lesion_fraction)), random_state=int(rng.integers(1 << 30))))
-    subset = meta[meta["lesion_id"].isin(set(chosen["lesion_id"]))]
+    wanted = set(chosen["lesion_id"]) | set(meta.loc[meta["image_id"].isin(set(include_images)), "lesion_id"])
+    subset = meta[meta["lesion_id"].isin(wanted)]
     dest.mkdir(parents=True, exist_ok=True)
     subset.to_csv(dest / "HAM10000_metadata.csv", index=False)
     images = dest / "images"
@@ -94,15 +97,23 @@ def small_model(small_archive, session_cache):
 
 
 @pytest.fixture(scope="session")
-def full_index(session_cache):
-    """The index of all 10,015 shared images (about a minute on two cores), built once per run."""
+def originals_archive(tmp_path_factory) -> Path:
+    """The lesions of the 153 originals (600x450) among 10% of the others: about 1,200 archive images in
+    which each original's own 200x150 copy must be found first."""
+    originals = [p.stem for p in (require_data() / "originals").glob("*.jpg")]
+    return make_subset_archive(tmp_path_factory.mktemp("originals") / "archive", 0.10, seed=5,
+                               include_images=originals)
+
+
+def index_of(archive_path: Path, cache: Path, features: str):
+    """(archive, index) of ``archive_path`` with ``features``, built in ``cache`` (once per run)."""
     from dermview.archive import open_archive
     from dermview.model.index import load_or_build_index
 
-    os.environ["DERMVIEW_CACHE_DIR"] = str(session_cache)
+    os.environ["DERMVIEW_CACHE_DIR"] = str(cache)
     try:
-        archive = open_archive(require_data())
-        return archive, load_or_build_index(archive)
+        archive = open_archive(archive_path)
+        return archive, load_or_build_index(archive, extractor_name=features)
     finally:
         del os.environ["DERMVIEW_CACHE_DIR"]
 

@@ -35,7 +35,7 @@ def test_start_screen_explains_the_archive(make_window, tmp_path, qtbot):
 
 
 @pytest.mark.slow
-def test_facets_give_the_published_counts(make_window, full_index, data_dir, qtbot):
+def test_facets_give_the_published_counts(make_window, data_dir, qtbot):
     window = make_window(data_dir)
     assert window.browser.model.rowCount() == 10015
     window.browser.facets.set_checked("dx", "mel")
@@ -60,7 +60,7 @@ def test_facets_give_the_published_counts(make_window, full_index, data_dir, qtb
 
 
 @pytest.mark.slow
-def test_age_range_and_table_sorting(make_window, full_index, data_dir):
+def test_age_range_and_table_sorting(make_window, data_dir):
     window = make_window(data_dir)
     window.browser.facets.age_min.setValue(80)
     ages = window.archive.metadata["age"]

@@ -56,29 +56,20 @@ def test_model_loads_and_gives_the_same_vector_twice(data_dir):
 
 
 @pytest.fixture(scope="session")
-def learned_full_index(session_cache):
-    """The learned index of all 10,015 shared images, built once per run."""
-    from dermview.archive import open_archive
-    from dermview.model.index import load_or_build_index
+def learned_index(originals_archive, session_cache):
+    """The learned index of the originals' lesions among 10% of the others, built once per run."""
+    from conftest import index_of
 
-    from conftest import require_data
-
-    os.environ["DERMVIEW_CACHE_DIR"] = str(session_cache)
-    try:
-        archive = open_archive(require_data())
-        return archive, load_or_build_index(archive, extractor_name="learned")
-    finally:
-        del os.environ["DERMVIEW_CACHE_DIR"]
+    return index_of(originals_archive, session_cache, "learned")
 
 
-@pytest.mark.slow
-def test_originals_land_nearest_their_archive_copies(learned_full_index, data_dir):
-    """A 600x450 original must find its own 200x150 copy first among all 10,015 archive images."""
+def test_originals_land_nearest_their_archive_copies(learned_index, data_dir):
+    """A 600x450 original must find its own 200x150 copy first among about 1,200 archive images."""
     from dermview.archive.imaging import decode_image
     from dermview.model.knn import nearest
 
-    archive, index = learned_full_index
-    assert index.extractor == "learned" and index.features.shape == (10015, 1280)
+    archive, index = learned_index
+    assert index.extractor == "learned" and index.features.shape == (len(archive.metadata), 1280)
     assert index.embedded is index.features and index.nbytes < 60e6  # no projection, so no second copy
     extractor = get_extractor("learned")
     originals = sorted((data_dir / "originals").glob("*.jpg"))
@@ -90,11 +81,10 @@ def test_originals_land_nearest_their_archive_copies(learned_full_index, data_di
     assert found >= 0.90 * len(originals), f"only {found} of {len(originals)} originals found their copy"
 
 
-@pytest.mark.slow
-def test_learned_index_predicts_with_the_models_own_k(learned_full_index, data_dir):
+def test_learned_index_predicts_with_the_models_own_k(learned_index, data_dir):
     from dermview.model.predictor import Predictor
 
-    archive, index = learned_full_index
+    archive, index = learned_index
     predictor = Predictor(archive, index)
     info = learned.model_info()
     assert predictor.vote.k == info.k and predictor.vote.prior_power == info.prior_power
