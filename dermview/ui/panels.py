@@ -210,17 +210,18 @@ WANTED_VISIBLE = 15  # ... as long as this many tiles (or all of them) still fit
 
 
 def tile_size_for(area: QSize, cell, tiles: int, spacing: int = 4) -> int:
-    """The largest image size (NEIGHBOUR_TILE..LARGEST_TILE, in steps of 8) at which min(tiles,
-    WANTED_VISIBLE) tiles are fully visible in ``area``; NEIGHBOUR_TILE when none is. ``cell(size)``
-    gives a tile's grid cell. At 1366x768 this stays 152 px (12 visible); at 1920x1080 it is 192 px (15)."""
+    """The image size (NEIGHBOUR_TILE..LARGEST_TILE, in steps of 8) that shows the most tiles fully in
+    ``area``, up to min(tiles, WANTED_VISIBLE), and among those the largest. ``cell(size)`` gives a
+    tile's grid cell. At 1366x768 this stays 152 px (12 visible); at 1920x1080 it is 200 px (16)."""
     wanted = max(1, min(tiles, WANTED_VISIBLE))
-    for size in range(LARGEST_TILE, NEIGHBOUR_TILE, -8):
+
+    def shown(size: int) -> int:
         box = cell(size)
         columns = max(0, (area.width() - spacing) // (box.width() + spacing))
         rows = max(0, (area.height() - spacing) // (box.height() + spacing))
-        if columns * rows >= wanted:
-            return size
-    return NEIGHBOUR_TILE
+        return min(wanted, columns * rows)
+
+    return max(range(NEIGHBOUR_TILE, LARGEST_TILE + 1, 8), key=lambda size: (shown(size), size))
 
 
 class ResultPanel(QWidget):
