@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 from collections.abc import Callable, Sequence
 
 from . import NOT_A_MEDICAL_DEVICE, __version__
@@ -59,7 +60,41 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="print one JSON object")
 
     add_model_parsers(sub)
+    add_library_parsers(sub)
     return parser
+
+
+def add_library_parsers(sub) -> None:
+    library = sub.add_parser("library", help="your own confirmed cases: add, confirm, list, export, import, delete")
+    library.add_argument("--library", metavar="URL", help="an SQLite file (sqlite:///PATH) or a practice's "
+                         "PostgreSQL database (postgresql://user@host/db); default: DERMVIEW_LIBRARY, else "
+                         "library.sqlite in the per-user data folder")
+    library.add_argument("--cache-dir", metavar="DIR", help="where dermview keeps everything it writes")
+    actions = library.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="store an image as a new case (awaiting confirmation)")
+    add.add_argument("image", metavar="IMAGE")
+    add.add_argument("--case-id", required=True, help="your pseudonymous label for the case (no patient name)")
+    add.add_argument("--site", help="body site")
+    add.add_argument("--age", type=int, help="age in years")
+    add.add_argument("--sex", choices=("male", "female", "other", "unknown"))
+    add.add_argument("--note", default="")
+    add.add_argument("--archive", metavar="PATH", help="also record what dermview suggests for it now")
+    confirm = actions.add_parser("confirm", help="record how a case was confirmed")
+    confirm.add_argument("case_id", metavar="ID")
+    confirm.add_argument("--diagnosis", required=True, help="akiec, bcc, bkl, df, mel, nv, vasc or other")
+    confirm.add_argument("--other", help="the diagnosis in words, when it is 'other'")
+    confirm.add_argument("--dx-type", required=True, help="histo, follow_up, consensus or confocal")
+    confirm.add_argument("--by", help="who recorded it")
+    listing = actions.add_parser("list", help="the cases, oldest first, with the awaiting-confirmation count")
+    listing.add_argument("--json", action="store_true", help="one JSON object per case, one per line")
+    listing.add_argument("--status", choices=("awaiting", "confirmed"))
+    export = actions.add_parser("export", help="every case and image as a zip (for backup or another machine)")
+    export.add_argument("output", metavar="OUT.zip")
+    imported = actions.add_parser("import", help="cases from an export zip, in one transaction")
+    imported.add_argument("input", metavar="IN.zip")
+    delete = actions.add_parser("delete", help="remove a case (and its image, if no other case uses it)")
+    delete.add_argument("case_id", metavar="ID")
+    delete.add_argument("--yes", action="store_true", help="really delete (nothing is deleted without it)")
 
 
 def add_model_parsers(sub) -> None:
@@ -312,6 +347,62 @@ def run_report(args: argparse.Namespace) -> int:
     print(f"Wrote {len(pages)} page{'s' if len(pages) != 1 else ''} to {args.pdf}")
     print(NOT_A_MEDICAL_DEVICE, file=sys.stderr)
     return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+@command("library")
+def run_library(args: argparse.Namespace) -> int:
+    from .archive.files import read_regular_file
+    from .archive.inputs import gather_inputs
+    from .library.store import CaseLibrary
+    from .outputs import check_output_path
+
+    if args.action == "export":
+        check_output_path(args.output)
+    library = CaseLibrary(args.library)
+    try:
+        if args.action == "add":
+            outcome = None
+            if args.archive:
+                args.features = "auto"
+                session, _ = open_session(args)
+                images, problems = gather_inputs([args.image])
+                if problems or not images:
+                    raise DermviewError(problems[0][1] if problems else f"{args.image}: not an image.")
+                outcome = session.classify(images[0])
+            data = read_regular_file(args.image)
+            case = library.add_case(data, args.case_id, file_name=Path(args.image).name, body_site=args.site,
+                                    age=args.age, sex=args.sex, note=args.note, outcome=outcome)
+            print(f"Added case {case.case_id} (image {case.sha256[:12]}...), awaiting confirmation"
+                  + (f"; dermview suggested {case.suggestion}" if case.suggestion else "") + ".")
+        elif args.action == "confirm":
+            case = library.confirm(args.case_id, args.diagnosis, args.dx_type, by=args.by, other=args.other)
+            print(f"Case {case.case_id}: {case.confirmed_other or case.confirmed_dx}, confirmed by {case.dx_type}.")
+        elif args.action == "list":
+            cases = library.cases_list(args.status)
+            for case in cases:
+                if args.json:
+                    print(json.dumps(case.to_json()))
+                else:
+                    outcome = (f"{case.confirmed_other or case.confirmed_dx} ({case.dx_type})"
+                               if case.confirmed_dx else "awaiting confirmation")
+                    print(f"{case.case_id}\t{case.created_at[:10]}\t{outcome}\tsuggested: {case.suggestion or '-'}")
+            if not args.json:
+                counts = library.counts()
+                print(f"{counts['cases']} cases, {counts['awaiting']} awaiting confirmation.", file=sys.stderr)
+        elif args.action == "export":
+            count = library.export_zip(args.output)
+            print(f"Exported {count} cases to {args.output}.")
+        elif args.action == "import":
+            added, present = library.import_zip(args.input)
+            print(f"Imported {added} cases ({present} were already in the library).")
+        elif args.action == "delete":
+            if not args.yes:
+                raise DermviewError(f"Deleting case {args.case_id} cannot be undone; add --yes to delete it.")
+            library.delete_case(args.case_id)
+            print(f"Deleted case {args.case_id}.")
+    finally:
+        library.close()
+    return EXIT_OK
 
 
 # -- evaluate -----------------------------------------------------------------------------------

@@ -36,6 +36,11 @@ env -u DISPLAY -u WAYLAND_DISPLAY -u QT_QPA_PLATFORM "$HOME/.local/bin/dermview"
 pdftotext "$work/report.pdf" - | grep -q "not a medical device" || { echo "the installed app's report lacks its text" >&2; exit 1; }
 "$HOME/.local/bin/dermview" predict --archive "$archive" --csv "$work/worklist.csv" "$archive/originals/ISIC_0024307.jpg"
 grep -q "^ISIC_0024307.jpg," "$work/worklist.csv"
+# the case library (SQLite in the per-user data folder) from the installed command
+"$HOME/.local/bin/dermview" library add "$archive/originals/ISIC_0024307.jpg" --case-id SMOKE-1
+"$HOME/.local/bin/dermview" library confirm SMOKE-1 --diagnosis nv --dx-type follow_up
+"$HOME/.local/bin/dermview" library list --json | grep -q '"status": "confirmed"'
+test -s "$HOME/.local/share/dermview/library.sqlite"
 "$work"/dermview-*/install.sh --uninstall
 test ! -e "$HOME/.local/bin/dermview"
-echo "smoke test passed: installed, self-tested, opened an image, wrote a report and a worklist, uninstalled"
+echo "smoke test passed: installed, self-tested, opened an image, wrote a report and a worklist, kept a case, uninstalled"

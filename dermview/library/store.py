@@ -1,0 +1,365 @@
+"""The case library's storage: cases and their images, each change one transaction.
+
+One code path for both back ends (SQLAlchemy Core): an SQLite file in the per-user data folder by
+default (WAL, a busy timeout, foreign keys on), or a practice's PostgreSQL database named by
+``--library postgresql://...`` or ``DERMVIEW_LIBRARY`` (psycopg 3, whose wheel carries its own libpq).
+An image is stored once, named by its SHA-256, however many cases use it. A library written by a
+newer dermview (a higher schema version) is refused, never touched.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import zipfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..archive.codes import DX_CODES, DX_TYPE_NAMES
+from ..archive.inputs import sha256_of
+from ..clinic.worklist import now
+from ..errors import DermviewError
+from ..outputs import atomic_path
+from ..paths import ensure_dir, user_dirs
+
+SCHEMA_VERSION = 1
+ENV_LIBRARY = "DERMVIEW_LIBRARY"
+OTHER = "other"  # a confirmed diagnosis outside the seven: its text says what
+CONFIRMATIONS = tuple(DX_TYPE_NAMES)  # histo, follow_up, consensus, confocal
+AWAITING, CONFIRMED = "awaiting", "confirmed"
+MAX_CASE_ID = 100
+EXPORT_COLUMNS = ("case_id", "sha256", "file_name", "created_at", "body_site", "age", "sex", "note", "features",
+                  "model_version", "suggestion", "votes", "confirmed_dx", "confirmed_other", "dx_type",
+                  "confirmed_by", "confirmed_at")
+
+
+@dataclass
+class Case:
+    case_id: str
+    sha256: str
+    file_name: str | None
+    created_at: str
+    body_site: str | None
+    age: int | None
+    sex: str | None
+    note: str
+    features: str | None
+    model_version: str | None
+    suggestion: str | None
+    votes: dict | None
+    confirmed_dx: str | None
+    confirmed_other: str | None
+    dx_type: str | None
+    confirmed_by: str | None
+    confirmed_at: str | None
+
+    @property
+    def status(self) -> str:
+        """A case without a confirmed diagnosis awaits confirmation, and never votes."""
+        return CONFIRMED if self.confirmed_dx else AWAITING
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "status": self.status}
+
+
+def default_url() -> str:
+    return f"sqlite:///{user_dirs().data / 'library.sqlite'}"
+
+
+def library_url(explicit: str | None = None) -> str:
+    """Where the library is: ``--library``, else ``DERMVIEW_LIBRARY``, else the per-user SQLite file."""
+    return explicit or os.environ.get(ENV_LIBRARY) or default_url()
+
+
+def shown_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    if "://" in url and "@" in url.split("://", 1)[1]:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+    return url
+
+
+def _driver_url(url: str) -> str:
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class CaseLibrary:
+    """Opened once per process (or per window); every method is one transaction and thread-safe."""
+
+    def __init__(self, url: str | None = None):
+        from sqlalchemy import create_engine, event
+        from sqlalchemy.exc import SQLAlchemyError
+
+        self.url = library_url(url)
+        driver = _driver_url(self.url)
+        self.is_sqlite = driver.startswith("sqlite")
+        if self.is_sqlite and driver.startswith("sqlite:///") and driver != "sqlite:///:memory:":
+            ensure_dir(Path(driver[len("sqlite:///"):]).expanduser().parent)
+        try:
+            self.engine = create_engine(driver, pool_pre_ping=True)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise DermviewError(f"{shown_url(self.url)} is not a case library dermview can open ({exc}).") from exc
+        if self.is_sqlite:
+            @event.listens_for(self.engine, "connect")
+            def _pragmas(connection, _record):  # every connection: concurrent readers, a patient writer
+                cursor = connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA busy_timeout=15000")
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.close()
+        self._tables()
+        self._open_schema()
+
+    def _tables(self) -> None:
+        from sqlalchemy import Column, ForeignKey, Integer, LargeBinary, MetaData, String, Table, Text
+
+        self.metadata = MetaData()
+        self.meta = Table("dermview_meta", self.metadata, Column("key", String(64), primary_key=True),
+                          Column("value", Text, nullable=False))
+        self.images = Table("images", self.metadata, Column("sha256", String(64), primary_key=True),
+                            Column("data", LargeBinary, nullable=False), Column("added_at", String(40), nullable=False))
+        self.cases = Table(
+            "cases", self.metadata,
+            Column("case_id", String(MAX_CASE_ID), primary_key=True),
+            Column("sha256", String(64), ForeignKey("images.sha256"), nullable=False),
+            Column("file_name", Text), Column("created_at", String(40), nullable=False),
+            Column("body_site", Text), Column("age", Integer), Column("sex", String(16)),
+            Column("note", Text, nullable=False), Column("features", String(32)), Column("model_version", Text),
+            Column("suggestion", String(16)), Column("votes", Text), Column("confirmed_dx", String(16)),
+            Column("confirmed_other", Text), Column("dx_type", String(16)), Column("confirmed_by", Text),
+            Column("confirmed_at", String(40)))
+
+    def _unreachable(self, exc: Exception) -> DermviewError:
+        detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return DermviewError(f"The case library at {shown_url(self.url)} cannot be used ({detail}). "
+                             "The archive still works without it.")
+
+    def _open_schema(self) -> None:
+        """Create the tables on first use, or check the version of the ones there."""
+        from sqlalchemy import inspect, select
+        from sqlalchemy.exc import SQLAlchemyError
+
+        for attempt in range(3):  # two processes creating a new library at once: one wins, the other reads
+            try:
+                with self.engine.begin() as connection:
+                    if not inspect(connection).has_table("dermview_meta"):
+                        self.metadata.create_all(connection)
+                        connection.execute(self.meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+                        return
+                    row = connection.execute(select(self.meta.c.value).where(self.meta.c.key == "schema_version")).first()
+                break
+            except SQLAlchemyError as exc:
+                if attempt == 2:
+                    raise self._unreachable(exc) from exc
+        version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise DermviewError(f"The case library at {shown_url(self.url)} was written by a newer dermview (schema "
+                                f"{version}; this one knows {SCHEMA_VERSION}). It was not changed; update dermview.")
+
+    def _run(self, work):
+        """``work(connection)`` in one transaction; database errors become one readable sentence."""
+        from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+        try:
+            with self.engine.begin() as connection:
+                return work(connection)
+        except IntegrityError:
+            raise
+        except SQLAlchemyError as exc:
+            raise self._unreachable(exc) from exc
+
+    # -- changes ------------------------------------------------------------------------------------
+    def add_case(self, data: bytes, case_id: str, *, file_name: str | None = None, body_site: str | None = None,
+                 age: int | None = None, sex: str | None = None, note: str = "", outcome=None) -> Case:
+        """Store a new case (and its image, unless the library has that content already)."""
+        from sqlalchemy import select
+        from sqlalchemy.exc import IntegrityError
+
+        case_id = check_case_id(case_id)
+        if age is not None and not 0 <= age <= 130:
+            raise DermviewError(f"An age of {age} is not possible; give years between 0 and 130.")
+        digest = sha256_of(data)
+        row = {"case_id": case_id, "sha256": digest, "file_name": file_name, "created_at": now(),
+               "body_site": body_site, "age": age, "sex": sex, "note": note or "",
+               "features": outcome.features if outcome else None,
+               "model_version": outcome.model_version if outcome else None,
+               "suggestion": None if outcome is None or outcome.unfamiliar else outcome.prediction.prediction,
+               "votes": json.dumps(outcome.prediction.votes) if outcome else None}
+
+        def work(connection):
+            if connection.execute(select(self.cases.c.case_id).where(self.cases.c.case_id == case_id)).first():
+                raise DermviewError(f"The library already has a case {case_id}; choose another case id.")
+            if not connection.execute(select(self.images.c.sha256).where(self.images.c.sha256 == digest)).first():
+                connection.execute(self.images.insert().values(sha256=digest, data=data, added_at=now()))
+            connection.execute(self.cases.insert().values(**row))
+
+        for attempt in range(3):  # another process stored the same image or case id a moment ago
+            try:
+                self._run(work)
+                break
+            except IntegrityError as exc:
+                if attempt == 2:
+                    raise DermviewError(f"Case {case_id} could not be stored: {exc.orig}") from exc
+        return self.case(case_id)
+
+    def confirm(self, case_id: str, diagnosis: str, dx_type: str, *, by: str | None = None,
+                other: str | None = None) -> Case:
+        """Record (or correct) how a case turned out: one of the seven diagnoses, or "other" with a text."""
+        if diagnosis not in (*DX_CODES, OTHER):
+            raise DermviewError(f"'{diagnosis}' is not a diagnosis dermview knows; use one of "
+                                f"{', '.join(DX_CODES)} or '{OTHER}' with --other TEXT.")
+        if diagnosis == OTHER and not (other or "").strip():
+            raise DermviewError("A diagnosis of 'other' needs its text (--other), e.g. 'seborrhoeic wart'.")
+        if dx_type not in CONFIRMATIONS:
+            raise DermviewError(f"'{dx_type}' is not a way of confirming a diagnosis; use one of "
+                                f"{', '.join(CONFIRMATIONS)}.")
+        values = {"confirmed_dx": diagnosis, "confirmed_other": (other or "").strip() or None, "dx_type": dx_type,
+                  "confirmed_by": by, "confirmed_at": now()}
+
+        def work(connection):
+            done = connection.execute(self.cases.update().where(self.cases.c.case_id == case_id).values(**values))
+            if done.rowcount == 0:
+                raise DermviewError(f"The library has no case {case_id}.")
+
+        self._run(work)
+        return self.case(case_id)
+
+    def delete_case(self, case_id: str) -> None:
+        """Remove a case, and its image if no other case uses it (the caller has asked the user)."""
+        from sqlalchemy import func, select
+
+        def work(connection):
+            found = connection.execute(select(self.cases.c.sha256).where(self.cases.c.case_id == case_id)).first()
+            if found is None:
+                raise DermviewError(f"The library has no case {case_id}.")
+            connection.execute(self.cases.delete().where(self.cases.c.case_id == case_id))
+            users = connection.execute(select(func.count()).select_from(self.cases)
+                                       .where(self.cases.c.sha256 == found[0])).scalar()
+            if not users:
+                connection.execute(self.images.delete().where(self.images.c.sha256 == found[0]))
+
+        self._run(work)
+
+    # -- reading ------------------------------------------------------------------------------------
+    def _case(self, row) -> Case:
+        values = dict(row._mapping)
+        values["votes"] = json.loads(values["votes"]) if values.get("votes") else None
+        return Case(**values)
+
+    def case(self, case_id: str) -> Case:
+        from sqlalchemy import select
+
+        row = self._run(lambda c: c.execute(select(self.cases).where(self.cases.c.case_id == case_id)).first())
+        if row is None:
+            raise DermviewError(f"The library has no case {case_id}.")
+        return self._case(row)
+
+    def cases_list(self, status: str | None = None, diagnosis: str | None = None) -> list[Case]:
+        from sqlalchemy import select
+
+        query = select(self.cases).order_by(self.cases.c.created_at, self.cases.c.case_id)
+        if status == AWAITING:
+            query = query.where(self.cases.c.confirmed_dx.is_(None))
+        elif status == CONFIRMED:
+            query = query.where(self.cases.c.confirmed_dx.is_not(None))
+        if diagnosis:
+            query = query.where(self.cases.c.confirmed_dx == diagnosis)
+        return [self._case(row) for row in self._run(lambda c: c.execute(query).all())]
+
+    def image(self, sha256: str) -> bytes:
+        from sqlalchemy import select
+
+        row = self._run(lambda c: c.execute(select(self.images.c.data).where(self.images.c.sha256 == sha256)).first())
+        if row is None:
+            raise DermviewError(f"The library has no image {sha256}.")
+        return bytes(row[0])
+
+    def counts(self) -> dict[str, int]:
+        """{"cases", "awaiting", "confirmed", "images"}."""
+        from sqlalchemy import func, select
+
+        def work(connection):
+            total = connection.execute(select(func.count()).select_from(self.cases)).scalar() or 0
+            awaiting = connection.execute(select(func.count()).select_from(self.cases)
+                                          .where(self.cases.c.confirmed_dx.is_(None))).scalar() or 0
+            images = connection.execute(select(func.count()).select_from(self.images)).scalar() or 0
+            return {"cases": total, "awaiting": awaiting, "confirmed": total - awaiting, "images": images}
+
+        return self._run(work)
+
+    # -- moving between machines ------------------------------------------------------------------
+    def export_zip(self, path: str | os.PathLike) -> int:
+        """Every case and image as a zip (cases.csv + images/SHA256), written atomically; the count."""
+        cases = self.cases_list()
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=EXPORT_COLUMNS)
+        writer.writeheader()
+        for case in cases:
+            row = asdict(case)
+            row["votes"] = json.dumps(case.votes) if case.votes else ""
+            writer.writerow({k: "" if row[k] is None else row[k] for k in EXPORT_COLUMNS})
+        with atomic_path(path) as temporary, zipfile.ZipFile(temporary, "w") as archive:
+            archive.writestr("cases.csv", text.getvalue())
+            for digest in sorted({case.sha256 for case in cases}):
+                archive.writestr(f"images/{digest}", self.image(digest))
+        return len(cases)
+
+    def import_zip(self, path: str | os.PathLike) -> tuple[int, int]:
+        """Cases from an export, in one transaction: (added, already there). A case id that exists with
+        other content stops the import with a message and changes nothing."""
+        from sqlalchemy import select
+
+        try:
+            with zipfile.ZipFile(path) as archive:
+                rows = list(csv.DictReader(io.StringIO(archive.read("cases.csv").decode("utf-8"))))
+                blobs = {name.split("/", 1)[1]: archive.read(name) for name in archive.namelist()
+                         if name.startswith("images/") and not name.endswith("/")}
+        except (OSError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+            raise DermviewError(f"{path} is not a case library export ({exc}).") from exc
+        for digest, data in blobs.items():
+            if sha256_of(data) != digest:
+                raise DermviewError(f"{path}: the image {digest} is damaged (its content has another SHA-256).")
+
+        def work(connection):
+            added = present = 0
+            for raw in rows:
+                row = {k: (raw.get(k) or None) for k in EXPORT_COLUMNS}
+                row["note"] = raw.get("note") or ""
+                row["age"] = int(row["age"]) if row["age"] else None
+                if row["sha256"] not in blobs:
+                    raise DermviewError(f"{path}: case {row['case_id']} has no image in the export.")
+                existing = connection.execute(select(self.cases.c.sha256)
+                                              .where(self.cases.c.case_id == row["case_id"])).first()
+                if existing is not None:
+                    if existing[0] != row["sha256"]:
+                        raise DermviewError(f"Case {row['case_id']} exists here with another image; nothing was "
+                                            "imported.")
+                    present += 1
+                    continue
+                if not connection.execute(select(self.images.c.sha256)
+                                          .where(self.images.c.sha256 == row["sha256"])).first():
+                    connection.execute(self.images.insert().values(sha256=row["sha256"], data=blobs[row["sha256"]],
+                                                                   added_at=now()))
+                connection.execute(self.cases.insert().values(**row))
+                added += 1
+            return added, present
+
+        return self._run(work)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def check_case_id(case_id: str) -> str:
+    """A case id is the clinician's pseudonymous label: 1-100 printable characters, no patient name needed."""
+    cleaned = (case_id or "").strip()
+    if not cleaned or len(cleaned) > MAX_CASE_ID or not cleaned.isprintable():
+        raise DermviewError(f"'{case_id}' is not a usable case id: give 1 to {MAX_CASE_ID} printable characters "
+                            "(a pseudonymous label such as K-2026-017; no patient name is needed).")
+    return cleaned
