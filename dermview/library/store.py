@@ -78,7 +78,8 @@ def shown_url(url: str) -> str:
     if "://" in url and "@" in url.split("://", 1)[1]:
         scheme, rest = url.split("://", 1)
         credentials, host = rest.rsplit("@", 1)
-        return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+        if ":" in credentials:
+            return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
     return url
 
 
@@ -104,7 +105,8 @@ class CaseLibrary:
         try:
             self.engine = create_engine(driver, pool_pre_ping=True)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
-            raise DermviewError(f"{shown_url(self.url)} is not a case library dermview can open ({exc}).") from exc
+            detail = " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
+            raise DermviewError(f"{shown_url(self.url)} is not a case library dermview can open ({detail}).") from exc
         if self.is_sqlite:
             @event.listens_for(self.engine, "connect")
             def _pragmas(connection, _record):  # every connection: concurrent readers, a patient writer
