@@ -239,6 +239,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+def check_k(args: argparse.Namespace) -> None:
+    if args.k is not None and args.k < 1:
+        raise DermviewError("--k must be at least 1.")
+
+
 # -- predict ------------------------------------------------------------------------------------
 
 def format_prediction(name: str, outcome) -> str:
@@ -268,8 +273,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from .clinic.worklist import WorkItem, write_csv
     from .outputs import check_output_path
 
-    if args.k is not None and args.k < 1:
-        raise DermviewError("--k must be at least 1.")
+    check_k(args)
     for output in (args.isic_csv, args.csv):
         if output:
             check_output_path(output)  # before the work, not after it
@@ -324,8 +328,7 @@ def run_report(args: argparse.Namespace) -> int:
     from .outputs import check_output_path
     from .render.report_pdf import write_pdf  # the only command that draws: Qt's painter, offscreen
 
-    if args.k is not None and args.k < 1:
-        raise DermviewError("--k must be at least 1.")
+    check_k(args)
     check_output_path(args.pdf)
     images, problems = gather_inputs(args.inputs)
     session, _ = open_session(args)
@@ -351,7 +354,6 @@ def run_report(args: argparse.Namespace) -> int:
 
 @command("library")
 def run_library(args: argparse.Namespace) -> int:
-    from .archive.files import read_regular_file
     from .archive.inputs import gather_inputs
     from .library.store import CaseLibrary
     from .outputs import check_output_path
@@ -361,16 +363,13 @@ def run_library(args: argparse.Namespace) -> int:
     library = CaseLibrary(args.library)
     try:
         if args.action == "add":
-            outcome = None
-            if args.archive:
-                args.features = "auto"
-                session, _ = open_session(args)
-                images, problems = gather_inputs([args.image])
-                if problems or not images:
-                    raise DermviewError(problems[0][1] if problems else f"{args.image}: not an image.")
-                outcome = session.classify(images[0])
-            data = read_regular_file(args.image)
-            case = library.add_case(data, args.case_id, file_name=Path(args.image).name, body_site=args.site,
+            images, problems = gather_inputs([args.image])
+            if problems or len(images) != 1:
+                raise DermviewError(problems[0][1] if problems else f"{args.image}: give one image file.")
+            image = images[0]
+            data = image.read()  # once: what is stored is what was classified
+            outcome = open_session(args)[0].classify(image, data=data) if args.archive else None
+            case = library.add_case(data, args.case_id, file_name=image.file_name, body_site=args.site,
                                     age=args.age, sex=args.sex, note=args.note, outcome=outcome)
             print(f"Added case {case.case_id} (image {case.sha256[:12]}...), awaiting confirmation"
                   + (f"; dermview suggested {case.suggestion}" if case.suggestion else "") + ".")
@@ -500,7 +499,6 @@ def print_learned_held_out(args: argparse.Namespace) -> int:
 
 
 def run_evaluate_held_out(args: argparse.Namespace, log) -> int:
-    from pathlib import Path
 
     from .archive import open_archive
     from .model.evaluate import evaluate_learned_held_out

@@ -46,11 +46,20 @@ class InputImage:
         return self.path.name if self.path is not None else base_name(self.name)
 
 
+def split_zip_name(name: str) -> tuple[Path, str] | None:
+    """(Path("a/b.zip"), "c/d.jpg") for a zip member's input name "a/b.zip:c/d.jpg"; None for others."""
+    lower = name.lower()
+    if ".zip:" not in lower:
+        return None
+    cut = lower.rindex(".zip:") + 4
+    return Path(name[:cut]), name[cut + 1:]
+
+
 def base_name(name: str) -> str:
     """A user-facing input name without its folders or zip file: "a/b.zip:c/d.jpg" -> "d.jpg"."""
-    if ".zip:" in name.lower():
-        name = name[name.lower().rindex(".zip:") + 5:]
-    return Path(name).name or name
+    parts = split_zip_name(name)
+    member = parts[1] if parts else name
+    return Path(member).name or member
 
 
 def sha256_of(data: bytes) -> str:

@@ -48,7 +48,6 @@ class ReportPage:
     notice: str
     load_query: Callable[[], Image.Image]  # the query at full resolution (up to QUERY_PRINT_SIDE)
     load_neighbour: Callable[[str], Image.Image]  # an archive image by id
-    lesions_total: int = 0
 
 
 def report_page(item: WorkItem, session: ModelSession) -> ReportPage:
@@ -94,8 +93,7 @@ def report_page(item: WorkItem, session: ModelSession) -> ReportPage:
         where=where, neighbours=neighbours, neighbour_caption=caption, method=method, note=item.note,
         notice=f"{NOT_A_MEDICAL_DEVICE} The suggestion is the vote of the most similar archive images (HAM10000); "
                "judge it by looking at them.",
-        load_query=_query_loader(item, session), load_neighbour=lambda image_id: archive.load_image(image_id),
-        lesions_total=len(tiles))
+        load_query=_query_loader(item, session), load_neighbour=lambda image_id: archive.load_image(image_id))
 
 
 def _query_loader(item: WorkItem, session: ModelSession) -> Callable[[], Image.Image]:

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..archive.inputs import InputImage, bytes_input, gather_inputs, sha256_of
+from ..archive.inputs import InputImage, bytes_input, gather_inputs, sha256_of, split_zip_name
 from ..errors import DermviewError
 from ..outputs import atomic_file
 from ..paths import ensure_dir, user_dirs
@@ -43,15 +43,6 @@ class SavedSession:
                 + (f", {notes} with notes" if notes else "") + f", saved {self.saved_at.replace('T', ' ')[:16]}")
 
 
-def _zip_parts(name: str) -> tuple[Path, str] | None:
-    """("a/b.zip", "member.jpg") for an input named "a/b.zip:member.jpg"."""
-    lower = name.lower()
-    if ".zip:" not in lower:
-        return None
-    cut = lower.rindex(".zip:") + 4
-    return Path(name[:cut]), name[cut + 1:]
-
-
 def save_session(items: list[WorkItem], archive: str, path: Path | None = None) -> Path:
     """Write the worklist (not its results) atomically. Pasted images are kept as files beside it."""
     path = path or session_file()
@@ -61,7 +52,7 @@ def save_session(items: list[WorkItem], archive: str, path: Path | None = None) 
         record: dict = {"name": item.name, "note": item.note, "sha256": item.sha256, "error": item.error,
                         "archive_image_id": item.archive_image_id}
         source = item.input
-        if source is not None and source.path is None and _zip_parts(source.name) is None:
+        if source is not None and source.path is None and split_zip_name(source.name) is None:
             # Pasted: its bytes exist only in memory, so the session keeps them (named by content).
             data = source.read()
             digest = sha256_of(data)
@@ -135,7 +126,7 @@ def _find_again(record: dict, folder: Path, zips: dict[Path, dict[str, InputImag
         if not kept.is_file():
             raise DermviewError("the pasted image kept with the session is gone")
         return bytes_input(name, kept.read_bytes())
-    parts = _zip_parts(name)
+    parts = split_zip_name(name)
     if parts is not None:
         zip_path, member = parts
         if not zip_path.is_file():

@@ -70,7 +70,8 @@ class ClassifyPanel(QWidget):
         self.worklist.resume_batch.connect(self.classify_waiting)
         self.model.note_changed.connect(lambda _key: self.worklist_changed.emit())
         self.service.batch_done.connect(self._batch_done)
-        self.service.batch_failed.connect(self._batch_failed)
+        # The batch waits while the index loads (it never answers "not ready"): a failure is the image's.
+        self.service.batch_failed.connect(self._fail)
         self.result = ResultPanel(thumbnails)
         self.result.neighbour_chosen.connect(self.compare_with)
 
@@ -177,29 +178,25 @@ class ClassifyPanel(QWidget):
         for item, (_name, message) in zip(failed, problems):
             item.fail(message)
         good = [WorkItem(image.name, input=image) for image in images]
-        keys = self.model.add(failed + good)
-        good_keys = keys[len(failed):]
-        self._queue(good_keys)
-        if not keys:
-            return
-        self.worklist.select_key(good_keys[0] if good_keys else keys[0])
-        (self.result_wanted if len(keys) == 1 else self.worklist_wanted).emit()
-        self.worklist_changed.emit()
+        # Show the first new image that can be classified; unreadable ones stay listed with why.
+        self._add(failed + good, select=len(failed) if good else 0, show_result=len(failed) + len(good) == 1)
 
     def add_items(self, items: list[WorkItem]) -> None:
         """Rows made elsewhere (a reopened session), notes and all; those that can be are classified."""
-        keys = self.model.add(items)
-        self._queue([key for key, item in zip(keys, items) if not item.error])
-        if keys:
-            self.worklist.select_key(keys[0])
-            self.worklist_wanted.emit()
-            self.worklist_changed.emit()
+        self._add(items, select=0, show_result=False)
 
     def find_similar(self, image_id: str) -> None:
-        (key,) = self.model.add([WorkItem(f"Similar to {image_id}", archive_image_id=image_id)])
-        self._queue([key])
-        self.worklist.select_key(key)
-        self.result_wanted.emit()
+        self._add([WorkItem(f"Similar to {image_id}", archive_image_id=image_id)], select=0, show_result=True)
+
+    def _add(self, items: list[WorkItem], *, select: int, show_result: bool) -> None:
+        """Append ``items``, classify those without an error, select ``items[select]`` and show the result
+        view (or the worklist)."""
+        keys = self.model.add(items)
+        self._queue([key for key, item in zip(keys, items) if not item.error])
+        if not keys:
+            return
+        self.worklist.select_key(keys[select])
+        (self.result_wanted if show_result else self.worklist_wanted).emit()
         self.worklist_changed.emit()
 
     def current_item(self) -> WorkItem | None:
@@ -242,12 +239,11 @@ class ClassifyPanel(QWidget):
         if result.key == self.worklist.current_key() and self.shown_key != result.key:
             self._current_changed(result.key)
 
-    def _batch_failed(self, key: int, message: str) -> None:
+    def _fail(self, key: int, message: str) -> None:
+        """The row could not be classified: it says why, and shows it if it is the current one."""
         item = self.model.item(key)
         if item is None:
             return
-        if self.session is None and message.startswith(NOT_READY):
-            return  # not the image's fault: it stays waiting
         item.fail(message)
         self.model.changed(key)
         self._batch_progress()
@@ -309,12 +305,7 @@ class ClassifyPanel(QWidget):
         if self.session is None and message.startswith(NOT_READY):  # not the image's fault: not kept
             self.result.show_error(name, message + " Build it with Model > Rebuild Index, then select the image again.")
             return
-        item.fail(message)
-        self.model.changed(key)
-        self._batch_progress()
-        if self.worklist.current_key() == key:
-            self.result.show_error(item.file_name, message)
-            self.shown_key = key
+        self._fail(key, message)
 
     def _show(self, key: int) -> None:
         item = self.model.item(key)

@@ -91,11 +91,17 @@ class ClinicActions(QObject):
             raise DermviewError("None of the selected images has a result yet: wait for it, or select others.")
         return pages
 
-    def choose_report_file(self) -> None:
+    def _pages_or_say(self, title: str) -> list[ReportPage]:
+        """The selected rows' pages, or none after telling the user why (under ``title``)."""
         try:
-            pages = self.report_pages()
+            return self.report_pages()
         except DermviewError as exc:
-            self.window.report_error("No report", str(exc))
+            self.window.report_error(title, str(exc))
+            return []
+
+    def choose_report_file(self) -> None:
+        pages = self._pages_or_say("No report")
+        if not pages:
             return
         path, _ = QFileDialog.getSaveFileName(self.window, "Export a case report", "case-report.pdf", "PDF (*.pdf)")
         if path:
@@ -114,10 +120,8 @@ class ClinicActions(QObject):
     def print_report(self) -> None:
         from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 
-        try:
-            pages = self.report_pages()
-        except DermviewError as exc:
-            self.window.report_error("Nothing to print", str(exc))
+        pages = self._pages_or_say("Nothing to print")
+        if not pages:
             return
         printer = QPrinter(QPrinter.PrinterMode.HighResolution)
         dialog = QPrintDialog(printer, self.window)

@@ -80,6 +80,21 @@ class QueryResult:
 NOT_READY = "The archive index is not ready."
 
 
+def _answer(session: ModelSession, image: InputImage | None, archive_image_id: str | None, k: int, size: int, *,
+            draft: int | None = None, known: QueryOutcome | None = None) -> tuple[QueryOutcome, QImage]:
+    """Classify a new image (read once: exactly what `dermview predict` does) or an archive image, unless
+    ``known`` already answers it, and decode it for the window at ``size`` px at most (from a JPEG draft
+    of at least ``draft`` px). Worker thread."""
+    if image is not None:
+        data = image.read()
+        outcome = known or session.classify(image, k=k, data=data)
+        picture = image.decode(data, draft or size)
+    else:
+        outcome = known or session.classify_archive_image(str(archive_image_id), k=k)
+        picture = session.archive.load_image(str(archive_image_id), draft_size=draft)
+    return outcome, to_qimage(fit_within(picture, size))
+
+
 class _ModelWorker(QObject):
     index_progress = Signal(int, int)
     index_ready = Signal(int, object)  # load generation, ModelSession
@@ -159,15 +174,9 @@ class _ModelWorker(QObject):
                 self.query_failed.emit(request.generation, name, NOT_READY)
             return
         try:
-            if request.image is not None:
-                data = request.image.read()
-                # exactly what `dermview predict` does (unless the batch already did it), and a larger decode
-                outcome = request.known or session.classify(request.image, k=request.k, data=data)
-                image = request.image.decode(data, QUERY_DISPLAY_SIZE)
-            else:
-                outcome = request.known or session.classify_archive_image(str(request.archive_image_id), k=request.k)
-                image = session.archive.load_image(str(request.archive_image_id))
-            result = QueryResult(request.generation, name, to_qimage(fit_within(image, QUERY_DISPLAY_SIZE)), outcome)
+            outcome, image = _answer(session, request.image, request.archive_image_id, request.k, QUERY_DISPLAY_SIZE,
+                                     known=request.known)
+            result = QueryResult(request.generation, name, image, outcome)
         except DermviewError as exc:
             self.query_failed.emit(request.generation, name, str(exc))
             return
@@ -190,15 +199,9 @@ class _ModelWorker(QObject):
             return
         generation, job = taken
         try:
-            if job.image is not None:
-                data = job.image.read()
-                outcome = session.classify(job.image, k=job.k, data=data)
-                picture = job.image.decode(data, ROW_THUMBNAIL * 2)
-            else:
-                outcome = session.classify_archive_image(str(job.archive_image_id), k=job.k)
-                picture = session.archive.load_image(str(job.archive_image_id), draft_size=ROW_THUMBNAIL * 2)
-            self.batch_done.emit(generation, BatchResult(job.key, outcome,
-                                                         to_qimage(fit_within(picture, ROW_THUMBNAIL))))
+            outcome, picture = _answer(session, job.image, job.archive_image_id, job.k, ROW_THUMBNAIL,
+                                       draft=ROW_THUMBNAIL * 2)
+            self.batch_done.emit(generation, BatchResult(job.key, outcome, picture))
         except DermviewError as exc:
             self.batch_failed.emit(generation, job.key, str(exc))
         except MemoryError:

@@ -8,12 +8,12 @@ from enum import IntEnum
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFrame, QHBoxLayout, QHeaderView, QLineEdit, QProgressBar,
-                               QPushButton, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFrame, QHBoxLayout, QHeaderView, QLineEdit, QPushButton, QTableView, QVBoxLayout, QWidget)
 
 from ..archive.codes import DX_SHORT_NAMES, dx_label
 from ..clinic.worklist import DONE, FAILED, WorkItem
 from .panels import notice_label
+from .status import CancellableProgress
 from .text import plain_label
 from .workers import ROW_THUMBNAIL
 
@@ -305,12 +305,8 @@ class WorklistView(QWidget):
         # Enter or a double-click (not on the note, which that opens for writing): the row's result.
         self.table.activated.connect(lambda index: self.open_result.emit(index.data(KEY_ROLE)))
         self.status = plain_label("No images yet: drop images, a folder or a zip file anywhere on the window.")
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(280)
-        self.progress.setVisible(False)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setVisible(False)
-        self.cancel_button.clicked.connect(self.cancel_batch)
+        self.progress = CancellableProgress(self.cancel_batch.emit, 280)
+        self.cancel_button = self.progress.cancel_button
         self.resume_button = QPushButton("Classify the waiting images")
         self.resume_button.setVisible(False)
         self.resume_button.clicked.connect(self.resume_batch)
@@ -340,7 +336,6 @@ class WorklistView(QWidget):
         bottom = QHBoxLayout()
         bottom.addWidget(self.status, 1)
         bottom.addWidget(self.progress)
-        bottom.addWidget(self.cancel_button)
         bottom.addWidget(self.resume_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.offer)
@@ -405,11 +400,9 @@ class WorklistView(QWidget):
         done, failed, total = self.model.counts()
         if total == 0:
             return
+        self.progress.show_progress(total - waiting, total)
         self.progress.setVisible(running and waiting > 0)
-        self.cancel_button.setVisible(running and waiting > 0)
         self.resume_button.setVisible(not running and waiting > 0)
-        self.progress.setMaximum(total)
-        self.progress.setValue(total - waiting)
         parts = [f"{total} image{'s' if total != 1 else ''}", f"{done} classified"]
         if failed:
             parts.append(f"{failed} could not be classified (listed, with why)")
