@@ -110,11 +110,21 @@ class CaseLibrary:
         if self.is_sqlite:
             @event.listens_for(self.engine, "connect")
             def _pragmas(connection, _record):  # every connection: concurrent readers, a patient writer
+                # Python's sqlite3 runs CREATE TABLE outside any transaction and begins others lazily;
+                # dermview begins them itself (below), so that a new library's tables appear all at once.
+                connection.isolation_level = None
                 cursor = connection.cursor()
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA busy_timeout=15000")
                 cursor.execute("PRAGMA foreign_keys=ON")
                 cursor.close()
+
+            @event.listens_for(self.engine, "begin")
+            def _begin(connection):
+                # Take the write lock at the start: two processes creating a library, or reading then
+                # writing a case, wait for each other (busy timeout) instead of one seeing half a schema
+                # or failing on a lock upgrade. Readers are not blocked (WAL).
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
         self._tables()
         self._open_schema()
 
