@@ -46,6 +46,19 @@ def add_features(parser: argparse.ArgumentParser) -> None:
                              f"{', '.join(k.name for k in kinds())} that can be used here")
 
 
+LIBRARY_HELP = ("an SQLite file (sqlite:///PATH) or a practice's PostgreSQL database (postgresql://user@host/db); "
+                "default: DERMVIEW_LIBRARY, else library.sqlite in the per-user data folder")
+
+
+def add_search(parser: argparse.ArgumentParser) -> None:
+    from .model.predictor import DEFAULT_SEARCH, SearchIn
+
+    parser.add_argument("--neighbours", choices=[s.value for s in SearchIn], default=DEFAULT_SEARCH.value,
+                        help="whose images may be neighbours: the archive, your case library's confirmed cases "
+                             f"(own), or both (default {DEFAULT_SEARCH.value}; without a library, the archive)")
+    parser.add_argument("--library", metavar="URL", help=f"the case library to search: {LIBRARY_HELP}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dermview",
@@ -66,9 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_library_parsers(sub) -> None:
     library = sub.add_parser("library", help="your own confirmed cases: add, confirm, list, export, import, delete")
-    library.add_argument("--library", metavar="URL", help="an SQLite file (sqlite:///PATH) or a practice's "
-                         "PostgreSQL database (postgresql://user@host/db); default: DERMVIEW_LIBRARY, else "
-                         "library.sqlite in the per-user data folder")
+    library.add_argument("--library", metavar="URL", help=LIBRARY_HELP)
     library.add_argument("--cache-dir", metavar="DIR", help="where dermview keeps everything it writes")
     actions = library.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="store an image as a new case (awaiting confirmation)")
@@ -78,7 +89,9 @@ def add_library_parsers(sub) -> None:
     add.add_argument("--age", type=int, help="age in years")
     add.add_argument("--sex", choices=("male", "female", "other", "unknown"))
     add.add_argument("--note", default="")
-    add.add_argument("--archive", metavar="PATH", help="also record what dermview suggests for it now")
+    add.add_argument("--archive", metavar="PATH", help="also record what dermview suggests for it now (and store "
+                     "its features, so that it is searchable the moment it is confirmed)")
+    add_features(add)
     confirm = actions.add_parser("confirm", help="record how a case was confirmed")
     confirm.add_argument("case_id", metavar="ID")
     confirm.add_argument("--diagnosis", required=True, help="akiec, bcc, bkl, df, mel, nv, vasc or other")
@@ -125,6 +138,7 @@ def add_model_parsers(sub) -> None:
     predict.add_argument("--k", type=int, default=None, help="number of neighbours (default: the tuned value)")
     predict.add_argument("--json", action="store_true", help="one JSON object per image, one per line")
     predict.add_argument("--isic-csv", metavar="OUT", help="also write an ISIC 2018 Task 3 submission CSV")
+    add_search(predict)
     report = sub.add_parser("report", help="a PDF case report of images, one page each (Qt draws it offscreen)")
     add_common(report)
     add_features(report)
@@ -132,6 +146,7 @@ def add_model_parsers(sub) -> None:
     report.add_argument("--pdf", required=True, metavar="OUT", help="the PDF file to write (A4)")
     report.add_argument("--k", type=int, default=None, help="number of neighbours (default: the tuned value)")
     report.add_argument("--note", default="", help="a note printed on every page (e.g. a pseudonymous case id)")
+    add_search(report)
 
     predict.add_argument("--csv", metavar="OUT", help="also write the worklist export (the window's File > Export "
                          "Worklist): per image its SHA-256, suggestion, vote shares, flags and neighbours")
@@ -170,7 +185,35 @@ def open_session(args: argparse.Namespace, rebuild: bool = False, features: str 
                                 progress=TerminalProgress("Indexing archive"))
     if session.note:
         print(f"dermview: note: {session.note}", file=sys.stderr)
+    if hasattr(args, "neighbours"):
+        search_own_cases(session, args)
     return session, time.perf_counter() - start
+
+
+def search_own_cases(session, args: argparse.Namespace) -> None:
+    """Add the case library's confirmed cases to the search, per --neighbours. An unreachable library is a
+    note when the archive is searched too, and an error when only own cases were asked for."""
+    from .library.search import search_library
+    from .library.store import CaseLibrary, library_exists, library_url, shown_url
+    from .model.predictor import SearchIn
+
+    session.search = SearchIn(args.neighbours)
+    if not session.search.own:
+        return
+    url = library_url(args.library)
+    try:
+        if not library_exists(url):
+            raise DermviewError(f"There is no case library at {shown_url(url)} yet.")
+        own = search_library(session, CaseLibrary(url))
+    except DermviewError as exc:
+        if not session.search.archive:
+            raise
+        session.search = SearchIn.ARCHIVE
+        if args.library or os.environ.get("DERMVIEW_LIBRARY"):  # asked for by name: say why it is not searched
+            print(f"dermview: note: {exc} Searching the archive only.", file=sys.stderr)
+        return
+    for case_id, why in own.unreadable.items():
+        print(f"dermview: note: library case {case_id} is not searched: {why}", file=sys.stderr)
 
 
 @command("index")
@@ -354,7 +397,9 @@ def run_report(args: argparse.Namespace) -> int:
 
 @command("library")
 def run_library(args: argparse.Namespace) -> int:
+    from .archive.codes import DX_CODES
     from .archive.inputs import gather_inputs
+    from .library.search import features_key
     from .library.store import CaseLibrary
     from .outputs import check_output_path
 
@@ -368,23 +413,30 @@ def run_library(args: argparse.Namespace) -> int:
                 raise DermviewError(problems[0][1] if problems else f"{args.image}: give one image file.")
             image = images[0]
             data = image.read()  # once: what is stored is what was classified
-            outcome = open_session(args)[0].classify(image, data=data) if args.archive else None
+            features = None
+            if args.archive:
+                session = open_session(args)[0]
+                outcome = session.classify(image, data=data)
+                features = (features_key(session.extractor), outcome.vector)  # searchable as soon as confirmed
+            else:
+                outcome = None
             case = library.add_case(data, args.case_id, file_name=image.file_name, body_site=args.site,
-                                    age=args.age, sex=args.sex, note=args.note, outcome=outcome)
+                                    age=args.age, sex=args.sex, note=args.note, outcome=outcome, features=features)
             print(f"Added case {case.case_id} (image {case.sha256[:12]}...), awaiting confirmation"
                   + (f"; dermview suggested {case.suggestion}" if case.suggestion else "") + ".")
         elif args.action == "confirm":
             case = library.confirm(args.case_id, args.diagnosis, args.dx_type, by=args.by, other=args.other)
-            print(f"Case {case.case_id}: {case.confirmed_other or case.confirmed_dx}, confirmed by {case.dx_type}.")
+            print(f"Case {case.case_id}: {case.outcome_text}"
+                  + ("; it now votes among the neighbours." if case.confirmed_dx in DX_CODES else
+                     "; a diagnosis outside the seven is kept but never votes."))
         elif args.action == "list":
             cases = library.cases_list(args.status)
             for case in cases:
                 if args.json:
                     print(json.dumps(case.to_json()))
                 else:
-                    outcome = (f"{case.confirmed_other or case.confirmed_dx} ({case.dx_type})"
-                               if case.confirmed_dx else "awaiting confirmation")
-                    print(f"{case.case_id}\t{case.created_at[:10]}\t{outcome}\tsuggested: {case.suggestion or '-'}")
+                    print(f"{case.case_id}\t{case.created_at[:10]}\t{case.outcome_text}\t"
+                          f"suggested: {case.suggestion or '-'}")
             if not args.json:
                 counts = library.counts()
                 print(f"{counts['cases']} cases, {counts['awaiting']} awaiting confirmation.", file=sys.stderr)

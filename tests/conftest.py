@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from pathlib import Path
@@ -67,6 +68,31 @@ def make_subset_archive(dest: Path, lesion_fraction: float, seed: int = 0, exclu
     for image_id in subset["image_id"]:
         (images / f"{image_id}.jpg").symlink_to(data / "images" / f"{image_id}.jpg")
     return dest
+
+
+# -- the case library's two back ends ------------------------------------------------------------
+
+_library_names = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """A throw-away PostgreSQL server on a local socket, stopped after the run."""
+    from postgres import Cluster, server_bin
+
+    if server_bin() is None:
+        pytest.skip("PostgreSQL's server is not installed (CI installs Debian's postgresql)")
+    server = Cluster()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path):
+    """A new, empty case library: an SQLite file, then a database on the throw-away server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'library.sqlite'}"
+    return request.getfixturevalue("cluster").database(f"library_{os.getpid()}_{next(_library_names)}")
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import signal
@@ -14,25 +13,6 @@ import pytest
 
 from dermview.errors import DermviewError
 from dermview.library.store import AWAITING, CONFIRMED, CaseLibrary
-from postgres import Cluster, server_bin
-
-_names = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def cluster():
-    if server_bin() is None:
-        pytest.skip("PostgreSQL's server is not installed (CI installs Debian's postgresql)")
-    server = Cluster()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'library.sqlite'}"
-    return request.getfixturevalue("cluster").database(f"library_{os.getpid()}_{next(_names)}")
 
 
 @pytest.fixture()

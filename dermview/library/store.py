@@ -4,18 +4,27 @@ One code path for both back ends (SQLAlchemy Core): an SQLite file in the per-us
 default (WAL, a busy timeout, foreign keys on), or a practice's PostgreSQL database named by
 ``--library postgresql://...`` or ``DERMVIEW_LIBRARY`` (psycopg 3, whose wheel carries its own libpq).
 An image is stored once, named by its SHA-256, however many cases use it. A library written by a
-newer dermview (a higher schema version) is refused, never touched.
+newer dermview (a higher schema version) is refused, never touched; an older one is exported to a zip
+in the per-user data folder first, then migrated in one transaction.
+
+Each image's features are stored per similarity (``case_features``), so confirmed cases join a search
+without recomputing them, on every workstation of a practice. A revision number, raised by every
+change, lets a searcher notice changes with one cheap read (dermview.library.search).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
 import zipfile
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
+
+import numpy as np
 
 from ..archive.codes import DX_CODES, DX_TYPE_NAMES
 from ..archive.inputs import sha256_of
@@ -24,7 +33,8 @@ from ..errors import DermviewError
 from ..outputs import atomic_path
 from ..paths import ensure_dir, user_dirs
 
-SCHEMA_VERSION = 1
+# 1: cases and images. 2: + case_features (vectors per similarity) and the revision counter.
+SCHEMA_VERSION = 2
 ENV_LIBRARY = "DERMVIEW_LIBRARY"
 OTHER = "other"  # a confirmed diagnosis outside the seven: its text says what
 CONFIRMATIONS = tuple(DX_TYPE_NAMES)  # histo, follow_up, consensus, confocal
@@ -63,6 +73,25 @@ class Case:
     def to_json(self) -> dict:
         return {**asdict(self), "status": self.status}
 
+    @property
+    def outcome_text(self) -> str:
+        """"mel (histo)", "other: seborrhoeic wart (histo)" or "awaiting confirmation"."""
+        if not self.confirmed_dx:
+            return "awaiting confirmation"
+        what = f"other: {self.confirmed_other}" if self.confirmed_dx == OTHER else self.confirmed_dx
+        return f"{what} ({self.dx_type})"
+
+
+@dataclass(frozen=True)
+class SearchableCase:
+    """A confirmed case with one of the seven diagnoses, and its stored vector for one similarity (or None)."""
+
+    case_id: str
+    sha256: str
+    dx: str
+    dx_type: str
+    vector: np.ndarray | None
+
 
 def default_url() -> str:
     return f"sqlite:///{user_dirs().data / 'library.sqlite'}"
@@ -71,6 +100,14 @@ def default_url() -> str:
 def library_url(explicit: str | None = None) -> str:
     """Where the library is: ``--library``, else ``DERMVIEW_LIBRARY``, else the per-user SQLite file."""
     return explicit or os.environ.get(ENV_LIBRARY) or default_url()
+
+
+def library_exists(url: str) -> bool:
+    """False only for an SQLite file that is not there yet (searching must not create an empty library)."""
+    driver = _driver_url(url)
+    if driver.startswith("sqlite:///") and driver != "sqlite:///:memory:":
+        return Path(driver[len("sqlite:///"):]).expanduser().is_file()
+    return True
 
 
 def shown_url(url: str) -> str:
@@ -136,6 +173,10 @@ class CaseLibrary:
                           Column("value", Text, nullable=False))
         self.images = Table("images", self.metadata, Column("sha256", String(64), primary_key=True),
                             Column("data", LargeBinary, nullable=False), Column("added_at", String(40), nullable=False))
+        self.features = Table("case_features", self.metadata,
+                              Column("sha256", String(64), ForeignKey("images.sha256"), primary_key=True),
+                              Column("kind", String(200), primary_key=True),  # "learned:<version>"
+                              Column("vector", LargeBinary, nullable=False))  # float32, little-endian
         self.cases = Table(
             "cases", self.metadata,
             Column("case_id", String(MAX_CASE_ID), primary_key=True),
@@ -153,8 +194,8 @@ class CaseLibrary:
                              "The archive still works without it.")
 
     def _open_schema(self) -> None:
-        """Create the tables on first use, or check the version of the ones there."""
-        from sqlalchemy import inspect, select
+        """Create the tables on first use, or check the version of the ones there (and migrate an older one)."""
+        from sqlalchemy import inspect
         from sqlalchemy.exc import SQLAlchemyError
 
         for attempt in range(3):  # two processes creating a new library at once: one wins, the other reads
@@ -162,17 +203,62 @@ class CaseLibrary:
                 with self.engine.begin() as connection:
                     if not inspect(connection).has_table("dermview_meta"):
                         self.metadata.create_all(connection)
-                        connection.execute(self.meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+                        connection.execute(self.meta.insert(), [{"key": "schema_version", "value": str(SCHEMA_VERSION)},
+                                                                {"key": "revision", "value": "0"}])
                         return
-                    row = connection.execute(select(self.meta.c.value).where(self.meta.c.key == "schema_version")).first()
+                    version = self._schema_version(connection)
                 break
             except SQLAlchemyError as exc:
                 if attempt == 2:
                     raise self._unreachable(exc) from exc
-        version = int(row[0]) if row else 0
         if version > SCHEMA_VERSION:
             raise DermviewError(f"The case library at {shown_url(self.url)} was written by a newer dermview (schema "
                                 f"{version}; this one knows {SCHEMA_VERSION}). It was not changed; update dermview.")
+        if version < SCHEMA_VERSION:
+            self.migrated_backup = self._backup(version)
+            self._run(self._migrate)
+
+    migrated_backup: Path | None = None  # the export written before this process migrated the library
+
+    def _schema_version(self, connection, *, lock: bool = False) -> int:
+        from sqlalchemy import select
+
+        query = select(self.meta.c.value).where(self.meta.c.key == "schema_version")
+        row = connection.execute(query.with_for_update() if lock and not self.is_sqlite else query).first()
+        return int(row[0]) if row else 0
+
+    def _backup(self, version: int) -> Path:
+        """Every case and image as an export zip, before a migration touches anything."""
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        path = ensure_dir(user_dirs().data / "backups") / f"library-schema{version}-before-migration-{stamp}.zip"
+        self.export_zip(path)
+        return path
+
+    def _migrate(self, connection) -> None:
+        """Bring an older schema up to SCHEMA_VERSION, in the caller's transaction. Another process may have
+        done it meanwhile: the version is read again under a lock."""
+        version = self._schema_version(connection, lock=True)
+        if version >= SCHEMA_VERSION:
+            return
+        self.metadata.create_all(connection)  # 1 -> 2: case_features (only the missing tables are created)
+        if version < 2:
+            connection.execute(self.meta.insert().values(key="revision", value="0"))
+        connection.execute(self.meta.update().where(self.meta.c.key == "schema_version")
+                           .values(value=str(SCHEMA_VERSION)))
+
+    def _bump(self, connection) -> None:
+        """Raise the revision: in the same transaction as the change it announces."""
+        from sqlalchemy import Integer, String, cast
+
+        connection.execute(self.meta.update().where(self.meta.c.key == "revision")
+                           .values(value=cast(cast(self.meta.c.value, Integer) + 1, String)))
+
+    def revision(self) -> int:
+        """A number that every change to the cases raises: one cheap read tells a searcher to look again."""
+        from sqlalchemy import select
+
+        row = self._run(lambda c: c.execute(select(self.meta.c.value).where(self.meta.c.key == "revision")).first())
+        return int(row[0]) if row else 0
 
     def _run(self, work):
         """``work(connection)`` in one transaction; database errors become one readable sentence."""
@@ -188,8 +274,10 @@ class CaseLibrary:
 
     # -- changes ------------------------------------------------------------------------------------
     def add_case(self, data: bytes, case_id: str, *, file_name: str | None = None, body_site: str | None = None,
-                 age: int | None = None, sex: str | None = None, note: str = "", outcome=None) -> Case:
-        """Store a new case (and its image, unless the library has that content already)."""
+                 age: int | None = None, sex: str | None = None, note: str = "", outcome=None,
+                 features: tuple[str, np.ndarray] | None = None) -> Case:
+        """Store a new case (and its image, unless the library has that content already). ``features``:
+        (kind, vector) of the image, stored with it so that the case is searchable without recomputing."""
         from sqlalchemy import select
         from sqlalchemy.exc import IntegrityError
 
@@ -209,7 +297,10 @@ class CaseLibrary:
                 raise DermviewError(f"The library already has a case {case_id}; choose another case id.")
             if not connection.execute(select(self.images.c.sha256).where(self.images.c.sha256 == digest)).first():
                 connection.execute(self.images.insert().values(sha256=digest, data=data, added_at=now()))
+            if features is not None:
+                self._store_features(connection, digest, *features)
             connection.execute(self.cases.insert().values(**row))
+            self._bump(connection)
 
         for attempt in range(3):  # another process stored the same image or case id a moment ago
             try:
@@ -238,6 +329,7 @@ class CaseLibrary:
             done = connection.execute(self.cases.update().where(self.cases.c.case_id == case_id).values(**values))
             if done.rowcount == 0:
                 raise DermviewError(f"The library has no case {case_id}.")
+            self._bump(connection)
 
         self._run(work)
         return self.case(case_id)
@@ -254,7 +346,9 @@ class CaseLibrary:
             users = connection.execute(select(func.count()).select_from(self.cases)
                                        .where(self.cases.c.sha256 == found[0])).scalar()
             if not users:
+                connection.execute(self.features.delete().where(self.features.c.sha256 == found[0]))
                 connection.execute(self.images.delete().where(self.images.c.sha256 == found[0]))
+            self._bump(connection)
 
         self._run(work)
 
@@ -304,6 +398,37 @@ class CaseLibrary:
             return {"cases": total, "awaiting": awaiting, "confirmed": total - awaiting, "images": images}
 
         return self._run(work)
+
+    # -- searching ----------------------------------------------------------------------------------
+    def searchable(self, kind: str) -> list[SearchableCase]:
+        """The confirmed cases with one of the seven diagnoses, each with its stored vector for the
+        similarity ``kind`` (None where none is stored yet)."""
+        from sqlalchemy import and_, select
+
+        query = (select(self.cases.c.case_id, self.cases.c.sha256, self.cases.c.confirmed_dx, self.cases.c.dx_type,
+                        self.features.c.vector)
+                 .select_from(self.cases.outerjoin(self.features, and_(self.features.c.sha256 == self.cases.c.sha256,
+                                                                       self.features.c.kind == kind)))
+                 .where(self.cases.c.confirmed_dx.in_(DX_CODES)).order_by(self.cases.c.case_id))
+        rows = self._run(lambda c: c.execute(query).all())
+        return [SearchableCase(r[0], r[1], r[2], r[3], None if r[4] is None else np.frombuffer(bytes(r[4]), "<f4"))
+                for r in rows]
+
+    def _store_features(self, connection, sha256: str, kind: str, vector: np.ndarray) -> None:
+        from sqlalchemy import select
+
+        present = connection.execute(select(self.features.c.sha256).where(
+            self.features.c.sha256 == sha256, self.features.c.kind == kind)).first()
+        if present is None:
+            connection.execute(self.features.insert().values(
+                sha256=sha256, kind=kind, vector=np.ascontiguousarray(vector, "<f4").tobytes()))
+
+    def store_features(self, sha256: str, kind: str, vector: np.ndarray) -> None:
+        """Keep an image's vector for ``kind`` (computed by a searcher that found none), unless one is there."""
+        from sqlalchemy.exc import IntegrityError
+
+        with contextlib.suppress(IntegrityError):  # another process stored it (or deleted the image) just now
+            self._run(lambda c: self._store_features(c, sha256, kind, vector))
 
     # -- moving between machines ------------------------------------------------------------------
     def export_zip(self, path: str | os.PathLike) -> int:
@@ -360,6 +485,8 @@ class CaseLibrary:
                                                                    added_at=now()))
                 connection.execute(self.cases.insert().values(**row))
                 added += 1
+            if added:
+                self._bump(connection)
             return added, present
 
         return self._run(work)

@@ -24,13 +24,25 @@ PRIOR_POWER_CHOICES = (0.0, 0.25, 0.5, 0.75, 1.0)
 _EPS = 1e-3
 
 
+ARCHIVE, LIBRARY = "archive", "library"  # where a neighbour comes from
+
+
 @dataclass
 class Neighbour:
-    image_id: str
-    lesion_id: str
+    image_id: str  # an archive image id, or for a library case LIBRARY_IMAGE_PREFIX + its image's SHA-256
+    lesion_id: str  # for a library case: "case " + its case id (each case is its own lesion)
     dx: str
     dx_type: str
     distance: float
+    source: str = ARCHIVE
+    case_id: str | None = None  # the practice's own case id (library neighbours only)
+
+    def to_json(self) -> dict:
+        row = {"image_id": self.image_id, "lesion_id": self.lesion_id, "dx": self.dx, "dx_type": self.dx_type,
+               "distance": round(self.distance, 4), "source": self.source}
+        if self.case_id is not None:
+            row["case_id"] = self.case_id
+        return row
 
 
 @dataclass
@@ -43,9 +55,7 @@ class Prediction:
     def to_json(self) -> dict:
         return {"prediction": self.prediction,
                 "votes": {k: round(v, 4) for k, v in self.votes.items()},
-                "neighbours": [{"image_id": n.image_id, "lesion_id": n.lesion_id, "dx": n.dx,
-                                "dx_type": n.dx_type, "distance": round(n.distance, 4)}
-                               for n in self.neighbours]}
+                "neighbours": [n.to_json() for n in self.neighbours]}
 
 
 def squared_distances(points: np.ndarray, queries: np.ndarray,

@@ -2,14 +2,50 @@
 
 from __future__ import annotations
 
+from enum import Enum
+from typing import Protocol
+
 import numpy as np
 from PIL import Image
 
 from ..archive import Archive
 from ..archive.codes import DX_CODES, dx_indices
+from ..errors import DermviewError
 from .extractors import VoteDefaults, get_extractor, get_kind
 from .index import ArchiveIndex
 from .knn import Neighbour, Prediction, class_prior, decide, knn_vote, squared_distances
+
+
+class SearchIn(str, Enum):
+    """Whose images may be neighbours: the archive, the practice's own confirmed cases, or both."""
+
+    ARCHIVE = "archive"
+    OWN = "own"
+    BOTH = "both"
+
+    @property
+    def label(self) -> str:
+        return {"archive": "Archive only", "own": "Own cases only", "both": "Archive and own cases"}[self.value]
+
+    @property
+    def archive(self) -> bool:
+        return self is not SearchIn.OWN
+
+    @property
+    def own(self) -> bool:
+        return self is not SearchIn.ARCHIVE
+
+
+DEFAULT_SEARCH = SearchIn.BOTH  # a practice's own confirmed cases join the archive once there are any
+
+
+class ExtraPoints(Protocol):
+    """Searchable points besides the archive (dermview.library.search: the practice's confirmed cases)."""
+
+    embedded: np.ndarray  # (M, d), in the index's embedded space
+    labels: np.ndarray  # (M,) indices into DX_CODES
+
+    def neighbour(self, row: int, distance: float) -> Neighbour: ...
 
 
 class Predictor:
@@ -37,26 +73,47 @@ class Predictor:
     def features_of(self, image: Image.Image) -> np.ndarray:
         return self.extractor.extract(self.extractor.prepare(image)[None])[0]
 
-    def predict_features(self, features: np.ndarray, *, k: int | None = None,
-                         exclude_lesion: str | None = None) -> Prediction:
+    def predict_features(self, features: np.ndarray, *, k: int | None = None, exclude_lesion: str | None = None,
+                         extra: ExtraPoints | None = None, archive: bool = True) -> Prediction:
+        """Vote among the archive's images (unless ``archive`` is False) and the ``extra`` points, together:
+        one k, one distance, one prior correction (each diagnosis's share of the points searched)."""
         k = k or self.vote.k
         query = self.index.projection.transform(features[None])
-        exclude = (self.lesion_ids == exclude_lesion)[None] if exclude_lesion else None
-        sq = squared_distances(self.index.embedded, query, exclude)  # once, for neighbours and scores
-        idx, dist, shares, all_scores = knn_vote(sq, self.labels, k, self.prior, self.vote.prior_power)
+        blocks, labels = [], []
+        if archive:
+            exclude = (self.lesion_ids == exclude_lesion)[None] if exclude_lesion else None
+            blocks.append(squared_distances(self.index.embedded, query, exclude))  # once, for neighbours and scores
+            labels.append(self.labels)
+        if extra is not None and len(extra.labels) == 0:
+            extra = None
+        with_extra = extra is not None
+        if extra is not None:
+            blocks.append(squared_distances(extra.embedded, query))
+            labels.append(extra.labels)
+        if not blocks:
+            raise DermviewError("There is nothing to search: the case library has no confirmed case with one of "
+                                "the seven diagnoses yet. Search the archive, or confirm cases first.")
+        all_labels = np.concatenate(labels)
+        prior = self.prior if not with_extra else class_prior(all_labels)
+        idx, dist, shares, all_scores = knn_vote(np.concatenate(blocks, axis=1), all_labels, k, prior,
+                                                 self.vote.prior_power)
         scores = all_scores[0]
-        neighbours = [Neighbour(image_id=str(self.index.image_ids[i]), lesion_id=str(self.lesion_ids[i]),
-                                dx=str(self.dx[i]), dx_type=str(self.dx_type[i]), distance=float(d))
-                      for i, d in zip(idx[0], dist[0]) if np.isfinite(d)]
+        n_archive = len(self.labels) if archive else 0
+        neighbours = [self._archive_neighbour(i, float(d)) if extra is None or i < n_archive
+                      else extra.neighbour(i - n_archive, float(d)) for i, d in zip(idx[0], dist[0]) if np.isfinite(d)]
         return Prediction(prediction=DX_CODES[int(decide(shares)[0])],
                           votes={c: float(v) for c, v in zip(DX_CODES, shares[0])}, neighbours=neighbours,
                           scores={c: float(v) for c, v in zip(DX_CODES, scores)})
 
+    def _archive_neighbour(self, row: int, distance: float) -> Neighbour:
+        return Neighbour(image_id=str(self.index.image_ids[row]), lesion_id=str(self.lesion_ids[row]),
+                         dx=str(self.dx[row]), dx_type=str(self.dx_type[row]), distance=distance)
+
     def predict_image(self, image: Image.Image, *, k: int | None = None) -> Prediction:
         return self.predict_features(self.features_of(image), k=k)
 
-    def predict_archive_image(self, image_id: str, *, k: int | None = None,
-                              exclude_own_lesion: bool = True) -> Prediction:
+    def predict_archive_image(self, image_id: str, *, k: int | None = None, exclude_own_lesion: bool = True,
+                              extra: ExtraPoints | None = None, archive: bool = True) -> Prediction:
         """'Find similar' for an archive image: by default its own lesion's images cannot vote."""
         row = self._row.get(image_id)
         if row is None:
@@ -64,4 +121,5 @@ class Predictor:
             lesion = self.lesion_of(image_id)
         else:
             features, lesion = self.index.features[row], self.lesion_ids[row]
-        return self.predict_features(features, k=k, exclude_lesion=lesion if exclude_own_lesion else None)
+        return self.predict_features(features, k=k, exclude_lesion=lesion if exclude_own_lesion else None,
+                                     extra=extra, archive=archive)

@@ -8,7 +8,8 @@ cancel check like every long job in dermview, and runs on a worker thread in the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
@@ -21,7 +22,7 @@ from .extractors import AUTO, ClassicExtractor, FeatureExtractor, FeatureKind, c
 from .index import ArchiveIndex, CancelCheck, ProgressCallback, load_or_build_index
 from ..archive.inputs import InputImage, sha256_of
 from .knn import Prediction
-from .predictor import Predictor
+from .predictor import DEFAULT_SEARCH, ExtraPoints, Predictor, SearchIn
 
 
 @dataclass
@@ -43,6 +44,12 @@ class QueryOutcome:
     # What answered: the similarity (a feature kind's name) and the exact index version it used.
     features: str = ""
     model_version: str = ""
+    # Whose images could be neighbours, and how many of the practice's confirmed cases were searched.
+    search: SearchIn = SearchIn.ARCHIVE
+    own_cases: int = 0
+    library_problem: str | None = None  # why the own cases could not be searched this time (archive only)
+    # The query's own feature vector (before projection), kept so that saving it as a case needs no rerun.
+    vector: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def k(self) -> int:
@@ -53,7 +60,17 @@ class QueryOutcome:
         return {**self.prediction.to_json(), "unfamiliar": self.unfamiliar is not None,
                 "unfamiliar_reason": self.unfamiliar, "archive_match": self.archive_match,
                 "archive_image": self.archive_image_id, "excluded_lesion": self.excluded_lesion,
-                "sha256": self.sha256, "k": self.k, "features": self.features, "model_version": self.model_version}
+                "sha256": self.sha256, "k": self.k, "features": self.features, "model_version": self.model_version,
+                "search": self.search.value, "own_cases_searched": self.own_cases,
+                "library_problem": self.library_problem}
+
+
+class OwnCasesSource(ExtraPoints, Protocol):
+    """What the session needs of the practice's cases: points to search, kept current before each query."""
+
+    def refresh(self) -> bool: ...
+
+    def __len__(self) -> int: ...
 
 
 class ModelSession:
@@ -66,6 +83,9 @@ class ModelSession:
         self.predictor = Predictor(archive, index)
         self.note = note  # why these features and not the ones asked for, for the user to see
         self._colour_texture = ClassicExtractor()
+        # The practice's confirmed cases (dermview.library.search.OwnCases), searched per ``search``.
+        self.own: OwnCasesSource | None = None
+        self.search: SearchIn = DEFAULT_SEARCH
 
     @classmethod
     def open(cls, archive: Archive, features: str = AUTO, *, strict: bool | None = None, rebuild: bool = False,
@@ -104,6 +124,19 @@ class ModelSession:
         row = find_copy(phash, thumb, self.index.copy_hashes, self.index.copy_thumbs)
         return None if row is None else str(self.index.image_ids[row])
 
+    def _searched(self) -> tuple[ExtraPoints | None, bool, dict]:
+        """(the own cases to search or None, whether the archive is searched, the outcome's fields saying so).
+        Brings the own cases up to date first: one cheap read when nothing changed."""
+        if not self.search.own or self.own is None:
+            return None, True, {"search": SearchIn.ARCHIVE}
+        try:
+            self.own.refresh()
+        except DermviewError as exc:  # the server went away: the archive still answers, and says so
+            if not self.search.archive:
+                raise
+            return None, True, {"search": SearchIn.ARCHIVE, "library_problem": str(exc)}
+        return self.own, self.search.archive, {"search": self.search, "own_cases": len(self.own)}
+
     def classify_image(self, image: Image.Image, name: str, *, stem: str | None = None,
                        k: int | None = None) -> QueryOutcome:
         match = self.archive_copy_of(image)
@@ -112,10 +145,11 @@ class ModelSession:
         features = self.predictor.features_of(image)
         if not np.isfinite(features).all():
             raise DermviewError(f"{name}: the image could not be described (its features are undefined).")
-        prediction = self.predictor.predict_features(features, k=k, exclude_lesion=own)
+        extra, archive, searched = self._searched()
+        prediction = self.predictor.predict_features(features, k=k, exclude_lesion=own, extra=extra, archive=archive)
         return QueryOutcome(name, prediction, archive_image_id=archive_id, excluded_lesion=own, archive_match=match,
                             unfamiliar=None if match else self.unfamiliar(image, features),
-                            features=self.features, model_version=self.index.version)
+                            features=self.features, model_version=self.index.version, vector=features, **searched)
 
     def explain(self, outcome: QueryOutcome) -> tuple[list[LesionTile], list[str]]:
         """The neighbours by lesion and what the result means in words (dermview.model.explain)."""
@@ -141,7 +175,8 @@ class ModelSession:
 
     def classify_archive_image(self, image_id: str, k: int | None = None) -> QueryOutcome:
         """"Find similar" for an archive image: its own lesion's images cannot vote."""
-        prediction = self.predictor.predict_archive_image(image_id, k=k)
+        extra, archive, searched = self._searched()
+        prediction = self.predictor.predict_archive_image(image_id, k=k, extra=extra, archive=archive)
         return QueryOutcome(image_id, prediction, archive_image_id=image_id,
                             excluded_lesion=self.predictor.lesion_of(image_id), features=self.features,
-                            model_version=self.index.version)
+                            model_version=self.index.version, **searched)
