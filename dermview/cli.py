@@ -399,7 +399,6 @@ def run_report(args: argparse.Namespace) -> int:
 def run_library(args: argparse.Namespace) -> int:
     from .archive.codes import DX_CODES
     from .archive.inputs import gather_inputs
-    from .library.search import features_key
     from .library.store import CaseLibrary
     from .outputs import check_output_path
 
@@ -417,7 +416,7 @@ def run_library(args: argparse.Namespace) -> int:
             if args.archive:
                 session = open_session(args)[0]
                 outcome = session.classify(image, data=data)
-                features = (features_key(session.extractor), outcome.vector)  # searchable as soon as confirmed
+                features = (outcome.vector_key, outcome.vector)  # searchable as soon as confirmed
             else:
                 outcome = None
             case = library.add_case(data, args.case_id, file_name=image.file_name, body_site=args.site,

@@ -12,7 +12,8 @@ import pytest
 from dermview.archive.inputs import bytes_input
 from dermview.cli import main
 from dermview.errors import DermviewError
-from dermview.library.search import OwnCases, features_key, library_sha256, search_library
+from dermview.library.search import OwnCases, library_sha256, search_library
+from dermview.model.extractors import vector_key
 from dermview.library.store import SCHEMA_VERSION, CaseLibrary
 from dermview.model.knn import ARCHIVE, LIBRARY
 from dermview.model.predictor import SearchIn
@@ -41,7 +42,7 @@ def classify(session, name: str, data: bytes):
 def add(library, session, case_id: str, name: str, data: bytes):
     outcome = classify(session, name, data)
     return library.add_case(data, case_id, file_name=name, outcome=outcome,
-                            features=(features_key(session.extractor), outcome.vector))
+                            features=(outcome.vector_key, outcome.vector))
 
 
 def test_a_confirmed_case_is_its_own_image_nearest_neighbour_and_unconfirmed_cases_never_vote(url, session, pictures):
@@ -91,7 +92,7 @@ def test_cases_without_stored_vectors_are_described_once_and_stored(tmp_path, se
     for n, data in enumerate(pictures.values()):
         library.add_case(data, f"C{n}")  # as `library add` without --archive, or an import: no vectors
         library.confirm(f"C{n}", "nv", "follow_up")
-    key = features_key(session.extractor)
+    key = vector_key(session.extractor)
     assert all(case.vector is None for case in library.searchable(key))
     own = OwnCases(library, session.extractor, session.index.projection)
     assert own.refresh() and len(own) == len(pictures)

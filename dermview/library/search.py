@@ -17,6 +17,7 @@ import numpy as np
 from ..archive.codes import dx_indices
 from ..archive.inputs import bytes_input
 from ..errors import DermviewError
+from ..model.extractors import vector_key
 from ..model.knn import LIBRARY, Neighbour
 from .store import CaseLibrary, SearchableCase
 
@@ -34,9 +35,17 @@ def library_sha256(image_id: str) -> str | None:
     return image_id[len(LIBRARY_IMAGE_PREFIX):] if image_id.startswith(LIBRARY_IMAGE_PREFIX) else None
 
 
-def features_key(extractor) -> str:
-    """Which vectors fit which similarity: its name and version (as the archive index is keyed)."""
-    return f"{extractor.name}:{extractor.version}"
+def load_neighbour_image(archive, library: CaseLibrary | None, image_id: str,
+                         draft_size: int | tuple[int, int] | None = None):
+    """The picture of a neighbour: an archive image, or a library case's image (by its SHA-256).
+    Raises DermviewError."""
+    digest = library_sha256(image_id)
+    if digest is None:
+        return archive.load_image(image_id, draft_size=draft_size)
+    if library is None:
+        raise DermviewError("The case library is not open, so its image cannot be shown.")
+    data = library.image(digest)
+    return bytes_input(digest, data).decode(data, draft_size)
 
 
 class OwnCases:
@@ -47,7 +56,7 @@ class OwnCases:
         self.library = library
         self.extractor = extractor
         self.projection = projection
-        self.key = features_key(extractor)
+        self.key = vector_key(extractor)
         self.revision = -1
         self.cases: list[SearchableCase] = []
         self.embedded = np.zeros((0, 0), np.float32)

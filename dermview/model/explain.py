@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..archive.codes import dx_label
-from .knn import Neighbour, Prediction
+from .knn import LIBRARY, Neighbour, Prediction
 
 
 @dataclass
@@ -107,3 +107,21 @@ def explain(prediction: Prediction, *, held_out: dict | None = None,
     if figures:
         sentences.append(figures)
     return tiles, sentences
+
+
+def own_cases_sentences(outcome) -> list[str]:
+    """What the practice's own cases (dermview.library) had to do with a result (a QueryOutcome)."""
+    if outcome.library_problem:
+        return [f"Your own cases were not searched this time: {outcome.library_problem}"]
+    if not outcome.search.own:
+        return []
+    own = sum(1 for n in outcome.prediction.neighbours if n.source == LIBRARY)
+    searched = f"{outcome.own_cases} confirmed case{'s' if outcome.own_cases != 1 else ''} of your own"
+    if not outcome.search.archive:
+        return [f"Only your {searched} were searched, not the archive; dermview has no held-out figures for "
+                "them."]
+    if own:
+        return [f"{own} of the {len(outcome.prediction.neighbours)} neighbours are from your {searched} (marked "
+                "\"own case\")."]
+    return [f"None of your {searched} is among the nearest." if outcome.own_cases else
+            "Your case library has no confirmed case to search yet."]

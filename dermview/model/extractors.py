@@ -77,6 +77,11 @@ class FeatureKind:
             return DEFAULT_K
 
 
+def vector_key(extractor: FeatureExtractor) -> str:
+    """Which stored vectors fit which similarity: its name and version (as the archive index is keyed)."""
+    return f"{extractor.name}:{extractor.version}"
+
+
 REGISTRY: dict[str, FeatureKind] = {}
 
 

@@ -17,8 +17,9 @@ from PIL import Image
 from ..archive import Archive
 from ..errors import DermviewError
 from .copies import find_copy, fingerprint
-from .explain import LesionTile, explain
-from .extractors import AUTO, ClassicExtractor, FeatureExtractor, FeatureKind, choose_features, get_kind
+from .explain import LesionTile, explain, own_cases_sentences
+from .extractors import (AUTO, ClassicExtractor, FeatureExtractor, FeatureKind, choose_features, get_kind,
+                         vector_key)
 from .index import ArchiveIndex, CancelCheck, ProgressCallback, load_or_build_index
 from ..archive.inputs import InputImage, sha256_of
 from .knn import Prediction
@@ -50,6 +51,7 @@ class QueryOutcome:
     library_problem: str | None = None  # why the own cases could not be searched this time (archive only)
     # The query's own feature vector (before projection), kept so that saving it as a case needs no rerun.
     vector: np.ndarray | None = field(default=None, repr=False)
+    vector_key: str = ""  # which similarity's vector it is (dermview.model.extractors.vector_key)
 
     @property
     def k(self) -> int:
@@ -149,11 +151,14 @@ class ModelSession:
         prediction = self.predictor.predict_features(features, k=k, exclude_lesion=own, extra=extra, archive=archive)
         return QueryOutcome(name, prediction, archive_image_id=archive_id, excluded_lesion=own, archive_match=match,
                             unfamiliar=None if match else self.unfamiliar(image, features),
-                            features=self.features, model_version=self.index.version, vector=features, **searched)
+                            features=self.features, model_version=self.index.version, vector=features,
+                            vector_key=vector_key(self.extractor), **searched)
 
     def explain(self, outcome: QueryOutcome) -> tuple[list[LesionTile], list[str]]:
         """The neighbours by lesion and what the result means in words (dermview.model.explain)."""
-        return explain(outcome.prediction, held_out=self.held_out, calibration=self.index.neighbour_distances)
+        tiles, sentences = explain(outcome.prediction, held_out=self.held_out if outcome.search.archive else None,
+                                   calibration=self.index.neighbour_distances)
+        return tiles, sentences + own_cases_sentences(outcome)
 
     @property
     def held_out(self) -> dict | None:

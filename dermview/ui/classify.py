@@ -38,6 +38,7 @@ class ClassifyPanel(QWidget):
     result_wanted = Signal()  # show the Classify tab (one image added, or Enter on a worklist row)
     worklist_wanted = Signal()  # show the Worklist tab (many images added, or the Worklist button)
     worklist_changed = Signal()  # rows or notes changed: the session is saved
+    save_case_wanted = Signal()  # save the current image (shown here, or selected in the worklist) as a case
 
     def __init__(self, service: ModelService, settings: Settings, thumbnails: ThumbnailCache):
         super().__init__()
@@ -68,6 +69,7 @@ class ClassifyPanel(QWidget):
         self.worklist.open_result.connect(lambda _key: self.result_wanted.emit())
         self.worklist.cancel_batch.connect(self.cancel_batch)
         self.worklist.resume_batch.connect(self.classify_waiting)
+        self.worklist.save_case.connect(self.save_case_wanted)
         self.model.note_changed.connect(lambda _key: self.worklist_changed.emit())
         self.service.batch_done.connect(self._batch_done)
         # The batch waits while the index loads (it never answers "not ready"): a failure is the image's.
@@ -155,11 +157,15 @@ class ClassifyPanel(QWidget):
         back = QPushButton("Worklist")
         back.setToolTip("All images of this session, sortable, with your notes")
         back.clicked.connect(self.worklist_wanted)
+        self.save_case_button = QPushButton("Save as case...")
+        self.save_case_button.setToolTip("Keep this image in your case library, to confirm when the diagnosis "
+                                         "is known (Ctrl+Shift+S)")
+        self.save_case_button.clicked.connect(self.save_case_wanted)
         for key, offset in ((Qt.Key.Key_PageUp, -1), (Qt.Key.Key_PageDown, 1)):
             shortcut = QShortcut(QKeySequence(key), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(lambda o=offset: self.worklist.step(o))
-        for widget in (self.previous_button, self.position_label, self.next_button, back):
+        for widget in (self.previous_button, self.position_label, self.next_button, back, self.save_case_button):
             row.addWidget(widget, 1 if widget is self.position_label else 0)
         return bar
 

@@ -19,6 +19,7 @@ from ..paths import resources_dir
 from .browser import ArchiveBrowser
 from .classify import ClassifyPanel
 from .clinic import ClinicActions
+from .library import LibraryActions
 from .panels import DetailPanel
 from .performance import PerformanceDialog
 from .settings import Settings
@@ -61,6 +62,7 @@ class MainWindow(QMainWindow):
         self.files.done.connect(self._file_job_done)
         self.files_dropped.connect(self.add_queries)
         self.clinic = ClinicActions(self)
+        self.library = LibraryActions(self)
 
         self.pages = QStackedWidget()
         self.start_page = StartPage()
@@ -69,6 +71,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.pages)
         self._build_menus()
         self._build_status_bar()
+        self.library.open()
         geometry = self.settings.geometry("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -90,6 +93,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         for action in self.clinic.actions():
             file_menu.addAction(action)
+        file_menu.addAction(self.library.save_case_action)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         view_menu = self.menuBar().addMenu("&View")
@@ -101,12 +105,16 @@ class MainWindow(QMainWindow):
         model_menu.addAction(self.rebuild_action)
         self.performance_action = QAction("&Performance...", self, triggered=self.show_performance)
         model_menu.addAction(self.performance_action)
+        neighbours_menu = model_menu.addMenu("&Neighbours From")
+        for action in self.library.search_actions.values():
+            neighbours_menu.addAction(action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(QAction("&About dermview", self, triggered=self.about))
 
     def _build_status_bar(self) -> None:
         self.status = IndexStatus(self.statusBar(), self.service.cancel_index)
         self.archive_label, self.index_label = self.status.archive_label, self.status.index_label
+        self.library_label = self.status.library_label
 
     def _build_pages(self, archive: Archive) -> None:
         """The browser and the tabs for a newly opened archive (its thumbnails belong to it)."""
@@ -129,6 +137,7 @@ class MainWindow(QMainWindow):
         self.classify.worklist_changed.connect(self.clinic.schedule_save)
         self.classify.worklist.reopen_session.connect(self.clinic.reopen)
         self.classify.worklist.discard_session.connect(self.clinic.discard)
+        self.classify.save_case_wanted.connect(self.library.save_case)
         self.service.query_done.connect(self.classify.query_done)
         self.service.query_failed.connect(self.classify.query_failed)
         self.tabs = QTabWidget()
@@ -139,6 +148,7 @@ class MainWindow(QMainWindow):
         self.detail_page.setWidgetResizable(True)
         self.detail_page.setFrameShape(QFrame.Shape.NoFrame)
         self.tabs.addTab(self.detail_page, "Archive image")
+        self.tabs.addTab(self.library.make_view(self.thumbnails), "Case library")
         self.tabs.setMinimumWidth(560)
         self.tabs.currentChanged.connect(self._tab_changed)
 
@@ -369,6 +379,7 @@ class MainWindow(QMainWindow):
         self._load_pending = False
         self.files.shutdown()
         self.service.shutdown()
+        self.library.shutdown()
         if self.loader is not None:
             self.loader.shutdown()
         if self.archive is not None:

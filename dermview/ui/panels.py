@@ -10,7 +10,8 @@ from PySide6.QtWidgets import (QFormLayout, QFrame, QLabel, QListView, QListWidg
 from .. import NOT_A_MEDICAL_DEVICE
 from ..archive.codes import DX_SHORT_NAMES, dx_label, dx_type_label
 from ..model.explain import LesionTile
-from ..model.knn import Prediction
+from ..model.knn import LIBRARY, Prediction
+from ..model.predictor import SearchIn
 from ..model.session import QueryOutcome
 from .thumbnails import LARGE_SIZE, THUMB_SIZE, ThumbnailCache, placeholder
 from .text import escape, plain_label, rich_label
@@ -355,8 +356,10 @@ class ResultPanel(QWidget):
         self.neighbours.clear()
         self.fit_tiles()
         images = len(prediction.neighbours)
+        whose = {SearchIn.ARCHIVE: "archive lesions", SearchIn.OWN: "of your own cases",
+                 SearchIn.BOTH: "lesions (archive and your own cases)"}[outcome.search]
         self.neighbour_title.setText(
-            f"The {len(tiles)} nearest archive lesions ({images} images voted). Each tile: a lesion's closest image, "
+            f"The {len(tiles)} nearest {whose} ({images} images voted). Each tile: a lesion's closest image, "
             "its diagnosis and how it was confirmed, and how alike it is: closer than that share of archive look-alike "
             "pairs. Click a tile to compare side by side; \"+N more\" tiles open the lesion's other images too.")
         for tile in tiles:
@@ -364,12 +367,17 @@ class ResultPanel(QWidget):
             near = (f"closer than {tile.closeness:.0%}" if tile.closeness is not None else f"distance {n.distance:.2f}")
             more = f" +{len(tile.more)} more" if tile.more else ""
             short = f"{tile.closeness:.0%}" if tile.closeness is not None else f"d {n.distance:.2f}"
-            caption = (f"{DX_SHORT_NAMES[n.dx]}\n{_SHORT_CONFIRMATION.get(n.dx_type, n.dx_type)}{more}\n"
-                       f"{n.image_id}\n{n.lesion_id} · {short}")
+            confirmation = _SHORT_CONFIRMATION.get(n.dx_type, n.dx_type)
+            if n.source == LIBRARY:  # the practice's own case: its case id instead of archive ids
+                caption = f"{DX_SHORT_NAMES[n.dx]}\n{confirmation}{more}\nOWN CASE\n{n.case_id} · {short}"
+                where = f"Your own case {n.case_id} (case library)"
+            else:
+                caption = f"{DX_SHORT_NAMES[n.dx]}\n{confirmation}{more}\n{n.image_id}\n{n.lesion_id} · {short}"
+                where = f"{n.image_id}, lesion {n.lesion_id}"
             others = "".join(f"\n  also {m.image_id} (distance {m.distance:.3f})" for m in tile.more)
             self.neighbours.add(n.image_id, caption,
                                 f"{dx_label(n.dx)}, confirmed by {dx_type_label(n.dx_type).lower()}\n"
-                                f"{n.image_id}, lesion {n.lesion_id}\ndistance {n.distance:.3f}: {near} of archive "
+                                f"{where}\ndistance {n.distance:.3f}: {near} of archive "
                                 "images are to their own nearest other lesion (higher is more alike)"
                                 + (f"\n{len(tile.more)} more images of this lesion are among the neighbours:" if tile.more
                                    else "") + others)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QByteArray, QSettings
 
 from ..model.extractors import feature_names
+from ..model.predictor import DEFAULT_SEARCH, SearchIn
 from ..paths import unwritable, user_dirs
 
 
@@ -50,6 +51,36 @@ class Settings:
 
     def set_k_for(self, features: str, value: int) -> None:
         self._qs.setValue(f"model/k_{features}", int(value))
+
+    @property
+    def search(self) -> SearchIn:
+        """Whose images may be neighbours: the archive, the practice's own confirmed cases, or both."""
+        try:
+            return SearchIn(self._get("library/search", DEFAULT_SEARCH.value, str))
+        except ValueError:
+            return DEFAULT_SEARCH
+
+    @search.setter
+    def search(self, value: SearchIn) -> None:
+        self._qs.setValue("library/search", value.value)
+
+    @property
+    def library_url(self) -> str:
+        """A practice's library (postgresql://...), or "" for DERMVIEW_LIBRARY or the per-user SQLite file."""
+        return self._get("library/url", "", str)
+
+    @library_url.setter
+    def library_url(self, value: str) -> None:
+        self._qs.setValue("library/url", value)
+
+    @property
+    def recorder(self) -> str:
+        """Who records confirmations on this workstation (the last name given)."""
+        return self._get("library/recorder", "", str)
+
+    @recorder.setter
+    def recorder(self, value: str) -> None:
+        self._qs.setValue("library/recorder", value)
 
     @property
     def view_mode(self) -> str:

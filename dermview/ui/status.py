@@ -35,8 +35,10 @@ class IndexStatus:
     def __init__(self, bar: QStatusBar, cancel: Callable[[], None]):
         self.archive_label = plain_label("No archive open")
         self.index_label = plain_label("")
+        self.library_label = plain_label("")  # the case library's awaiting-confirmation count
         self.progress = CancellableProgress(cancel, 260)
         bar.addWidget(self.archive_label, 1)
+        bar.addPermanentWidget(self.library_label)
         bar.addPermanentWidget(self.index_label)
         bar.addPermanentWidget(self.progress)
 

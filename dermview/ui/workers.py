@@ -23,7 +23,9 @@ from ..archive import Archive
 from ..archive.inputs import InputImage
 from ..errors import CancelledError, DermviewError
 from ..model.extractors import AUTO
+from ..library.search import load_neighbour_image, search_library
 from ..model.knn import Prediction
+from ..model.predictor import DEFAULT_SEARCH, SearchIn
 from ..model.session import ModelSession, QueryOutcome
 from ..render.qimage import fit_within, to_qimage
 
@@ -104,6 +106,7 @@ class _ModelWorker(QObject):
     query_failed = Signal(int, str, str)  # generation, name, message
     batch_done = Signal(int, object)  # batch generation, BatchResult
     batch_failed = Signal(int, int, str)  # batch generation, row key, message
+    library_searched = Signal(int, str)  # own cases searchable, or -1 and why the library cannot be searched
     _step = Signal()  # the next batch image, queued behind whatever else the window asked for meanwhile
 
     def __init__(self, service: ModelService):
@@ -146,11 +149,33 @@ class _ModelWorker(QObject):
             return  # a newer load was asked for while this one finished: it will answer
         self._session = session
         self.index_ready.emit(request.generation, session)
+        self.attach_library(service.library)
         waiting, self._waiting = self._waiting, None
         if waiting is not None:
             self.query(waiting)
         if service.claim_batch():  # images listed while the index was loading
             self.batch_step()
+
+    @Slot(object)
+    def attach_library(self, library) -> None:
+        """Search ``library``'s confirmed cases from now on (describing, once, any without a stored vector)."""
+        session = self._session
+        if session is None or library is not self._service.library:
+            return  # no index yet (the load attaches it), or a newer library was opened meanwhile
+        if library is None:
+            session.own = None
+            return
+        try:
+            own = session.own
+            if own is not None and getattr(own, "library", None) is library:
+                own.refresh()  # the same library: only what changed
+            else:
+                own = search_library(session, library)
+        except DermviewError as exc:
+            session.own = None
+            self.library_searched.emit(-1, str(exc))
+            return
+        self.library_searched.emit(len(own), "")
 
     def _answer_waiting_query(self, message: str) -> None:
         waiting, self._waiting = self._waiting, None
@@ -173,6 +198,7 @@ class _ModelWorker(QObject):
             else:
                 self.query_failed.emit(request.generation, name, NOT_READY)
             return
+        session.search = self._service.search
         try:
             outcome, image = _answer(session, request.image, request.archive_image_id, request.k, QUERY_DISPLAY_SIZE,
                                      known=request.known)
@@ -198,6 +224,7 @@ class _ModelWorker(QObject):
         if taken is None:
             return
         generation, job = taken
+        session.search = service.search
         try:
             outcome, picture = _answer(session, job.image, job.archive_image_id, job.k, ROW_THUMBNAIL,
                                        draft=ROW_THUMBNAIL * 2)
@@ -224,7 +251,9 @@ class ModelService(QObject):
     query_failed = Signal(int, str, str)
     batch_done = Signal(object)  # BatchResult of the current batch
     batch_failed = Signal(int, str)  # row key, message
+    library_searched = Signal(int, str)  # own cases searchable (-1: the library cannot be searched), why not
     _load = Signal(object)  # LoadRequest
+    _attach = Signal(object)  # CaseLibrary
     _query = Signal(object)
 
     def __init__(self, parent: QObject | None = None):
@@ -238,12 +267,18 @@ class ModelService(QObject):
         self._batch: deque[BatchJob] = deque()
         self._batch_generation = 0
         self._stepping = False  # a step is queued or running on the worker
+        # The practice's case library (opened by the window) and whose images may be neighbours; read by
+        # the worker before each answer.
+        self.library = None
+        self.search: SearchIn = DEFAULT_SEARCH
         self._thread = QThread()
         self._thread.setObjectName("dermview-model")
         self._worker = _ModelWorker(self)
         self._worker.moveToThread(self._thread)
         self._load.connect(self._worker.load_index)
         self._query.connect(self._worker.query)
+        self._attach.connect(self._worker.attach_library)
+        self._worker.library_searched.connect(self.library_searched)
         self._worker.index_progress.connect(self.index_progress)
         self._worker.index_ready.connect(self._ready)
         self._worker.index_failed.connect(self._failed)
@@ -275,6 +310,15 @@ class ModelService(QObject):
 
     def cancel_index(self) -> None:
         self.cancel_event.set()
+
+    def set_library(self, library) -> None:
+        """Search ``library`` (a CaseLibrary, or None) beside the archive from the next query on."""
+        self.library = library
+        self._attach.emit(library)
+
+    def refresh_library(self) -> None:
+        """Look at the library again now (e.g. after a case was confirmed), not only before the next query."""
+        self._attach.emit(self.library)
 
     def query_image(self, image: InputImage, k: int, known: QueryOutcome | None = None) -> int:
         self.latest_generation += 1
@@ -360,7 +404,7 @@ class _ThumbnailJob(QRunnable):
                 return
             key, image_id, size = job
             try:
-                image = self._loader.archive.load_image(image_id, draft_size=size)
+                image = load_neighbour_image(self._loader.archive, self._loader.library, image_id, size)
                 image = fit_within(image, size)
                 self._loader.loaded.emit(key, to_qimage(image))
             except DermviewError as exc:
@@ -380,6 +424,7 @@ class ThumbnailLoader(QObject):
     def __init__(self, archive: Archive, parent: QObject | None = None):
         super().__init__(parent)
         self.archive = archive
+        self.library = None  # the case library, whose images can be neighbours too
         self._lock = threading.Lock()
         self._queue: deque[tuple[str, str, int]] = deque()
         self._queued: set[str] = set()

@@ -261,6 +261,7 @@ class WorklistView(QWidget):
     resume_batch = Signal()
     reopen_session = Signal()
     discard_session = Signal()
+    save_case = Signal()  # the selected row, into the case library
 
     def __init__(self, model: WorklistModel):
         super().__init__()
@@ -329,10 +330,15 @@ class WorklistView(QWidget):
         offer_row.addWidget(discard)
         self.offer.setVisible(False)
 
+        self.save_case_button = QPushButton("Save as case...")
+        self.save_case_button.setToolTip("Keep the selected image in your case library, to confirm when the "
+                                         "diagnosis is known (Ctrl+Shift+S)")
+        self.save_case_button.clicked.connect(self.save_case)
         top = QHBoxLayout()
         top.addWidget(self.filter_edit, 2)
         top.addWidget(plain_label("Show:"))
         top.addWidget(self.show_combo)
+        top.addWidget(self.save_case_button)
         bottom = QHBoxLayout()
         bottom.addWidget(self.status, 1)
         bottom.addWidget(self.progress)
