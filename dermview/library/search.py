@@ -72,7 +72,7 @@ class OwnCases:
         revision = self.library.revision()  # before the list: a change after it is seen next time
         if revision == self.revision:
             return False
-        cases = self.library.searchable(self.key)
+        cases = self.library.searchable(self.key, known=self._embedded_by_image.keys())
         usable: list[SearchableCase] = []
         for case in cases:
             if case.sha256 not in self._embedded_by_image:

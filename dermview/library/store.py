@@ -20,6 +20,7 @@ import io
 import json
 import os
 import zipfile
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -111,7 +112,9 @@ def library_exists(url: str) -> bool:
 
 
 def shown_url(url: str) -> str:
-    """The URL without its password, for messages."""
+    """The URL without its password, for messages; an SQLite file as its path."""
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        return url[len("sqlite:///"):]
     if "://" in url and "@" in url.split("://", 1)[1]:
         scheme, rest = url.split("://", 1)
         credentials, host = rest.rsplit("@", 1)
@@ -400,19 +403,28 @@ class CaseLibrary:
         return self._run(work)
 
     # -- searching ----------------------------------------------------------------------------------
-    def searchable(self, kind: str) -> list[SearchableCase]:
+    def searchable(self, kind: str, known: Iterable[str] = ()) -> list[SearchableCase]:
         """The confirmed cases with one of the seven diagnoses, each with its stored vector for the
-        similarity ``kind`` (None where none is stored yet)."""
-        from sqlalchemy import and_, select
+        similarity ``kind`` (None where none is stored yet, or where its image is in ``known``: the caller
+        has that vector already, and 5,000 of them are megabytes to fetch from a server)."""
+        from sqlalchemy import select
 
-        query = (select(self.cases.c.case_id, self.cases.c.sha256, self.cases.c.confirmed_dx, self.cases.c.dx_type,
-                        self.features.c.vector)
-                 .select_from(self.cases.outerjoin(self.features, and_(self.features.c.sha256 == self.cases.c.sha256,
-                                                                       self.features.c.kind == kind)))
-                 .where(self.cases.c.confirmed_dx.in_(DX_CODES)).order_by(self.cases.c.case_id))
-        rows = self._run(lambda c: c.execute(query).all())
-        return [SearchableCase(r[0], r[1], r[2], r[3], None if r[4] is None else np.frombuffer(bytes(r[4]), "<f4"))
-                for r in rows]
+        listing = (select(self.cases.c.case_id, self.cases.c.sha256, self.cases.c.confirmed_dx, self.cases.c.dx_type)
+                   .where(self.cases.c.confirmed_dx.in_(DX_CODES)).order_by(self.cases.c.case_id))
+
+        def work(connection):
+            rows = connection.execute(listing).all()
+            wanted = sorted({r[1] for r in rows} - set(known))
+            vectors: dict[str, np.ndarray] = {}
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start:start + 500]
+                for digest, blob in connection.execute(select(self.features.c.sha256, self.features.c.vector).where(
+                        self.features.c.kind == kind, self.features.c.sha256.in_(chunk))):
+                    vectors[digest] = np.frombuffer(bytes(blob), "<f4")
+            return rows, vectors
+
+        rows, vectors = self._run(work)
+        return [SearchableCase(r[0], r[1], r[2], r[3], vectors.get(r[1])) for r in rows]
 
     def _store_features(self, connection, sha256: str, kind: str, vector: np.ndarray) -> None:
         from sqlalchemy import select

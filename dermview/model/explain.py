@@ -116,12 +116,12 @@ def own_cases_sentences(outcome) -> list[str]:
     if not outcome.search.own:
         return []
     own = sum(1 for n in outcome.prediction.neighbours if n.source == LIBRARY)
-    searched = f"{outcome.own_cases} confirmed case{'s' if outcome.own_cases != 1 else ''} of your own"
+    searched = outcome.own_cases
     if not outcome.search.archive:
-        return [f"Only your {searched} were searched, not the archive; dermview has no held-out figures for "
-                "them."]
+        return [f"Only your own confirmed cases ({searched}) were searched, not the archive; dermview has no "
+                "held-out figures for them."]
     if own:
-        return [f"{own} of the {len(outcome.prediction.neighbours)} neighbours are from your {searched} (marked "
-                "\"own case\")."]
-    return [f"None of your {searched} is among the nearest." if outcome.own_cases else
+        return [f"{own} of the {len(outcome.prediction.neighbours)} neighbours are your own confirmed cases (marked "
+                f"\"own case\"; {searched} searched)."]
+    return [f"None of your {searched} own confirmed cases is among the nearest." if searched else
             "Your case library has no confirmed case to search yet."]

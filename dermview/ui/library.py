@@ -22,6 +22,7 @@ from ..library.search import library_image_id
 from ..library.store import (AWAITING, CONFIRMATIONS, CONFIRMED, OTHER, Case, CaseLibrary, check_case_id,
                              library_exists, library_url, shown_url)
 from ..model.predictor import SearchIn
+from .panels import notice_label
 from .text import plain_label, tooltip
 
 log = logging.getLogger(__name__)
@@ -243,9 +244,9 @@ class LibraryView(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
-        for column, width in ((CaseColumn.CASE_ID, 120), (CaseColumn.STATUS, 190), (CaseColumn.CONFIRMED, 130),
-                              (CaseColumn.DATE, 120), (CaseColumn.SUGGESTED, 170), (CaseColumn.SITE, 110),
-                              (CaseColumn.AGE, 45), (CaseColumn.SEX, 60)):
+        for column, width in ((CaseColumn.CASE_ID, 120), (CaseColumn.STATUS, 170), (CaseColumn.CONFIRMED, 110),
+                              (CaseColumn.DATE, 115), (CaseColumn.SUGGESTED, 150), (CaseColumn.SITE, 100),
+                              (CaseColumn.AGE, 40), (CaseColumn.SEX, 60)):
             self.table.setColumnWidth(column, width)
         self.table.selectionModel().currentRowChanged.connect(lambda current, _previous: self._show_case())
         self.table.activated.connect(lambda _index: self._emit(self.confirm_wanted))
@@ -285,6 +286,7 @@ class LibraryView(QWidget):
         layout.addWidget(self.summary)
         layout.addLayout(filters)
         layout.addWidget(split, 1)
+        layout.addWidget(notice_label())  # a confirmed case is a record, dermview's suggestion no diagnosis
         thumbnails.ready.connect(self._thumbnail_ready)
         self._show_case()
 
@@ -327,7 +329,9 @@ class LibraryView(QWidget):
             self.preview.setText("Select a case to see its image.")
             self.details.setText("")
             return
-        lines = [f"Case {case.case_id}: {case.outcome_text}"]
+        cells = case_cells(case)
+        confirmed = f", confirmed by {cells[CaseColumn.CONFIRMED].lower()}" if case.dx_type else ""
+        lines = [f"Case {case.case_id}: {cells[CaseColumn.STATUS]}{confirmed}"]
         if case.confirmed_by or case.confirmed_at:
             lines.append(f"Recorded by {case.confirmed_by or 'not given'} on {(case.confirmed_at or '')[:10]}")
         if case.suggestion:
@@ -444,7 +448,7 @@ class LibraryActions(QObject):
             label.setText(f"Own cases: {awaiting} awaiting confirmation" if self.counts else "")
         tabs = getattr(self.window, "tabs", None)
         if tabs is not None and self.view is not None and tabs.indexOf(self.view) >= 0:
-            tabs.setTabText(tabs.indexOf(self.view), f"Case library ({awaiting})" if awaiting else "Case library")
+            tabs.setTabText(tabs.indexOf(self.view), f"Case library ({awaiting} awaiting)" if awaiting else "Case library")
 
     # -- saving ------------------------------------------------------------------------------------
     def save_case(self) -> None:

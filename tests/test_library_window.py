@@ -1,0 +1,91 @@
+"""The case library through the window's own widgets: save the shown image as a case, confirm it, find it
+among the neighbours marked as an own case, choose whose images are searched, and delete only after asking."""
+
+from __future__ import annotations
+
+import shutil
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
+
+from gui_helpers import WAIT_MS, current, drop, wait_for_result
+
+
+def click(qtbot, widget) -> None:
+    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
+
+
+def save_button(form):
+    return form.buttons.button(QDialogButtonBox.StandardButton.Save)
+
+
+def test_the_window_saves_confirms_searches_and_deletes_a_case(make_window, small_archive, qtbot, tmp_path,
+                                                              monkeypatch, data_dir):
+    monkeypatch.setenv("DERMVIEW_LIBRARY", f"sqlite:///{tmp_path / 'practice.sqlite'}")
+    window = make_window(small_archive)
+    library = window.library
+    assert library.library is None and "No cases yet" in library.view.summary.text()
+    visit = tmp_path / "clinic-visit-0042.jpg"
+    shutil.copy(sorted((data_dir / "originals").glob("*.jpg"))[0], visit)
+    drop(window, [visit])
+    wait_for_result(qtbot, window)
+    suggested = current(window).outcome.prediction.prediction
+
+    # Save as case, from the result view: a case id is required, and checked before anything is stored.
+    click(qtbot, window.classify.save_case_button)
+    form = library.form
+    assert form.isVisible()
+    click(qtbot, save_button(form))
+    assert "not a usable case id" in form.error.text() and form.isVisible()
+    qtbot.keyClicks(form.case_id, "K-2026-017")
+    qtbot.keyClicks(form.site, "left scapula")
+    form.age.setValue(54)
+    click(qtbot, save_button(form))
+    qtbot.waitUntil(lambda: library.counts is not None and library.counts["awaiting"] == 1, timeout=WAIT_MS)
+    assert window.library_label.text() == "Own cases: 1 awaiting confirmation"
+    assert window.tabs.tabText(window.tabs.indexOf(library.view)) == "Case library (1 awaiting)"
+    case = library.view.model.cases[0]
+    assert (case.case_id, case.body_site, case.age, case.suggestion) == ("K-2026-017", "left scapula", 54, suggested)
+    assert (tmp_path / "practice.sqlite").is_file()  # the first case created the library
+
+    # Confirm it through the form.
+    window.tabs.setCurrentWidget(library.view)
+    assert library.view.select_case("K-2026-017")
+    click(qtbot, library.view.confirm_button)
+    form = library.form
+    form.diagnosis.setCurrentIndex(form.diagnosis.findData("mel"))
+    form.how.setCurrentIndex(form.how.findData("histo"))
+    form.by.setText("Dr A")
+    click(qtbot, save_button(form))
+    qtbot.waitUntil(lambda: library.counts["confirmed"] == 1, timeout=WAIT_MS)
+    assert library.view.model.cases[0].confirmed_dx == "mel" and window.library_label.text().startswith("Own cases: 0")
+    assert window.settings.recorder == "Dr A"
+
+    # Shown in Classify again: its own saved image is now the nearest neighbour, marked as an own case.
+    rows = window.classify.model.rowCount()
+    click(qtbot, library.view.show_button)
+    qtbot.waitUntil(lambda: window.classify.model.rowCount() == rows + 1, timeout=WAIT_MS)
+    wait_for_result(qtbot, window)
+    first = window.classify.result.prediction.neighbours[0]
+    assert (first.source, first.case_id, first.dx) == ("library", "K-2026-017", "mel")
+    caption = window.classify.result.neighbours.item(0).text()
+    assert "OWN CASE" in caption and "K-2026-017" in caption
+    assert "own cases" in window.classify.result.neighbour_title.text()
+
+    # Archive only: the same image is asked again and no own case answers.
+    library.search_actions[type(window.settings.search).ARCHIVE].trigger()
+    wait_for_result(qtbot, window)
+    assert all(n.source == "archive" for n in window.classify.result.prediction.neighbours)
+    library.search_actions[type(window.settings.search).BOTH].trigger()
+
+    # Deleting asks; Cancel keeps the case, Yes removes it.
+    window.tabs.setCurrentWidget(library.view)
+    library.view.select_case("K-2026-017")
+    click(qtbot, library.view.delete_button)
+    assert library.question.isVisible() and "cannot be undone" in library.question.text()
+    click(qtbot, library.question.button(QMessageBox.StandardButton.Cancel))
+    qtbot.wait(200)
+    assert library.counts["cases"] == 1
+    click(qtbot, library.view.delete_button)
+    click(qtbot, library.question.button(QMessageBox.StandardButton.Yes))
+    qtbot.waitUntil(lambda: library.counts["cases"] == 0, timeout=WAIT_MS)
