@@ -74,6 +74,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--features", choices=feature_names(),
                         help="what 'similar' means (" + "; ".join(f"{k.name}: {k.description}" for k in kinds())
                              + "); default: the first that can be used; remembered like the choice in the window")
+    parser.add_argument("--library", metavar="URL",
+                        help="the case library: a practice's PostgreSQL database (postgresql://user@host/db) or an "
+                             "SQLite file (sqlite:///PATH); remembered. Default: DERMVIEW_LIBRARY, else the per-user file")
     parser.add_argument("--timeout", type=float, default=900.0, help=argparse.SUPPRESS)
     parser.add_argument("--version", action="version", version=f"dermview {__version__}")
     return parser.parse_args(argv)
@@ -298,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("dermview")
     app.setApplicationVersion(__version__)
     settings = Settings()
+    if args.library:  # before the window opens it
+        settings.library_url = args.library
     window = MainWindow(settings)
     storage_problems = [p for p in (log_problem, settings.problem) if p]
     if storage_problems:
