@@ -3,13 +3,18 @@ current incrementally; on a real SQLite file and a real PostgreSQL server."""
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 
 import numpy as np
 import pytest
 
+from PIL import Image
+
 from dermview.archive.inputs import bytes_input
+from dermview.clinic.report import report_page
+from dermview.clinic.worklist import WorkItem
 from dermview.cli import main
 from dermview.errors import DermviewError
 from dermview.library.search import OwnCases, library_sha256, search_library
@@ -69,6 +74,12 @@ def test_a_confirmed_case_is_its_own_image_nearest_neighbour_and_unconfirmed_cas
     entry = after.to_json()["neighbours"][0]
     assert entry["source"] == "library" and entry["case_id"] == "K-2026-001"
     assert after.prediction.votes["mel"] > before.prediction.votes["mel"]
+    # A case report names it by its case id and draws its picture from the library.
+    item = WorkItem(name, input=bytes_input(name, data))
+    item.record(after)
+    page = report_page(item, session)
+    assert page.neighbours[0].ids == "OWN CASE · K-2026-001" and "your own cases" in page.neighbour_caption
+    assert page.load_neighbour(page.neighbours[0].image_id).size == Image.open(io.BytesIO(data)).size
 
     # A diagnosis outside the seven is kept, but never votes.
     second, data2 = list(pictures.items())[1]

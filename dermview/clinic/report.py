@@ -12,6 +12,7 @@ from PIL import Image
 from .. import NOT_A_MEDICAL_DEVICE
 from ..archive.codes import DX_CODES, DX_SHORT_NAMES, dx_label, dx_type_label
 from ..errors import DermviewError
+from ..model.knn import LIBRARY
 from ..model.session import ModelSession
 from .worklist import WorkItem
 
@@ -28,6 +29,7 @@ class ReportNeighbour:
     confirmed: str
     closeness: str  # "closer than 93% of archive look-alike pairs" or a distance
     more: int  # other images of this lesion among the neighbours
+    ids: str  # what to call it: "ISIC_0024306 · HAM_0000118", or "OWN CASE · K-2026-017" (the practice's own)
 
 
 @dataclass
@@ -76,15 +78,18 @@ def report_page(item: WorkItem, session: ModelSession) -> ReportPage:
     neighbours = [ReportNeighbour(
         t.nearest.image_id, t.nearest.lesion_id, DX_SHORT_NAMES[t.nearest.dx], t.nearest.dx,
         dx_type_label(t.nearest.dx_type), f"closer than {t.closeness:.0%}" if t.closeness is not None
-        else f"distance {t.nearest.distance:.2f}", len(t.more)) for t in tiles[:REPORT_NEIGHBOURS]]
+        else f"distance {t.nearest.distance:.2f}", len(t.more),
+        f"OWN CASE · {t.nearest.case_id}" if t.nearest.source == LIBRARY else f"{t.nearest.image_id} · {t.nearest.lesion_id}")
+        for t in tiles[:REPORT_NEIGHBOURS]]
     shown = f"the {len(neighbours)} nearest of {len(tiles)}" if len(tiles) > len(neighbours) else \
         f"the {len(tiles)} nearest"
-    caption = (f"Nearest archive lesions ({shown} lesions; {outcome.k} images voted). Each: its closest image, "
+    whose = "archive lesions" if not outcome.search.own else "lesions (archive and your own cases)" \
+        if outcome.search.archive else "of your own cases"
+    caption = (f"Nearest {whose} ({shown} lesions; {outcome.k} images voted). Each: its closest image, "
                "diagnosis, how it was confirmed, image and lesion id, and how alike it is: closer than that share "
                "of archive images are to their own nearest other lesion.")
     method = (f"Similarity: {session.kind.label.lower()} ({session.kind.description}); k = {outcome.k}; "
               f"index {outcome.model_version}.")
-    archive = session.archive
     return ReportPage(
         file_name=item.file_name, source=item.name, sha256=item.sha256, classified_at=item.classified_at,
         headline=headline, muted=bool(outcome.unfamiliar), sentences=sentences,
@@ -93,7 +98,7 @@ def report_page(item: WorkItem, session: ModelSession) -> ReportPage:
         where=where, neighbours=neighbours, neighbour_caption=caption, method=method, note=item.note,
         notice=f"{NOT_A_MEDICAL_DEVICE} The suggestion is the vote of the most similar archive images (HAM10000); "
                "judge it by looking at them.",
-        load_query=_query_loader(item, session), load_neighbour=lambda image_id: archive.load_image(image_id))
+        load_query=_query_loader(item, session), load_neighbour=session.neighbour_image)
 
 
 def _query_loader(item: WorkItem, session: ModelSession) -> Callable[[], Image.Image]:

@@ -107,6 +107,12 @@ class OwnCases:
         self.library.store_features(case.sha256, self.key, vector)
         return vector
 
+    def picture(self, image_id: str, draft_size: int | tuple[int, int] | None = None):
+        """The image of a library neighbour id, or None for an archive image id. Raises DermviewError."""
+        if library_sha256(image_id) is None:
+            return None
+        return load_neighbour_image(None, self.library, image_id, draft_size)
+
     def neighbour(self, row: int, distance: float) -> Neighbour:
         case = self.cases[row]
         return Neighbour(image_id=library_image_id(case.sha256), lesion_id=f"case {case.case_id}", dx=case.dx,

@@ -72,6 +72,8 @@ class OwnCasesSource(ExtraPoints, Protocol):
 
     def refresh(self) -> bool: ...
 
+    def picture(self, image_id: str, draft_size: int | tuple[int, int] | None = None) -> Image.Image | None: ...
+
     def __len__(self) -> int: ...
 
 
@@ -119,6 +121,14 @@ class ModelSession:
         outcome = self.classify_image(item.decode(data, self.extractor.draft_size), item.name, stem=item.stem, k=k)
         outcome.sha256 = sha256_of(data)
         return outcome
+
+    def neighbour_image(self, image_id: str, draft_size: int | tuple[int, int] | None = None) -> Image.Image:
+        """A neighbour's picture: an archive image, or one of the practice's own cases. Raises DermviewError."""
+        if self.own is not None:
+            picture = self.own.picture(image_id, draft_size)
+            if picture is not None:
+                return picture
+        return self.archive.load_image(image_id, draft_size=draft_size)
 
     def archive_copy_of(self, image: Image.Image) -> str | None:
         """The archive image ``image`` is a copy of, judged by content alone (dermview.model.copies)."""

@@ -194,7 +194,7 @@ def _draw_neighbours(painter: QPainter, pen: _Pen, page: ReportPage, area: QRect
             pen.text(box, "image unreadable", 7)
         more = f" (+{neighbour.more} more)" if neighbour.more else ""
         caption = (f"{neighbour.diagnosis} ({neighbour.dx})\n{neighbour.confirmed}{more}\n"
-                   f"{neighbour.image_id} · {neighbour.lesion_id}\n{neighbour.closeness}")
+                   f"{neighbour.ids}\n{neighbour.closeness}")
         pen.text(QRectF(x, y + image_height + pen.pt(2), tile_width, caption_height), caption, caption_size,
                  flags=int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop))
 
