@@ -89,3 +89,17 @@ def test_the_window_saves_confirms_searches_and_deletes_a_case(make_window, smal
     click(qtbot, library.view.delete_button)
     click(qtbot, library.question.button(QMessageBox.StandardButton.Yes))
     qtbot.waitUntil(lambda: library.counts["cases"] == 0, timeout=WAIT_MS)
+
+
+def test_an_unreachable_library_server_is_a_message_and_the_archive_still_answers(make_window, small_archive, qtbot,
+                                                                                   tmp_path, monkeypatch, data_dir):
+    monkeypatch.setenv("DERMVIEW_LIBRARY", "postgresql://nobody@127.0.0.1:9/none?connect_timeout=2")
+    window = make_window(small_archive)
+    qtbot.waitUntil(lambda: "could not be opened" in window.statusBar().currentMessage(), timeout=WAIT_MS)
+    assert "cannot be used" in window.statusBar().currentMessage() and window.library.library is None
+    visit = tmp_path / "visit.jpg"
+    shutil.copy(sorted((data_dir / "originals").glob("*.jpg"))[1], visit)
+    drop(window, [visit])
+    wait_for_result(qtbot, window)
+    assert current(window).error is None
+    assert all(n.source == "archive" for n in window.classify.result.prediction.neighbours)
