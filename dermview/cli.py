@@ -291,6 +291,7 @@ def check_k(args: argparse.Namespace) -> None:
 
 def format_prediction(name: str, outcome) -> str:
     from .archive import dx_label
+    from .model.explain import archive_image_sentence
 
     prediction = outcome.prediction
     votes = ", ".join(f"{code} {share:.0%}" for code, share in
@@ -301,12 +302,8 @@ def format_prediction(name: str, outcome) -> str:
     line = f"{name}: {dx_label(prediction.prediction)} - votes {votes}"
     if nearest:
         line += f"; nearest {nearest.image_id} ({nearest.dx}, {nearest.dx_type}, distance {nearest.distance:.2f})"
-    if outcome.archive_match:
-        line += (f" (a copy of archive image {outcome.archive_match}, recognised by its content: its lesion "
-                 f"{outcome.excluded_lesion} did not vote)")
-    elif outcome.excluded_lesion:
-        line += f" (archive image {outcome.archive_image_id}: its lesion {outcome.excluded_lesion} did not vote)"
-    return line
+    where = archive_image_sentence(outcome)
+    return f"{line} ({where[:-1]})" if where else line
 
 
 @command("predict")

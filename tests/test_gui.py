@@ -205,7 +205,8 @@ def test_find_similar_excludes_own_lesion(make_window, small_model, small_archiv
     qtbot.mouseClick(window.detail.similar, Qt.MouseButton.LeftButton)
     wait_for_result(qtbot, window)
     assert lesion not in {n.lesion_id for n in window.classify.result.prediction.neighbours}
-    assert f"its own lesion {lesion} are left out" in window.classify.result.title.text()
+    assert f"This is archive image {image_id}: the images of its lesion {lesion} are left out" in \
+        window.classify.result.title.text()
     # the same image dropped as a file is recognised (by its content) and treated alike
     drop(window, [Path(small_archive) / "images" / f"{image_id}.jpg"])
     wait_for_result(qtbot, window)

@@ -12,6 +12,7 @@ from PIL import Image
 from .. import NOT_A_MEDICAL_DEVICE
 from ..archive.codes import DX_CODES, DX_SHORT_NAMES, dx_label, dx_type_label
 from ..errors import DermviewError
+from ..model.explain import archive_image_sentence
 from ..model.knn import LIBRARY
 from ..model.session import ModelSession
 from .worklist import WorkItem
@@ -67,14 +68,7 @@ def report_page(item: WorkItem, session: ModelSession) -> ReportPage:
         headline = f"Nearest-neighbour suggestion: {dx_label(prediction.prediction)}"
         sentences = [*sentences, "Vote shares are each diagnosis's share of the weighted, corrected vote of the "
                      "neighbours: not probabilities."]
-    if outcome.archive_match:
-        where = (f"This is archive image {outcome.archive_match} (lesion {outcome.excluded_lesion}), recognised by "
-                 "its content: the images of its lesion are left out of the vote.")
-    elif outcome.excluded_lesion:
-        where = (f"This is archive image {outcome.archive_image_id}: the images of its lesion "
-                 f"{outcome.excluded_lesion} are left out of the vote.")
-    else:
-        where = None
+    where = archive_image_sentence(outcome)
     neighbours = [ReportNeighbour(
         t.nearest.image_id, t.nearest.lesion_id, DX_SHORT_NAMES[t.nearest.dx], t.nearest.dx,
         dx_type_label(t.nearest.dx_type), f"closer than {t.closeness:.0%}" if t.closeness is not None

@@ -125,3 +125,14 @@ def own_cases_sentences(outcome) -> list[str]:
                 f"\"own case\"; {searched} searched)."]
     return [f"None of your {searched} own confirmed cases is among the nearest." if searched else
             "Your case library has no confirmed case to search yet."]
+
+
+def archive_image_sentence(outcome) -> str | None:
+    """Says so when the query (a QueryOutcome) is an archive image, and that its own lesion did not vote."""
+    if outcome.archive_match:
+        return (f"This is archive image {outcome.archive_match} (lesion {outcome.excluded_lesion}), recognised by "
+                "its content: the images of its lesion are left out of the vote.")
+    if outcome.excluded_lesion:
+        return (f"This is archive image {outcome.archive_image_id}: the images of its lesion "
+                f"{outcome.excluded_lesion} are left out of the vote.")
+    return None

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QFormLayout, QFrame, QLabel, QListView, QListWidg
 
 from .. import NOT_A_MEDICAL_DEVICE
 from ..archive.codes import DX_SHORT_NAMES, dx_label, dx_type_label
-from ..model.explain import LesionTile
+from ..model.explain import LesionTile, archive_image_sentence
 from ..model.knn import LIBRARY, Prediction
 from ..model.predictor import SearchIn
 from ..model.session import QueryOutcome
@@ -328,15 +328,8 @@ class ResultPanel(QWidget):
         self.query_pixmap = pixmap
         self.query_name = name
         note = f" {escape(self.trained_on_archive_note)}" if self.trained_on_archive_note else ""
-        if outcome.archive_match:
-            where = (f"<br><b>This is archive image {escape(outcome.archive_match)} (lesion "
-                     f"{escape(outcome.excluded_lesion)})</b>, recognised by its content: the images of its "
-                     f"lesion are left out of the vote.{note}")
-        elif outcome.excluded_lesion:
-            where = (f"<br>This is an archive image: the images of its own lesion {escape(outcome.excluded_lesion)} "
-                     f"are left out of the vote.{note}")
-        else:
-            where = ""
+        sentence = archive_image_sentence(outcome)
+        where = f"<br><b>{escape(sentence)}</b>{note}" if sentence else ""
         self.title.setText(f"Query: <b>{escape(name)}</b>{where}")
         self.query.set_image(pixmap)
         if outcome.unfamiliar:  # muted: no suggestion, no vote chart, a warning in its place

@@ -1,0 +1,192 @@
+"""Issue "sharper neighbours": which inference-time levers help the learned similarity, measured on
+validation lesions only. No training, no test fold.
+
+The network trained without fold 0 (training/heldout/) never saw fold 0 *nor* the validation lesions
+carved out of the other folds (train_embedding.splits). Those validation lesions are the queries here
+and the network's own training images the index, exactly as that run chose its k and vote correction.
+To keep each lever's score honest, its settings (k, prior power, melanoma weight) are chosen on one half
+of the validation lesions and scored on the other half, then the other way round; the two halves'
+scores are averaged.
+
+Levers:
+  * views: the query (and optionally the index) embedded as the normalised mean of the 8 flips and
+    rotations of the network's input, or of 2 (the image and its mirror);
+  * lesion votes: each neighbour lesion votes once, through its nearest image;
+  * melanoma weight: melanoma's share of the corrected vote multiplied by w (a per-class correction).
+
+    .venv/bin/python training/inference_levers.py --archive ../shared/data/ham10000
+
+Writes training/heldout/levers-fold0-validation.json and prints one line per configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from itertools import product
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "training"))
+
+from dermview.archive import open_archive  # noqa: E402
+from dermview.archive.codes import DX_CODES  # noqa: E402
+from dermview.model import learned  # noqa: E402
+from dermview.model.knn import K_CHOICES, PRIOR_POWER_CHOICES, class_prior, decide, nearest, vote  # noqa: E402
+from dermview.model.metrics import metrics  # noqa: E402
+from train_embedding import ACCURACY_FLOOR, splits  # noqa: E402
+
+MEL = DX_CODES.index("mel")
+MEL_WEIGHTS = (1.0, 1.25, 1.5, 2.0)
+FOLD = 0
+MODEL = ROOT / "training" / "heldout" / f"{learned.MODEL_NAME}-fold{FOLD}.onnx"
+
+
+def dihedral(batch: np.ndarray) -> list[np.ndarray]:
+    """The 8 flips and rotations of a uint8 (N, H, W, 3) batch; the first is the batch itself, the third
+    its mirror image."""
+    views = []
+    for k in range(4):
+        turned = np.rot90(batch, k, axes=(1, 2))
+        views.append(turned)
+        views.append(turned[:, :, ::-1])
+    return [np.ascontiguousarray(v) for v in views]
+
+
+def embed_views(archive, image_ids, extractor, batch: int = 64) -> np.ndarray:
+    """(N, 8, 1280) float16: every image's embedding in each of the 8 views."""
+    out = np.zeros((len(image_ids), 8, 1280), np.float16)
+    start = time.perf_counter()
+    for i in range(0, len(image_ids), batch):
+        chunk = image_ids[i:i + batch]
+        arrays = np.stack([extractor.prepare(archive.load_image(x, draft_size=extractor.draft_size)) for x in chunk])
+        for v, view in enumerate(dihedral(arrays)):
+            out[i:i + len(chunk), v] = extractor.extract(view)
+        if (i // batch) % 20 == 0:
+            print(f"  embedded {i + len(chunk):,}/{len(image_ids):,} images x 8 views "
+                  f"({time.perf_counter() - start:.0f} s)", flush=True)
+    return out
+
+
+def pooled(views: np.ndarray, which: tuple[int, ...]) -> np.ndarray:
+    mean = views[:, list(which)].astype(np.float32).mean(axis=1)
+    return mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
+
+
+def lesion_neighbours(idx: np.ndarray, dist: np.ndarray, groups: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest *lesions* (each by its nearest image) from a longer neighbour list."""
+    out_i = np.zeros((len(idx), k), np.int64)
+    out_d = np.full((len(idx), k), np.inf)
+    for q in range(len(idx)):
+        seen, n = set(), 0
+        for i, d in zip(idx[q], dist[q]):
+            if groups[i] in seen:
+                continue
+            seen.add(groups[i])
+            out_i[q, n], out_d[q, n] = i, d
+            n += 1
+            if n == k:
+                break
+    return out_i, out_d
+
+
+def shares_for(labels_fit, idx, dist, prior, power, mel_weight):
+    shares = vote(labels_fit, idx, dist, prior, power)
+    shares[:, MEL] *= mel_weight
+    return shares / shares.sum(axis=1, keepdims=True)
+
+
+def choose(labels_fit, idx, dist, prior, y, rows, lesion_votes, groups_fit, mel_weights):
+    """The best (k, power, mel weight) on the validation ``rows`` by train_embedding's rule."""
+    best, best_key = None, None
+    for k, power, w in product(K_CHOICES, PRIOR_POWER_CHOICES, mel_weights):
+        i, d = (lesion_neighbours(idx[rows], dist[rows], groups_fit, k) if lesion_votes
+                else (idx[rows, :k], dist[rows, :k]))
+        m = metrics(y[rows], decide(shares_for(labels_fit, i, d, prior, power, w)))
+        key = (m["accuracy"] >= ACCURACY_FLOOR, m["balanced_accuracy"] if m["accuracy"] >= ACCURACY_FLOOR
+               else (m["accuracy"] + m["balanced_accuracy"]) / 2)
+        if best_key is None or key > best_key:
+            best, best_key = (k, power, w), key
+    return best
+
+
+def cross_fitted(labels_fit, groups_fit, fit_pts, val_pts, y_val, val_groups, lesion_votes, mel_weights=True):
+    """Choose on one half of the validation lesions, score on the other, both ways; mean scores."""
+    idx, dist = nearest(fit_pts, val_pts, 4 * max(K_CHOICES) if lesion_votes else max(K_CHOICES))
+    prior = class_prior(labels_fit)
+    lesions = np.unique(val_groups)
+    rng = np.random.default_rng(0)
+    half = set(rng.permutation(lesions)[: len(lesions) // 2])
+    a = np.array([g in half for g in val_groups])
+    scores, chosen = [], []
+    for choose_rows, score_rows in ((a, ~a), (~a, a)):
+        k, power, w = choose(labels_fit, idx, dist, prior, y_val, np.flatnonzero(choose_rows), lesion_votes, groups_fit,
+                             MEL_WEIGHTS if mel_weights else (1.0,))
+        rows = np.flatnonzero(score_rows)
+        i, d = (lesion_neighbours(idx[rows], dist[rows], groups_fit, k) if lesion_votes else (idx[rows, :k], dist[rows, :k]))
+        m = metrics(y_val[rows], decide(shares_for(labels_fit, i, d, prior, power, w)))
+        scores.append(m)
+        chosen.append({"k": k, "prior_power": power, "mel_weight": w})
+    mean = {key: float(np.mean([s[key] for s in scores])) for key in ("accuracy", "balanced_accuracy")}
+    mean["mel_recall"] = float(np.mean([s["per_class"]["mel"]["recall"] for s in scores]))
+    return mean, chosen
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--archive", required=True)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    archive = open_archive(args.archive)
+    meta = archive.metadata[archive.metadata["available"]]
+    ids = meta["image_id"].astype(str).to_numpy()
+    from dermview.archive.codes import dx_indices
+    labels = dx_indices(meta["dx"].astype(str).to_numpy())
+    groups = meta["lesion_id"].astype(str).to_numpy()
+    fit, val, _test = splits(labels, groups, FOLD)  # the test fold is never read here
+    extractor = learned.LearnedExtractor(MODEL, threads=args.threads)
+    started = time.perf_counter()
+    views = embed_views(archive, np.concatenate([ids[fit], ids[val]]), extractor)
+    embed_seconds = time.perf_counter() - started
+    fit_views, val_views = views[: len(fit)], views[len(fit):]
+    y_fit, y_val = labels[fit], labels[val]
+    results = []
+    configs = [
+        ("baseline (1 view, image votes, no melanoma weight)", (0,), (0,), False, False),
+        ("melanoma weight", (0,), (0,), False, True),
+        ("lesion votes", (0,), (0,), True, False),
+        ("query 8 views", (0,), tuple(range(8)), False, False),
+        ("query 2 views (mirror)", (0,), (0, 1), False, False),
+        ("index + query 2 views", (0, 1), (0, 1), False, False),
+        ("index + query 8 views", tuple(range(8)), tuple(range(8)), False, False),
+        ("index + query 8 views, lesion votes", tuple(range(8)), tuple(range(8)), True, False),
+        ("index + query 8 views, melanoma weight", tuple(range(8)), tuple(range(8)), False, True),
+        ("index + query 8 views, lesion votes, melanoma weight", tuple(range(8)), tuple(range(8)), True, True),
+        ("query 8 views, melanoma weight", (0,), tuple(range(8)), False, True),
+    ]
+    for name, index_views, query_views, lesion_votes, mel in configs:
+        mean, chosen = cross_fitted(y_fit, groups[fit], pooled(fit_views, index_views), pooled(val_views, query_views),
+                                    y_val, groups[val], lesion_votes, mel_weights=mel)
+        row = {"lever": name, "index_views": len(index_views), "query_views": len(query_views),
+               "lesion_votes": lesion_votes, "melanoma_weight": mel, **mean, "chosen": chosen}
+        results.append(row)
+        print(f"{name:<58} acc {mean['accuracy']:.3f}  bal {mean['balanced_accuracy']:.3f}  "
+              f"mel recall {mean['mel_recall']:.3f}  chosen {chosen}", flush=True)
+    report = {"model": MODEL.name, "held_out_fold": FOLD, "queries": "validation lesions of the fold's training "
+              "folds (never trained on)", "n_index": int(len(fit)), "n_validation": int(len(val)),
+              "selection": f"k, prior power and melanoma weight chosen on one half of the validation lesions, "
+                           f"scored on the other, both ways, mean shown (accuracy floor {ACCURACY_FLOOR})",
+              "embed_seconds_8_views": round(embed_seconds), "threads": args.threads, "results": results}
+    out = ROOT / "training" / "heldout" / f"levers-fold{FOLD}-validation.json"
+    out.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
