@@ -496,6 +496,9 @@ def main(argv=None) -> int:
     parser.add_argument("--cache-only", action="store_true",
                         help="only compute the frozen blocks' activations (lets two runs share them)")
     parser.add_argument("--skip-classic", action="store_true", help="held-out report without the colour-texture model")
+    parser.add_argument("--no-test", action="store_true",
+                        help="with --holdout-fold: train and export only, never reading the held-out fold's scores; "
+                             "evaluate it later, once, with --evaluate-only when every choice is fixed")
     args = parser.parse_args(argv)
 
     if args.card_only:
@@ -566,7 +569,7 @@ def main(argv=None) -> int:
                               f"all images except fold {args.holdout_fold}'s lesions and the validation lesions"),
                "steps": args.steps, "batch": args.batch, "copies": args.copies, "seed": args.seed,
                "threads": args.threads, "train_seconds": round(train_seconds), "k": 15, "prior_power": 0.5}
-    if args.holdout_fold is not None:
+    if args.holdout_fold is not None and not args.no_test:
         report = evaluate_fold(archive, ids, labels, tr, va, te, model_path, classic=not args.skip_classic)
         report["held_out_fold"] = args.holdout_fold
         for line in summary_lines(report):
