@@ -59,17 +59,17 @@ def dihedral(batch: np.ndarray) -> list[np.ndarray]:
     return [np.ascontiguousarray(v) for v in views]
 
 
-def embed_views(archive, image_ids, extractor, batch: int = 64) -> np.ndarray:
-    """(N, 8, 1280) float16: every image's embedding in each of the 8 views."""
-    out = np.zeros((len(image_ids), 8, 1280), np.float16)
+def embed_views(archive, image_ids, extractor, n_views: int = 8, batch: int = 64) -> np.ndarray:
+    """(N, n_views, 1280) float16: every image's embedding in each of the first ``n_views`` views."""
+    out = np.zeros((len(image_ids), n_views, 1280), np.float16)
     start = time.perf_counter()
     for i in range(0, len(image_ids), batch):
         chunk = image_ids[i:i + batch]
         arrays = np.stack([extractor.prepare(archive.load_image(x, draft_size=extractor.draft_size)) for x in chunk])
-        for v, view in enumerate(dihedral(arrays)):
+        for v, view in enumerate(dihedral(arrays)[:n_views]):
             out[i:i + len(chunk), v] = extractor.extract(view)
         if (i // batch) % 20 == 0:
-            print(f"  embedded {i + len(chunk):,}/{len(image_ids):,} images x 8 views "
+            print(f"  embedded {i + len(chunk):,}/{len(image_ids):,} images x {n_views} views "
                   f"({time.perf_counter() - start:.0f} s)", flush=True)
     return out
 
@@ -151,6 +151,10 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--archive", required=True)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--model", type=Path, default=MODEL,
+                        help="a network trained with --holdout-fold 0 (default: the committed one)")
+    parser.add_argument("--views", type=int, choices=(2, 8), default=8,
+                        help="2: only the image and its mirror (4x quicker; the 8-view rows are left out)")
     args = parser.parse_args()
     archive = open_archive(args.archive)
     meta = archive.metadata[archive.metadata["available"]]
@@ -159,15 +163,18 @@ def main() -> int:
     labels = dx_indices(meta["dx"].astype(str).to_numpy())
     groups = meta["lesion_id"].astype(str).to_numpy()
     fit, val, _test = splits(labels, groups, FOLD)  # the test fold is never read here
-    extractor = learned.LearnedExtractor(MODEL, threads=args.threads)
+    import hashlib
+
+    extractor = learned.LearnedExtractor(args.model, threads=args.threads)
+    model_hash = hashlib.sha256(args.model.read_bytes()).hexdigest()[:16]
     started = time.perf_counter()
     from dermview.paths import user_dirs
 
-    cached = user_dirs().cache / "training" / f"levers-views-fold{FOLD}-{extractor.version}.npy"
+    cached = user_dirs().cache / "training" / f"levers-views-fold{FOLD}-{model_hash}-{args.views}.npy"
     if cached.is_file():
         views = np.load(cached)
     else:
-        views = embed_views(archive, np.concatenate([ids[fit], ids[val]]), extractor)
+        views = embed_views(archive, np.concatenate([ids[fit], ids[val]]), extractor, args.views)
         cached.parent.mkdir(parents=True, exist_ok=True)
         np.save(cached, views)
     embed_seconds = time.perf_counter() - started
@@ -187,6 +194,7 @@ def main() -> int:
         ("index + query 8 views, lesion votes, melanoma weight", tuple(range(8)), tuple(range(8)), True, True),
         ("query 8 views, melanoma weight", (0,), tuple(range(8)), False, True),
     ]
+    configs = [c for c in configs if max(len(c[1]), len(c[2])) <= args.views]
     for rule in ("floor", "melanoma"):
         print(f"-- settings chosen by the {rule!r} rule", flush=True)
         for name, index_views, query_views, lesion_votes, mel in configs:
@@ -198,14 +206,15 @@ def main() -> int:
             results.append(row)
             print(f"{name:<58} acc {mean['accuracy']:.3f}  bal {mean['balanced_accuracy']:.3f}  "
                   f"mel recall {mean['mel_recall']:.3f}  chosen {chosen}", flush=True)
-    report = {"model": MODEL.name, "held_out_fold": FOLD, "queries": "validation lesions of the fold's training "
+    report = {"model": args.model.name, "model_sha256_16": model_hash, "held_out_fold": FOLD, "queries": "validation lesions of the fold's training "
               "folds (never trained on)", "n_index": int(len(fit)), "n_validation": int(len(val)),
               "selection": f"k, prior power and melanoma weight chosen on one half of the validation lesions, "
                            f"scored on the other, both ways, mean shown. Rules: 'floor' = best balanced accuracy "
                            f"with accuracy >= {ACCURACY_FLOOR}; 'melanoma' = the same among settings with melanoma "
                            f"recall >= {MEL_RECALL_TARGET} on the choosing half",
               "embed_seconds_8_views": round(embed_seconds), "threads": args.threads, "results": results}
-    out = ROOT / "training" / "heldout" / f"levers-fold{FOLD}-validation.json"
+    out = (ROOT / "training" / "heldout" / f"levers-fold{FOLD}-validation.json" if args.model == MODEL
+           else args.model.with_name(f"levers-{args.model.stem}-validation.json"))
     out.write_text(json.dumps(report, indent=1), encoding="utf-8")
     print(f"wrote {out}")
     return 0
