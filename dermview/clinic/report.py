@@ -77,9 +77,7 @@ def report_page(item: WorkItem, session: ModelSession) -> ReportPage:
         for t in tiles[:REPORT_NEIGHBOURS]]
     shown = f"the {len(neighbours)} nearest of {len(tiles)}" if len(tiles) > len(neighbours) else \
         f"the {len(tiles)} nearest"
-    whose = "archive lesions" if not outcome.search.own else "lesions (archive and your own cases)" \
-        if outcome.search.archive else "of your own cases"
-    caption = (f"Nearest {whose} ({shown} lesions; {outcome.k} images voted). Each: its closest image, "
+    caption = (f"Nearest {outcome.search.whose} ({shown} lesions; {outcome.k} images voted). Each: its closest image, "
                "diagnosis, how it was confirmed, image and lesion id, and how alike it is: closer than that share "
                "of archive images are to their own nearest other lesion.")
     method = (f"Similarity: {session.kind.label.lower()} ({session.kind.description}); k = {outcome.k}; "

@@ -35,6 +35,14 @@ def library_sha256(image_id: str) -> str | None:
     return image_id[len(LIBRARY_IMAGE_PREFIX):] if image_id.startswith(LIBRARY_IMAGE_PREFIX) else None
 
 
+def library_picture(library: CaseLibrary, sha256: str, draft_size: int | tuple[int, int] | None = None, *,
+                    name: str | None = None):
+    """A library image, decoded (from a JPEG draft of at least ``draft_size``); errors name it ``name``
+    (default: its SHA-256). Raises DermviewError."""
+    data = library.image(sha256)
+    return bytes_input(name or sha256, data).decode(data, draft_size)
+
+
 def load_neighbour_image(archive, library: CaseLibrary | None, image_id: str,
                          draft_size: int | tuple[int, int] | None = None):
     """The picture of a neighbour: an archive image, or a library case's image (by its SHA-256).
@@ -44,8 +52,7 @@ def load_neighbour_image(archive, library: CaseLibrary | None, image_id: str,
         return archive.load_image(image_id, draft_size=draft_size)
     if library is None:
         raise DermviewError("The case library is not open, so its image cannot be shown.")
-    data = library.image(digest)
-    return bytes_input(digest, data).decode(data, draft_size)
+    return library_picture(library, digest, draft_size)
 
 
 class OwnCases:
@@ -94,8 +101,7 @@ class OwnCases:
         """The vector of a case's image, computed now and stored; None (and why, in ``unreadable``) if it
         cannot be read."""
         try:
-            data = self.library.image(case.sha256)
-            image = bytes_input(case.case_id, data).decode(data, self.extractor.draft_size)
+            image = library_picture(self.library, case.sha256, self.extractor.draft_size, name=case.case_id)
             vector = self.extractor.extract(self.extractor.prepare(image)[None])[0].astype(np.float32)
         except DermviewError as exc:
             self.unreadable[case.case_id] = str(exc)
@@ -109,9 +115,8 @@ class OwnCases:
 
     def picture(self, image_id: str, draft_size: int | tuple[int, int] | None = None):
         """The image of a library neighbour id, or None for an archive image id. Raises DermviewError."""
-        if library_sha256(image_id) is None:
-            return None
-        return load_neighbour_image(None, self.library, image_id, draft_size)
+        digest = library_sha256(image_id)
+        return None if digest is None else library_picture(self.library, digest, draft_size)
 
     def neighbour(self, row: int, distance: float) -> Neighbour:
         case = self.cases[row]

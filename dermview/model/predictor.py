@@ -28,6 +28,12 @@ class SearchIn(str, Enum):
         return {"archive": "Archive only", "own": "Own cases only", "both": "Archive and own cases"}[self.value]
 
     @property
+    def whose(self) -> str:
+        """Whose nearest lesions a result shows: "The 18 nearest {whose}"."""
+        return {"archive": "archive lesions", "own": "of your own cases",
+                "both": "lesions (archive and your own cases)"}[self.value]
+
+    @property
     def archive(self) -> bool:
         return self is not SearchIn.OWN
 
@@ -86,7 +92,6 @@ class Predictor:
             labels.append(self.labels)
         if extra is not None and len(extra.labels) == 0:
             extra = None
-        with_extra = extra is not None
         if extra is not None:
             blocks.append(squared_distances(extra.embedded, query))
             labels.append(extra.labels)
@@ -94,7 +99,7 @@ class Predictor:
             raise DermviewError("There is nothing to search: the case library has no confirmed case with one of "
                                 "the seven diagnoses yet. Search the archive, or confirm cases first.")
         all_labels = np.concatenate(labels)
-        prior = self.prior if not with_extra else class_prior(all_labels)
+        prior = self.prior if extra is None else class_prior(all_labels)
         idx, dist, shares, all_scores = knn_vote(np.concatenate(blocks, axis=1), all_labels, k, prior,
                                                  self.vote.prior_power)
         scores = all_scores[0]

@@ -11,7 +11,6 @@ from .. import NOT_A_MEDICAL_DEVICE
 from ..archive.codes import DX_SHORT_NAMES, dx_label, dx_type_label
 from ..model.explain import LesionTile, archive_image_sentence
 from ..model.knn import LIBRARY, Prediction
-from ..model.predictor import SearchIn
 from ..model.session import QueryOutcome
 from .thumbnails import LARGE_SIZE, THUMB_SIZE, ThumbnailCache, placeholder
 from .text import escape, plain_label, rich_label
@@ -349,10 +348,8 @@ class ResultPanel(QWidget):
         self.neighbours.clear()
         self.fit_tiles()
         images = len(prediction.neighbours)
-        whose = {SearchIn.ARCHIVE: "archive lesions", SearchIn.OWN: "of your own cases",
-                 SearchIn.BOTH: "lesions (archive and your own cases)"}[outcome.search]
         self.neighbour_title.setText(
-            f"The {len(tiles)} nearest {whose} ({images} images voted). Each tile: a lesion's closest image, "
+            f"The {len(tiles)} nearest {outcome.search.whose} ({images} images voted). Each tile: a lesion's closest image, "
             "its diagnosis and how it was confirmed, and how alike it is: closer than that share of archive look-alike "
             "pairs. Click a tile to compare side by side; \"+N more\" tiles open the lesion's other images too.")
         for tile in tiles:
