@@ -7,24 +7,17 @@ from __future__ import annotations
 
 import io
 import os
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-ARCHIVE = ROOT.parent / "shared" / "data" / "ham10000"
+from _window import ARCHIVE, ROOT, scripted_window, wait
+
 FOLDER = Path(tempfile.mkdtemp(prefix="dermview-library-"))
 os.environ["DERMVIEW_LIBRARY"] = f"sqlite:///{FOLDER / 'practice.sqlite'}"
 
 from PIL import Image  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from dermview.library.store import CaseLibrary  # noqa: E402
-from dermview.ui.main_window import MainWindow  # noqa: E402
-from dermview.ui.settings import Settings  # noqa: E402
 
 # (original, case id, confirmed diagnosis, how, site, age, sex); None: awaiting confirmation
 CASES = [("ISIC_0024310.jpg", "K-2026-001", "mel", "histo", "back", 61, "male"),
@@ -53,29 +46,16 @@ def main() -> None:
     follow_up.write_bytes(buffer.getvalue())
     library.close()
 
-    app = QApplication(["dermview"])
-    settings = Settings()
-    settings.features = "learned"
-    window = MainWindow(settings)
-    window.clinic.persist = False
-    window.resize(1366, 768)
-    window.show()
-
-    def wait(condition, timeout=600.0):
-        start = time.monotonic()
-        while not condition() and time.monotonic() - start < timeout:
-            app.processEvents()
-            time.sleep(0.005)
-
+    app, window = scripted_window()
     window.open_archive(str(ARCHIVE))
-    wait(lambda: window.session is not None and window.library.counts is not None)
+    wait(app, lambda: window.session is not None and window.library.counts is not None)
     window.add_queries([str(follow_up)])
-    wait(lambda: window.classify.result.prediction is not None)
-    wait(lambda: False, timeout=2.0)  # thumbnails
+    wait(app, lambda: window.classify.result.prediction is not None)
+    wait(app, lambda: False, timeout=2.0)  # thumbnails
     window.grab().save(str(ROOT / "docs" / "library-result-1366x768.png"))
     window.tabs.setCurrentWidget(window.library.view)
     window.library.view.select_case("K-2026-003")
-    wait(lambda: False, timeout=1.5)
+    wait(app, lambda: False, timeout=1.5)
     window.grab().save(str(ROOT / "docs" / "library-tab-1366x768.png"))
     window.close()
 

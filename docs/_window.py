@@ -1,0 +1,39 @@
+"""The docs screenshot scripts' shared start: an offscreen window at a laptop's size on the learned
+similarity that never touches the user's session, and a wait that keeps it painting."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+ARCHIVE = ROOT.parent / "shared" / "data" / "ham10000"
+
+
+def scripted_window(width: int = 1366, height: int = 768):
+    """(app, window): the window shown offscreen, learned similarity, session saving off."""
+    from PySide6.QtWidgets import QApplication
+
+    from dermview.ui.main_window import MainWindow
+    from dermview.ui.settings import Settings
+
+    app = QApplication.instance() or QApplication(["dermview"])
+    settings = Settings()
+    settings.features = "learned"
+    window = MainWindow(settings)
+    window.clinic.persist = False
+    window.resize(width, height)
+    window.show()
+    return app, window
+
+
+def wait(app, condition, timeout: float = 600.0) -> None:
+    """Process events until ``condition()`` or ``timeout`` seconds."""
+    start = time.monotonic()
+    while not condition() and time.monotonic() - start < timeout:
+        app.processEvents()
+        time.sleep(0.005)
