@@ -549,7 +549,7 @@ def print_learned_held_out(args: argparse.Namespace) -> int:
 def run_evaluate_held_out(args: argparse.Namespace, log) -> int:
 
     from .archive import open_archive
-    from .model.evaluate import evaluate_learned_held_out
+    from .model.evaluate import evaluate_learned_held_out, held_out_split_of
     from .model.index import load_or_build_index
     from .model.learned import availability, model_info
 
@@ -565,6 +565,7 @@ def run_evaluate_held_out(args: argparse.Namespace, log) -> int:
         raise DermviewError(f"{path.name} was trained on every archive image; it has no held-out lesions to "
                             "be evaluated on. Use a model trained with --holdout-fold.")
     archive = open_archive(args.archive)
+    held_out_split_of(archive, info)  # a wrong archive is refused before any image is described
     classic = None if args.features == "learned" else load_or_build_index(
         archive, extractor_name="classic", progress=TerminalProgress("Indexing archive (colour-texture)"))
     report = evaluate_learned_held_out(archive, path, classic_index=classic,

@@ -10,6 +10,7 @@ a raw-pixel KNN of the kind the seed paper reported (28x28 RGB pixels, k=5, equa
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
@@ -181,16 +182,23 @@ def knn_metrics(train_points: np.ndarray, train_labels: np.ndarray, test_points:
     return metrics(test_labels, decide(shares), scores)
 
 
-def evaluate_learned_held_out(archive, model_path, *, classic_index=None, progress=None, log=None) -> dict:
-    """KNN with a learned model on the lesions it was trained without, as its sidecar records them.
+@dataclass(frozen=True)
+class HeldOutSplit:
+    """The archive images a held-out model is evaluated on: its index (train) and its fold (test)."""
 
-    The shipped model has seen every archive image, so it cannot be evaluated on the archive; this
-    takes a model trained with ``--holdout-fold F`` (``training/train_embedding.py``). k and the vote
-    correction are the ones that training run chose on validation lesions, never on fold F. With
-    ``classic_index`` the colour-texture model is measured on the same fold (tuned on its training
-    folds only), so the two are compared on identical images.
+    image_ids: np.ndarray  # (N,) every available archive image
+    labels: np.ndarray  # (N,) diagnosis indices
+    groups: np.ndarray  # (N,) lesion ids
+    train: np.ndarray  # indices into image_ids: the lesions the network was trained (or validated) on
+    test: np.ndarray  # indices into image_ids: the held-out fold's lesions
+
+
+def held_out_split_of(archive, info) -> HeldOutSplit:
+    """The fold ``info``'s model was trained without, checked against this archive (cheap: no image is read).
+
+    Raises DermviewError if the model has no held-out fold, or if the archive is not the one its fold
+    was drawn from (its fold would then hold images the network was trained on).
     """
-    info = model_info(model_path)
     if info.held_out_fold is None:
         raise DermviewError("this model was trained on every archive image; it has no held-out lesions")
     split = info.card.get("held_out_split", {})
@@ -203,6 +211,21 @@ def evaluate_learned_held_out(archive, model_path, *, classic_index=None, progre
             "lesions or diagnoses), so its fold would contain images the model was trained on.")
     train, test = held_out_split(labels, groups, info.held_out_fold, int(split.get("folds", 5)),
                                  int(split.get("seed", 0)))
+    return HeldOutSplit(image_ids, labels, groups, train, test)
+
+
+def evaluate_learned_held_out(archive, model_path, *, classic_index=None, progress=None, log=None) -> dict:
+    """KNN with a learned model on the lesions it was trained without, as its sidecar records them.
+
+    The shipped model has seen every archive image, so it cannot be evaluated on the archive; this
+    takes a model trained with ``--holdout-fold F`` (``training/train_embedding.py``). k and the vote
+    correction are the ones that training run chose on validation lesions, never on fold F. With
+    ``classic_index`` the colour-texture model is measured on the same fold (tuned on its training
+    folds only), so the two are compared on identical images.
+    """
+    info = model_info(model_path)
+    held = held_out_split_of(archive, info)
+    image_ids, labels, groups, train, test = held.image_ids, held.labels, held.groups, held.train, held.test
     extractor = LearnedExtractor(model_path)
     feats, errors = compute_features(lambda i: archive.load_image(i, draft_size=extractor.draft_size),
                                      image_ids, extractor, progress=progress)
