@@ -107,7 +107,8 @@ def test_predict_missing_path_is_an_error_line(small_archive, small_model, cache
 
 
 def test_evaluate_json_keys(small_archive, small_model, cached, capsys):
-    assert main(["evaluate", "--archive", str(small_archive), "--features", "classic", "--folds", "3", "--json"]) == 0
+    # Two folds: what is checked here is the report's shape and that it beats raw pixels, not its numbers.
+    assert main(["evaluate", "--archive", str(small_archive), "--features", "classic", "--folds", "2", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     for key in ("accuracy", "balanced_accuracy", "per_class", "confusion", "baselines"):
         assert key in report
@@ -120,13 +121,14 @@ def test_evaluate_json_keys(small_archive, small_model, cached, capsys):
     assert sum(v["n"] for v in report["per_class"].values()) == len(small_model[1].image_ids)
 
 
-def test_evaluate_external_test_set(data_dir, tmp_path, monkeypatch, capsys):
-    """A lesion-disjoint part of HAM10000 written as the ISIC 2018 Task 3 test set."""
-    monkeypatch.setenv("DERMVIEW_CACHE_DIR", str(tmp_path / "cache"))
-    test_archive = make_subset_archive(tmp_path / "heldout", 0.02, seed=7)
+def test_evaluate_external_test_set(small_archive, small_model, cached, data_dir, tmp_path, capsys):
+    """A part of HAM10000 lesion-disjoint from the small archive, written as the ISIC 2018 Task 3 test set
+    (the small archive is the training archive, so its cached index serves)."""
+    train_archive = small_archive
+    known = set(pd.read_csv(train_archive / "HAM10000_metadata.csv")["lesion_id"])
+    test_archive = make_subset_archive(tmp_path / "heldout", 0.02, seed=7, exclude_lesions=known)
     held = pd.read_csv(test_archive / "HAM10000_metadata.csv")
-    train_archive = make_subset_archive(tmp_path / "train", 0.1, seed=8, exclude_lesions=set(held["lesion_id"]))
-    assert not set(pd.read_csv(train_archive / "HAM10000_metadata.csv")["lesion_id"]) & set(held["lesion_id"])
+    assert not known & set(held["lesion_id"]) and len(held) > 100
     with zipfile.ZipFile(tmp_path / "ISIC2018_Task3_Test_Images.zip", "w") as zf:
         for image_id in held["image_id"]:
             zf.write(data_dir / "images" / f"{image_id}.jpg", f"ISIC2018_Task3_Test_Images/{image_id}.jpg")

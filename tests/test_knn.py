@@ -94,7 +94,7 @@ def test_new_image_prediction_has_everything(small_model, data_dir):
 def test_cross_validation_is_grouped_and_beats_the_baselines(small_model):
     archive, index, predictor = small_model
     labels, groups = predictor.labels, predictor.lesion_ids
-    report = cross_validate(index.features, labels, groups, folds=3, seed=0,
+    report = cross_validate(index.features, labels, groups, folds=2, seed=0,
                             raw_pixels=np.random.default_rng(0).random((len(labels), 12)))
     assert report["grouped_by"] == "lesion_id"
     confusion = np.array(report["confusion"]["matrix"])
@@ -102,7 +102,7 @@ def test_cross_validation_is_grouped_and_beats_the_baselines(small_model):
     assert np.isclose(report["accuracy"], np.trace(confusion) / confusion.sum())
     assert report["balanced_accuracy"] > report["baselines"]["majority"]["balanced_accuracy"] + 0.2
     assert set(report["baselines"]) == {"majority", "raw_pixel_knn"}
-    assert len(report["chosen_per_fold"]) == 3
+    assert len(report["chosen_per_fold"]) == 2
 
 
 def test_tuning_only_sees_the_training_images(small_model, monkeypatch):
@@ -120,8 +120,9 @@ def test_tuning_only_sees_the_training_images(small_model, monkeypatch):
 
     monkeypatch.setattr(evaluate, "tune", spy)
     from sklearn.model_selection import StratifiedGroupKFold
-    splits = list(StratifiedGroupKFold(3, shuffle=True, random_state=0).split(index.features, labels, groups))
-    evaluate.cross_validate(index.features, labels, groups, folds=3, seed=0)
+    splits = list(StratifiedGroupKFold(2, shuffle=True, random_state=0).split(index.features, labels, groups))
+    evaluate.cross_validate(index.features, labels, groups, folds=2, seed=0)
+    assert len(seen_groups) == len(splits) == 2
     for seen, (_, test) in zip(seen_groups, splits):
         assert not seen & set(groups[test])
     assert real_tune is tune

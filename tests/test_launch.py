@@ -4,6 +4,7 @@ scripted runs with a bad query (issue: nothing breaks)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,25 @@ def run_dermview(*args, env_changes=None, timeout=240) -> subprocess.CompletedPr
 @pytest.fixture(scope="module")
 def tiny_archive(tmp_path_factory):
     return make_subset_archive(tmp_path_factory.mktemp("launch") / "tiny", 0.02, seed=3)
+
+
+@pytest.fixture(scope="module")
+def tiny_index(tiny_archive, tmp_path_factory) -> Path:
+    """The tiny archive's colour-texture index, built once for the module (its cache's index folder)."""
+    from conftest import index_of
+
+    cache = tmp_path_factory.mktemp("launch-cache")
+    index_of(tiny_archive, cache, "classic")
+    return cache / "index"
+
+
+@pytest.fixture()
+def tiny_cache(tiny_index, tmp_path) -> str:
+    """A fresh per-user folder (no settings, no saved session) that already holds the tiny archive's index,
+    for the runs that are not about building it."""
+    cache = tmp_path / "c"
+    shutil.copytree(tiny_index, cache / "index")
+    return str(cache)
 
 
 def test_a_mistyped_command_does_not_start_the_window(tmp_path):
@@ -61,39 +81,40 @@ def test_the_window_runs_with_an_unusable_cache_folder(tiny_archive, tmp_path, w
     assert "Traceback" not in result.stderr
 
 
-def test_scripted_run_reports_a_bad_query_after_a_good_one_and_leaves_no_temp_files(tiny_archive, tmp_path, data_dir):
+def test_scripted_run_reports_a_bad_query_after_a_good_one_and_leaves_no_temp_files(tiny_archive, tiny_cache, tmp_path,
+                                                                                    data_dir):
     temp = tmp_path / "tmp"
     temp.mkdir()
     bad = tmp_path / "notes.jpg"
     bad.write_text("not an image")
     good = data_dir / "originals" / "ISIC_0024307.jpg"
     result = run_dermview("--self-test", "--features", "classic", "--archive", tiny_archive, "--query", good,
-                          "--query", bad, env_changes={"TMPDIR": str(temp), "DERMVIEW_CACHE_DIR": str(tmp_path / "c")})
+                          "--query", bad, env_changes={"TMPDIR": str(temp), "DERMVIEW_CACHE_DIR": tiny_cache})
     assert result.returncode == 1
     assert "notes.jpg" in result.stderr and "1 of 2 images could not be classified" in result.stderr
     assert list(temp.iterdir()) == []
     # and a plain self-test passes, again leaving nothing behind
     result = run_dermview("--self-test", "--features", "classic", "--archive", tiny_archive,
-                          env_changes={"TMPDIR": str(temp), "DERMVIEW_CACHE_DIR": str(tmp_path / "c")})
+                          env_changes={"TMPDIR": str(temp), "DERMVIEW_CACHE_DIR": tiny_cache})
     assert result.returncode == 0, result.stderr
     assert list(temp.iterdir()) == []
 
 
-def test_a_tiny_image_in_the_window_is_too_small_to_judge(tiny_archive, tmp_path):
+def test_a_tiny_image_in_the_window_is_too_small_to_judge(tiny_archive, tiny_cache, tmp_path):
     Image.new("RGB", (2, 600), (120, 80, 60)).save(tmp_path / "sliver.png")
     result = run_dermview("--self-test", "--features", "classic", "--archive", tiny_archive, "--query",
-                          tmp_path / "sliver.png", env_changes={"DERMVIEW_CACHE_DIR": str(tmp_path / "c")})
+                          tmp_path / "sliver.png", env_changes={"DERMVIEW_CACHE_DIR": tiny_cache})
     assert result.returncode == 1 and "too small to judge" in result.stderr
 
 
-def test_the_result_fits_a_1366x768_laptop_screen(tiny_archive, tmp_path, data_dir):
+def test_the_result_fits_a_1366x768_laptop_screen(tiny_archive, tiny_cache, tmp_path, data_dir):
     """The layout report: the query large, at least nine 150-pixel lesion tiles visible without scrolling."""
     import json
 
     shot, layout = tmp_path / "window.png", tmp_path / "layout.json"
     result = run_dermview("--archive", tiny_archive, "--features", "classic", "--window-size", "1366x768",
                           "--screenshot", shot, "--layout-json", layout, data_dir / "originals" / "ISIC_0024307.jpg",
-                          env_changes={"QT_QPA_PLATFORM": "offscreen", "DERMVIEW_CACHE_DIR": str(tmp_path / "c")})
+                          env_changes={"QT_QPA_PLATFORM": "offscreen", "DERMVIEW_CACHE_DIR": tiny_cache})
     assert result.returncode == 0, result.stderr
     report = json.loads(layout.read_text())
     assert report["window"] == [1366, 768]
