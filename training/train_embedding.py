@@ -11,7 +11,8 @@ Recipe (CPU-only, 2 cores, one run well under 90 minutes):
   * The embedding is L2-normalised and trained through a cosine classifier (scale 16), with
     square-root class-balanced sampling and square-root class weights in the cross-entropy (together
     a fully balanced objective without showing the 115 dermatofibromas a hundred times each).
-  * AdamW, linear warm-up then cosine decay, a fixed number of steps, fixed seeds.
+  * AdamW, linear warm-up then cosine decay, a fixed number of steps, fixed seeds; a checkpoint every
+    100 steps in the work folder, so the same command started again resumes an interrupted run.
 
 With ``--holdout-fold F`` the lesions of fold F of StratifiedGroupKFold(5, shuffle=True,
 random_state=0) grouped by lesion_id are never trained on; validation lesions carved out of the
@@ -250,8 +251,20 @@ def splits(labels: np.ndarray, groups: np.ndarray, holdout_fold: int | None):
 
 # -- training ------------------------------------------------------------------------------------
 
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Atomic: a run killed while writing keeps the previous checkpoint."""
+    import torch
+
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
 def train(acts: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, *, steps: int, batch: int, seed: int,
-          image_size: int, log_every: int = 25):
+          image_size: int, log_every: int = 25, checkpoint: Path | None = None, checkpoint_every: int = 100):
+    """Train the late blocks; with ``checkpoint``, resumable: every ``checkpoint_every`` steps the
+    weights, the optimiser and both random generators are saved there, and a run started again with
+    the same arguments continues from the last one (the same batches as an uninterrupted run)."""
     import torch
     import torch.nn.functional as F
 
@@ -274,12 +287,22 @@ def train(acts: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, *, steps:
     base = [g["lr"] for g in opt.param_groups]
     warmup = max(1, steps // 20)
     copies = acts.shape[0]
+    first = 0
+    if checkpoint is not None and checkpoint.is_file():
+        state = torch.load(checkpoint, weights_only=False)
+        late.load_state_dict(state["late"])
+        classifier.load_state_dict(state["classifier"])
+        opt.load_state_dict(state["optimizer"])
+        rng.bit_generator.state = state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        first = state["step"]
+        log.info("resuming from %s at step %d/%d", checkpoint, first, steps)
     late.train()
     classifier.train()
     start = time.perf_counter()
     seen = correct = 0
     loss_sum = 0.0
-    for step in range(steps):
+    for step in range(first, steps):
         scale = (step + 1) / warmup if step < warmup else 0.5 * (1 + math.cos(math.pi * (step - warmup) / (steps - warmup)))
         for g, lr in zip(opt.param_groups, base):
             g["lr"] = lr * scale
@@ -304,11 +327,16 @@ def train(acts: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, *, steps:
         loss_sum += float(loss.detach()) * batch
         if (step + 1) % log_every == 0 or step + 1 == steps:
             elapsed = time.perf_counter() - start
+            done = step + 1 - first
             log.info("step %d/%d  loss %.3f  batch accuracy %.3f  %.1f images/s  %.0f s elapsed, about %.0f s to go",
-                     step + 1, steps, loss_sum / seen, correct / seen, (step + 1) * batch / elapsed,
-                     elapsed, elapsed / (step + 1) * (steps - step - 1))
+                     step + 1, steps, loss_sum / seen, correct / seen, done * batch / elapsed,
+                     elapsed, elapsed / done * (steps - step - 1))
             seen = correct = 0
             loss_sum = 0.0
+        if checkpoint is not None and ((step + 1) % checkpoint_every == 0 or step + 1 == steps):
+            save_checkpoint(checkpoint, {"late": late.state_dict(), "classifier": classifier.state_dict(),
+                                         "optimizer": opt.state_dict(), "numpy_rng": rng.bit_generator.state,
+                                         "torch_rng": torch.get_rng_state(), "step": step + 1})
     late.eval()
     return late, Full
 
@@ -541,8 +569,11 @@ def main(argv=None) -> int:
     if args.cache_only:
         return 0
     train_start = time.perf_counter()
+    # One checkpoint per run configuration: starting the same command again resumes it.
+    run_key = hashlib.sha256(json.dumps([RECIPE_VERSION, name, len(ids), args.steps, args.batch, args.copies,
+                                         args.seed, args.limit]).encode()).hexdigest()[:12]
     late, Full = train(acts, labels, tr, steps=args.steps, batch=args.batch, seed=args.seed,
-                       image_size=learned.INPUT_SIZE)
+                       image_size=learned.INPUT_SIZE, checkpoint=work / f"checkpoint-{name}-{run_key}.pt")
     train_seconds = time.perf_counter() - train_start
     early, _, _, _ = build_modules(learned.INPUT_SIZE)
     full = Full(early, late).eval()
