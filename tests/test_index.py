@@ -107,3 +107,21 @@ def test_progress_reaches_the_total(tiny_archive):
     build_index(open_archive(tiny_archive), progress=lambda done, total: calls.append((done, total)))
     assert calls[0][0] == 0 and calls[-1][0] == calls[-1][1] == len(open_archive(tiny_archive).metadata)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_a_learned_index_takes_the_familiarity_sample_from_a_cached_colour_texture_index(tiny_archive, monkeypatch):
+    """The unfamiliar-image model is fitted on colour-texture features of a sample of the archive; with the
+    colour-texture index already cached they are read from it, not computed again, and the model is the same."""
+    from dermview.model.extractors import ClassicExtractor
+
+    alone = build_index(open_archive(tiny_archive), extractor_name="learned")  # no colour-texture cache yet
+    load_or_build_index(open_archive(tiny_archive), extractor_name="classic")
+    described = []
+    real_extract = ClassicExtractor.extract
+    monkeypatch.setattr(ClassicExtractor, "extract", lambda self, batch: described.append(len(batch)) or
+                        real_extract(self, batch))
+    beside = build_index(open_archive(tiny_archive), extractor_name="learned")
+    assert described == []  # no image was described with colour-texture features a second time
+    for name, array in alone.familiarity.to_arrays().items():
+        np.testing.assert_allclose(beside.familiarity.to_arrays()[name], array, rtol=1e-4, atol=1e-6, err_msg=name)
+    assert np.array_equal(beside.features, alone.features)

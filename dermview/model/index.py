@@ -171,10 +171,26 @@ def fit_archive_familiarity(archive: Archive, ids: np.ndarray, rows: np.ndarray,
     if isinstance(extractor, ClassicExtractor):
         colour = features[rows]
     else:
-        classic = ClassicExtractor()
-        colour, _ = compute_features(lambda i: archive.load_image(i, draft_size=classic.draft_size), ids[rows],
-                                     classic, cancel=cancel, workers=workers)
+        colour = cached_classic_features(archive, ids[rows])
+        if colour is None:
+            classic = ClassicExtractor()
+            colour, _ = compute_features(lambda i: archive.load_image(i, draft_size=classic.draft_size), ids[rows],
+                                         classic, cancel=cancel, workers=workers)
     return fit_familiarity(colour)
+
+
+def cached_classic_features(archive: Archive, ids: np.ndarray) -> np.ndarray | None:
+    """(len(ids), D) colour-texture features of these images from this archive's current colour-texture
+    index cache, or None if there is none or it lacks one of them. The same decode and the same
+    extractor as computing them afresh, so the familiarity model comes out the same (to rounding: the
+    batches differ), without a second pass over up to 2,000 images when the similarity is switched."""
+    cached = load_cached_index(archive, ClassicExtractor.name)
+    if cached is None:
+        return None
+    row = {image_id: r for r, image_id in enumerate(cached.image_ids.tolist())}
+    if not all(i in row for i in ids):
+        return None
+    return cached.features[[row[i] for i in ids]]
 
 
 def index_version(extractor) -> str:
