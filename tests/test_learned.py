@@ -174,6 +174,33 @@ def test_training_pipeline_smoke(data_dir, tmp_path):
     assert not (ROOT / "dermview" / "resources" / "models" / f"{learned.MODEL_NAME}-fold0.onnx").exists()
 
 
+@pytest.mark.slow
+def test_training_stopped_and_resumed_ends_where_an_uninterrupted_run_does(tmp_path):
+    """A run that stops after step 3 and is started again gives the weights of one that never stopped."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("efficientnet_lite_pytorch")
+    sys.path.insert(0, str(ROOT / "training"))
+    import train_embedding as te
+
+    torch.set_num_threads(1)  # as small as this is, more threads only wait for each other
+    early, _, _, _ = te.build_modules(learned.INPUT_SIZE)
+    with torch.no_grad():
+        shape = early.eval()(torch.zeros(1, 3, learned.INPUT_SIZE, learned.INPUT_SIZE)).shape[1:]
+    rng = np.random.default_rng(0)
+    acts = rng.standard_normal((2, 40, *shape)).astype(np.float16)  # 2 copies of 40 "images"
+    labels = np.arange(40) % len(te.DX_CODES)
+    run = {"steps": 5, "batch": 4, "seed": 3, "image_size": learned.INPUT_SIZE, "checkpoint_every": 2}
+    whole, _ = te.train(acts, labels, np.arange(40), **run)
+    checkpoint = tmp_path / "checkpoint.pt"
+    assert te.train(acts, labels, np.arange(40), checkpoint=checkpoint, stop_after=3, **run) is None
+    assert torch.load(checkpoint, weights_only=False)["step"] == 3
+    resumed, _ = te.train(acts, labels, np.arange(40), checkpoint=checkpoint, **run)
+    for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=name)
+    fresh, _ = te.train(acts, labels, np.arange(40), **{**run, "seed": 4})  # and the weights do depend on the run
+    assert any(not torch.equal(a, b) for a, b in zip(whole.state_dict().values(), fresh.state_dict().values()))
+
+
 HELD_OUT = ROOT / "training" / "heldout" / f"{learned.MODEL_NAME}-fold0.onnx"
 
 

@@ -261,10 +261,12 @@ def save_checkpoint(path: Path, state: dict) -> None:
 
 
 def train(acts: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, *, steps: int, batch: int, seed: int,
-          image_size: int, log_every: int = 25, checkpoint: Path | None = None, checkpoint_every: int = 100):
+          image_size: int, log_every: int = 25, checkpoint: Path | None = None, checkpoint_every: int = 100,
+          stop_after: int | None = None):
     """Train the late blocks; with ``checkpoint``, resumable: every ``checkpoint_every`` steps the
     weights, the optimiser and both random generators are saved there, and a run started again with
-    the same arguments continues from the last one (the same batches as an uninterrupted run)."""
+    the same arguments continues from the last one (the same batches as an uninterrupted run).
+    ``stop_after``: end this sitting after that step (checkpointed); returns None then."""
     import torch
     import torch.nn.functional as F
 
@@ -333,10 +335,14 @@ def train(acts: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, *, steps:
                      elapsed, elapsed / done * (steps - step - 1))
             seen = correct = 0
             loss_sum = 0.0
-        if checkpoint is not None and ((step + 1) % checkpoint_every == 0 or step + 1 == steps):
+        stopping = stop_after is not None and step + 1 >= stop_after and step + 1 < steps
+        if checkpoint is not None and ((step + 1) % checkpoint_every == 0 or step + 1 == steps or stopping):
             save_checkpoint(checkpoint, {"late": late.state_dict(), "classifier": classifier.state_dict(),
                                          "optimizer": opt.state_dict(), "numpy_rng": rng.bit_generator.state,
                                          "torch_rng": torch.get_rng_state(), "step": step + 1})
+        if stopping:
+            log.info("stopping after step %d of %d; the same command resumes", step + 1, steps)
+            return None
     late.eval()
     return late, Full
 
@@ -515,6 +521,8 @@ def main(argv=None) -> int:
     parser.add_argument("--copies", type=int, default=6)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--stop-after", type=int, default=None, metavar="STEP",
+                        help="end this sitting after that step; the same command without it resumes the run")
     parser.add_argument("--limit", type=int, default=None, help="use only this many images (smoke tests)")
     parser.add_argument("--card-only", type=Path, metavar="ONNX", default=None,
                         help="no training: rewrite this model's sidecar and model card with --tuning-from")
@@ -572,8 +580,12 @@ def main(argv=None) -> int:
     # One checkpoint per run configuration: starting the same command again resumes it.
     run_key = hashlib.sha256(json.dumps([RECIPE_VERSION, name, len(ids), args.steps, args.batch, args.copies,
                                          args.seed, args.limit]).encode()).hexdigest()[:12]
-    late, Full = train(acts, labels, tr, steps=args.steps, batch=args.batch, seed=args.seed,
-                       image_size=learned.INPUT_SIZE, checkpoint=work / f"checkpoint-{name}-{run_key}.pt")
+    trained = train(acts, labels, tr, steps=args.steps, batch=args.batch, seed=args.seed,
+                    image_size=learned.INPUT_SIZE, checkpoint=work / f"checkpoint-{name}-{run_key}.pt",
+                    stop_after=args.stop_after)
+    if trained is None:  # --stop-after: this sitting is over, the checkpoint holds the run
+        return 0
+    late, Full = trained
     train_seconds = time.perf_counter() - train_start
     early, _, _, _ = build_modules(learned.INPUT_SIZE)
     full = Full(early, late).eval()
