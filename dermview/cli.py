@@ -565,10 +565,10 @@ def run_evaluate_held_out(args: argparse.Namespace, log) -> int:
         raise DermviewError(f"{path.name} was trained on every archive image; it has no held-out lesions to "
                             "be evaluated on. Use a model trained with --holdout-fold.")
     archive = open_archive(args.archive)
-    held_out_split_of(archive, info)  # a wrong archive is refused before any image is described
+    held = held_out_split_of(archive, info)  # a wrong archive is refused before any image is described
     classic = None if args.features == "learned" else load_or_build_index(
         archive, extractor_name="classic", progress=TerminalProgress("Indexing archive (colour-texture)"))
-    report = evaluate_learned_held_out(archive, path, classic_index=classic,
+    report = evaluate_learned_held_out(archive, path, held=held, classic_index=classic,
                                        progress=TerminalProgress("Learned features"), log=log)
     if args.json:
         print(json.dumps(report))

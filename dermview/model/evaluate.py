@@ -214,17 +214,19 @@ def held_out_split_of(archive, info) -> HeldOutSplit:
     return HeldOutSplit(image_ids, labels, groups, train, test)
 
 
-def evaluate_learned_held_out(archive, model_path, *, classic_index=None, progress=None, log=None) -> dict:
+def evaluate_learned_held_out(archive, model_path, *, held: HeldOutSplit | None = None, classic_index=None,
+                              progress=None, log=None) -> dict:
     """KNN with a learned model on the lesions it was trained without, as its sidecar records them.
 
     The shipped model has seen every archive image, so it cannot be evaluated on the archive; this
     takes a model trained with ``--holdout-fold F`` (``training/train_embedding.py``). k and the vote
     correction are the ones that training run chose on validation lesions, never on fold F. With
     ``classic_index`` the colour-texture model is measured on the same fold (tuned on its training
-    folds only), so the two are compared on identical images.
+    folds only), so the two are compared on identical images. ``held``: the split, if the caller has
+    already checked the archive with held_out_split_of.
     """
     info = model_info(model_path)
-    held = held_out_split_of(archive, info)
+    held = held or held_out_split_of(archive, info)
     image_ids, labels, groups, train, test = held.image_ids, held.labels, held.groups, held.train, held.test
     extractor = LearnedExtractor(model_path)
     feats, errors = compute_features(lambda i: archive.load_image(i, draft_size=extractor.draft_size),
