@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 from .. import NOT_A_MEDICAL_DEVICE, __version__
-from ..clinic.worklist import PENDING
 from ..errors import DermviewError
 from ..model.extractors import feature_names, kinds
 from ..outputs import atomic_file, check_output_path
@@ -185,6 +184,8 @@ class ScriptedRun:
         if not items:
             return
         # Every image is classified by the worklist's batch: a bad one after a good one is still reported.
+        from ..clinic.worklist import PENDING  # here, not at the top: "no display" is said before the model loads
+
         if any(item.status == PENDING for item in items):
             return
         failed = [f"{item.name}: {item.error}" for item in items if item.error]
