@@ -488,11 +488,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     if args.model:
         return run_evaluate_held_out(args, log)
+    if not args.test_images and not args.in_sample:
+        from .archive import open_archive
+        from .model.extractors import choose_features, get_extractor
+
+        choice = choose_features(args.features)
+        if get_extractor(choice.name).trained_on_archive:  # only the card's held-out numbers: no index needed
+            open_archive(args.archive).close()  # still, a wrong archive path is an error
+            if choice.note:
+                print(f"dermview: note: {choice.note}", file=sys.stderr)
+            return print_learned_held_out(args)
     session, _ = open_session(args)
     archive, index = session.archive, session.index
     trained_on_archive = session.extractor.trained_on_archive
-    if trained_on_archive and not args.test_images and not args.in_sample:
-        return print_learned_held_out(args)
     if args.test_images:
         report = evaluate_external(session, args.test_images, args.ground_truth, progress=TerminalProgress("Predicting"))
         title = f"External test set {args.test_images} ({report['n_predicted']:,} images predicted)"

@@ -124,13 +124,17 @@ def test_cli_falls_back_with_a_note_and_refuses_an_impossible_request(
     assert "Learned features are not available" in capsys.readouterr().err
 
 
-def test_evaluate_does_not_pass_in_sample_numbers_off_as_held_out(small_archive, session_cache, monkeypatch, capsys):
-    monkeypatch.setenv("DERMVIEW_CACHE_DIR", str(session_cache))
+def test_evaluate_does_not_pass_in_sample_numbers_off_as_held_out(small_archive, session_cache, monkeypatch, capsys,
+                                                                   tmp_path):
+    monkeypatch.setenv("DERMVIEW_CACHE_DIR", str(tmp_path / "fresh"))
     assert main(["evaluate", "--archive", str(small_archive), "--features", "learned"]) == 0
     out = capsys.readouterr().out
     assert "does not" in out and "held out" in out
     card = json.loads(SHIPPED.with_suffix(".json").read_text())
     assert f"{card['held_out_metrics']['learned']['balanced_accuracy']:.3f}" in out
+    assert not (tmp_path / "fresh" / "index").exists()  # quoting the card needs no index of the archive
+    assert main(["evaluate", "--archive", str(tmp_path / "no-such-archive"), "--features", "learned"]) == 2
+    monkeypatch.setenv("DERMVIEW_CACHE_DIR", str(session_cache))
     assert main(["evaluate", "--archive", str(small_archive), "--features", "learned", "--in-sample",
                  "--folds", "2", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
