@@ -195,7 +195,7 @@ def make_window(qtbot, gui_cache):
 # -- the model card's re-measurement, run in the cores the other tests leave idle ----------------
 
 HELD_OUT_TEST = "test_held_out_model_reproduces_the_model_card"
-HELD_OUT_MODEL = PROJECT_ROOT / "training" / "heldout" / "dermview-embedding-fold0.onnx"
+HELD_OUT_MODEL = PROJECT_ROOT / "training" / "heldout" / "dermview-embedding-fold0.onnx"  # the card's fold
 _held_out_run: dict = {}
 
 

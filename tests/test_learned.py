@@ -205,17 +205,16 @@ def test_training_stopped_and_resumed_ends_where_an_uninterrupted_run_does(tmp_p
     assert any(not torch.equal(a, b) for a, b in zip(whole.state_dict().values(), fresh.state_dict().values()))
 
 
-HELD_OUT = ROOT / "training" / "heldout" / f"{learned.MODEL_NAME}-fold0.onnx"
 
 
 @pytest.mark.slow
 def test_held_out_model_reproduces_the_model_card(data_dir):
     """The network trained without fold 0 scores on fold 0 what the shipped model card quotes
     (``dermview evaluate --model`` on the whole archive, started in the background by conftest)."""
-    from conftest import held_out_report
+    from conftest import HELD_OUT_MODEL, held_out_report
 
-    if not HELD_OUT.is_file():
-        pytest.fail(f"{HELD_OUT} is missing")
+    if not HELD_OUT_MODEL.is_file():
+        pytest.fail(f"{HELD_OUT_MODEL} is missing")
     status, out, err = held_out_report()
     assert status == 0, err[-3000:]
     report = json.loads(out)["learned"]
