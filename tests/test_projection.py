@@ -50,3 +50,21 @@ def test_ledoit_wolf_matches_scikit_learn():
     for n, d in ((500, 40), (30, 60), (2, 5)):
         x = rng.normal(size=(n, d)) @ rng.normal(size=(d, d))
         assert np.allclose(projection.ledoit_wolf(x), reference(x)[0], rtol=1e-6, atol=1e-8)
+
+
+def test_the_fit_runs_its_decompositions_on_one_blas_thread(monkeypatch):
+    """Two spinning BLAS threads crawl on a busy machine (model/projection.py measures 17 s against 1.6 s)."""
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    real_eigh = np.linalg.eigh
+
+    def spy(*args, **kwargs):
+        seen.append({info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"})
+        return real_eigh(*args, **kwargs)
+
+    monkeypatch.setattr(np.linalg, "eigh", spy)
+    rng = np.random.default_rng(0)
+    features, labels = rng.normal(size=(120, 6)), np.arange(120) % 3
+    fit_kernel_lda(features, labels, components=50)
+    assert seen and all(threads == {1} for threads in seen)
