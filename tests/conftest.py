@@ -234,7 +234,7 @@ def held_out_report(timeout: float = 900) -> tuple[int, str, str]:
     """(exit status, stdout, stderr) of the background held-out evaluation, waiting for it to end."""
     process = _held_out_run.get("process")
     if process is None:
-        raise RuntimeError("the held-out evaluation was not started (is the test selected alone by name?)")
+        raise RuntimeError("the held-out evaluation was not started (the shared archive or the held-out network is missing)")
     process.wait(timeout=timeout)
     for handle in _held_out_run["files"]:
         handle.close()
