@@ -131,6 +131,15 @@ def originals_archive(tmp_path_factory) -> Path:
                                include_images=originals)
 
 
+@pytest.fixture(scope="session")
+def originals_learned(originals_archive, session_cache):
+    """(archive, index): the originals archive's learned index, built once per run in the session cache
+    for every test that needs a learned index (its colour-texture index first, which supplies the
+    familiarity sample, as it would in the app)."""
+    index_of(originals_archive, session_cache, "classic")
+    return index_of(originals_archive, session_cache, "learned")
+
+
 def index_of(archive_path: Path, cache: Path, features: str):
     """(archive, index) of ``archive_path`` with ``features``, built in ``cache`` (once per run)."""
     from dermview.archive import open_archive

@@ -47,8 +47,9 @@ def query_folder(tmp_path_factory, data_dir) -> Path:
     return folder
 
 
-def test_predict_awkward_and_broken_images(small_archive, small_model, cached, query_folder, capsys):
-    status = main(["predict", "--archive", str(small_archive), "--json", "--k", "9", str(query_folder)])
+def test_predict_awkward_and_broken_images(originals_archive, originals_learned, cached, query_folder, capsys):
+    # No --features: the default, learned similarity (the originals archive's learned index is shared).
+    status = main(["predict", "--archive", str(originals_archive), "--json", "--k", "9", str(query_folder)])
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     by_name = {Path(entry["image"]).name: entry for entry in lines}
     good = {p.name for p in (query_folder / "good").iterdir()}
@@ -84,13 +85,13 @@ def test_the_same_picture_in_any_format_is_described_alike(small_model, query_fo
     assert spread < 0.35 * between_lesions, (spread, between_lesions)
 
 
-def test_predict_isic_csv_and_zip_input(small_archive, small_model, cached, data_dir, tmp_path, capsys):
+def test_predict_isic_csv_and_zip_input(originals_archive, originals_learned, cached, data_dir, tmp_path, capsys):
     ids = ["ISIC_0024306", "ISIC_0024307", "ISIC_0024308"]
     with zipfile.ZipFile(tmp_path / "test.zip", "w") as zf:
         for image_id in ids:
             zf.write(data_dir / "images" / f"{image_id}.jpg", f"ISIC2018_Task3_Test_Images/{image_id}.jpg")
     out = tmp_path / "submission.csv"
-    assert main(["predict", "--archive", str(small_archive), "--isic-csv", str(out), str(tmp_path / "test.zip")]) == 0
+    assert main(["predict", "--archive", str(originals_archive), "--isic-csv", str(out), str(tmp_path / "test.zip")]) == 0
     rows = list(csv.reader(out.open()))
     assert rows[0] == ["image", *ISIC_COLUMNS]
     assert [r[0] for r in rows[1:]] == ids
@@ -101,8 +102,8 @@ def test_predict_isic_csv_and_zip_input(small_archive, small_model, cached, data
     assert "ISIC_0024306" in capsys.readouterr().out
 
 
-def test_predict_missing_path_is_an_error_line(small_archive, small_model, cached, capsys, tmp_path):
-    assert main(["predict", "--archive", str(small_archive), str(tmp_path / "nope.jpg")]) == 1
+def test_predict_missing_path_is_an_error_line(originals_archive, originals_learned, cached, capsys, tmp_path):
+    assert main(["predict", "--archive", str(originals_archive), str(tmp_path / "nope.jpg")]) == 1
     assert "no such file or folder" in capsys.readouterr().out
 
 

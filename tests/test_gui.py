@@ -268,10 +268,11 @@ def test_settings_persist(make_window, small_archive, qtbot):
     assert again.settings.k_for("classic", 0) == 11 and again.settings.view_mode == "table"
 
 
-def test_learned_features_in_the_window_and_switching_back(make_window, small_archive, data_dir, qtbot):
+def test_learned_features_in_the_window_and_switching_back(make_window, originals_archive, originals_learned, data_dir,
+                                                           qtbot):
     from dermview.model.learned import model_info
 
-    window = make_window(small_archive, features="learned")
+    window = make_window(originals_archive, features="learned")
     assert window.classify.features_combo.currentData() == "learned"
     assert not window.classify.feature_note.isVisible()
     assert window.classify.k_spin.value() == model_info().k  # the model's own k, chosen on held-out lesions

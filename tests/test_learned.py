@@ -55,20 +55,12 @@ def test_model_loads_and_gives_the_same_vector_twice(data_dir):
     assert np.linalg.norm(again[0] - first) > 0.05  # and a different lesion is somewhere else
 
 
-@pytest.fixture(scope="session")
-def learned_index(originals_archive, session_cache):
-    """The learned index of the originals' lesions among 10% of the others, built once per run."""
-    from conftest import index_of
-
-    return index_of(originals_archive, session_cache, "learned")
-
-
-def test_originals_land_nearest_their_archive_copies(learned_index, data_dir):
+def test_originals_land_nearest_their_archive_copies(originals_learned, data_dir):
     """A 600x450 original must find its own 200x150 copy first among about 1,200 archive images."""
     from dermview.archive.imaging import decode_image
     from dermview.model.knn import nearest
 
-    archive, index = learned_index
+    archive, index = originals_learned
     assert index.extractor == "learned" and index.features.shape == (len(archive.metadata), 1280)
     assert index.embedded is index.features and index.nbytes < 60e6  # no projection, so no second copy
     extractor = get_extractor("learned")
@@ -81,10 +73,10 @@ def test_originals_land_nearest_their_archive_copies(learned_index, data_dir):
     assert found >= 0.90 * len(originals), f"only {found} of {len(originals)} originals found their copy"
 
 
-def test_learned_index_predicts_with_the_models_own_k(learned_index, data_dir):
+def test_originals_learned_predicts_with_the_models_own_k(originals_learned, data_dir):
     from dermview.model.predictor import Predictor
 
-    archive, index = learned_index
+    archive, index = originals_learned
     predictor = Predictor(archive, index)
     info = learned.model_info()
     assert predictor.vote.k == info.k and predictor.vote.prior_power == info.prior_power
@@ -124,8 +116,8 @@ def test_cli_falls_back_with_a_note_and_refuses_an_impossible_request(
     assert "Learned features are not available" in capsys.readouterr().err
 
 
-def test_evaluate_does_not_pass_in_sample_numbers_off_as_held_out(small_archive, session_cache, monkeypatch, capsys,
-                                                                   tmp_path):
+def test_evaluate_does_not_pass_in_sample_numbers_off_as_held_out(small_archive, originals_archive, originals_learned,
+                                                                   session_cache, monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("DERMVIEW_CACHE_DIR", str(tmp_path / "fresh"))
     assert main(["evaluate", "--archive", str(small_archive), "--features", "learned"]) == 0
     out = capsys.readouterr().out
@@ -135,7 +127,7 @@ def test_evaluate_does_not_pass_in_sample_numbers_off_as_held_out(small_archive,
     assert not (tmp_path / "fresh" / "index").exists()  # quoting the card needs no index of the archive
     assert main(["evaluate", "--archive", str(tmp_path / "no-such-archive"), "--features", "learned"]) == 2
     monkeypatch.setenv("DERMVIEW_CACHE_DIR", str(session_cache))
-    assert main(["evaluate", "--archive", str(small_archive), "--features", "learned", "--in-sample",
+    assert main(["evaluate", "--archive", str(originals_archive), "--features", "learned", "--in-sample",
                  "--folds", "2", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["in_sample"] is True and report["features"] == "learned"
