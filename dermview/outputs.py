@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import datetime
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
@@ -12,6 +13,12 @@ from collections.abc import Iterator
 
 from .errors import DermviewError
 from .paths import unwritable
+
+
+def now() -> str:
+    """Local time with its UTC offset, to the second: what a record says about when. (Here, not in the
+    worklist, so that the case library's processes do not import the model: 2.7 s against 0.1 s.)"""
+    return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
 _UMASK = os.umask(0o022)  # read once, at import, and put back at once

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from ..archive.inputs import InputImage, bytes_input, gather_inputs, sha256_of, split_zip_name
 from ..errors import DermviewError
-from ..outputs import atomic_file
+from ..outputs import atomic_file, now
 from ..paths import ensure_dir, user_dirs
-from .worklist import WorkItem, now
+from .worklist import WorkItem
 
 SESSION_FORMAT = "dermview-session"
 SESSION_VERSION = 1

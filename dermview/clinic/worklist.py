@@ -12,14 +12,13 @@ import csv
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from ..archive.codes import DX_CODES
 from ..archive.inputs import InputImage, base_name
 from ..model.explain import by_lesion
 from ..model.session import QueryOutcome
-from ..outputs import atomic_file
+from ..outputs import atomic_file, now
 
 # The export's columns, in order. One place: the CSV writer, its reader and the JSON keys follow it.
 VOTE_COLUMNS = tuple(f"vote_{dx}" for dx in DX_CODES)
@@ -28,11 +27,6 @@ EXPORT_COLUMNS = ("file_name", "source", "sha256", "status", "suggestion", *VOTE
                   "model_version", "neighbours", "note", "classified_at", "error")
 
 PENDING, DONE, FAILED = "waiting", "done", "error"
-
-
-def now() -> str:
-    """Local time with its UTC offset, to the second: what a record says about when."""
-    return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
 @dataclass

@@ -29,9 +29,8 @@ import numpy as np
 
 from ..archive.codes import DX_CODES, DX_TYPE_NAMES
 from ..archive.inputs import sha256_of
-from ..clinic.worklist import now
 from ..errors import DermviewError
-from ..outputs import atomic_path
+from ..outputs import atomic_path, now
 from ..paths import ensure_dir, user_dirs
 
 # 1: cases and images. 2: + case_features (vectors per similarity) and the revision counter.
