@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .projection import ledoit_wolf
+
 CALIBRATION_SAMPLE = 2000  # archive images the model is fitted on (seeded sample)
 QUANTILE = 0.995  # of the sample's own distances: the warning fires beyond it
 
@@ -68,10 +70,7 @@ def fit_familiarity(features: np.ndarray) -> Familiarity:
     mean = features.mean(axis=0)
     scale = features.std(axis=0) + 1e-6
     z = (features - mean) / scale
-    # Imported here: scikit-learn (with scipy.stats) is 1.6 s of every start, and only an index build needs it.
-    from sklearn.covariance import LedoitWolf
-
-    precision = LedoitWolf().fit(z).precision_
+    precision = np.linalg.pinv(ledoit_wolf(z), hermitian=True)
     model = Familiarity(mean, scale, precision, threshold=0.0, typical=0.0)
     own = model.distance(features)
     return Familiarity(mean, scale, precision, threshold=float(np.quantile(own, QUANTILE)),
