@@ -259,6 +259,9 @@ def run_info(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .model.threads import use_one_blas_thread
+
+    use_one_blas_thread()
     if getattr(args, "cache_dir", None):
         set_cache_dir(args.cache_dir)
     try:

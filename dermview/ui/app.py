@@ -274,6 +274,9 @@ def install_file_open_handler(app, window):
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
     scripted = bool(args.screenshot or args.self_test)
+    from ..model.threads import use_one_blas_thread
+
+    use_one_blas_thread()
     if args.cache_dir:
         set_cache_dir(args.cache_dir)
     if args.self_test or (scripted and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")):
