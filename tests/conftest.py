@@ -208,6 +208,13 @@ HELD_OUT_MODEL = PROJECT_ROOT / "training" / "heldout" / "dermview-embedding-fol
 _held_out_run: dict = {}
 
 
+def pytest_configure(config):
+    """numpy runs as in dermview's own processes (cli.main and the window's main do the same)."""
+    from dermview.model.threads import use_one_blas_thread
+
+    use_one_blas_thread()
+
+
 def pytest_collection_modifyitems(config, items):
     """The held-out re-measurement goes last: by then its background run (below) is done or nearly."""
     last = [item for item in items if item.name == HELD_OUT_TEST]
