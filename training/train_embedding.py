@@ -54,6 +54,12 @@ OUTER_FOLDS, OUTER_SEED = learned.HELD_OUT_FOLDS, learned.HELD_OUT_SEED
 VAL_FOLDS, VAL_SEED = 8, 1
 N_CLASSES = len(DX_CODES)
 ACCURACY_FLOOR = 0.78  # issue 6: balanced accuracy >= 0.66 *with* accuracy >= 0.78
+# The training objective. "ce": the cosine classifier's cross-entropy alone. "ce+neighbours": plus a
+# supervised contrastive term on the L2-normalised pooled features, the very space dermview searches
+# in, so that a query's nearest images are pulled towards its own diagnosis (issue "sharper neighbours").
+LOSSES = ("ce", "ce+neighbours")
+NEIGHBOUR_TEMPERATURE = 0.1
+NEIGHBOUR_WEIGHT = 1.0
 
 
 # -- the network ---------------------------------------------------------------------------------
@@ -260,9 +266,26 @@ def save_checkpoint(path: Path, state: dict) -> None:
     tmp.replace(path)
 
 
+def neighbour_loss(points, y, temperature: float = NEIGHBOUR_TEMPERATURE):
+    """Supervised contrastive loss (Khosla et al. 2020) of L2-normalised ``points`` (B, D) with labels
+    ``y`` (B,): each image's batch-mates of the same diagnosis should be its nearest. Images without a
+    same-diagnosis batch-mate are left out."""
+    import torch
+
+    sim = points @ points.t() / temperature
+    eye = torch.eye(len(y), dtype=torch.bool, device=points.device)
+    sim = sim.masked_fill(eye, float("-inf"))
+    log_p = sim - torch.logsumexp(sim, dim=1, keepdim=True)
+    positive = (y[:, None] == y[None, :]) & ~eye
+    n_pos = positive.sum(1)
+    has = n_pos > 0
+    per_anchor = -(log_p.masked_fill(~positive, 0.0).sum(1)[has] / n_pos[has])
+    return per_anchor.mean() if bool(has.any()) else points.sum() * 0.0
+
+
 def train(acts: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, *, steps: int, batch: int, seed: int,
           image_size: int, log_every: int = 25, checkpoint: Path | None = None, checkpoint_every: int = 100,
-          stop_after: int | None = None):
+          stop_after: int | None = None, loss_kind: str = "ce"):
     """Train the late blocks; with ``checkpoint``, resumable: every ``checkpoint_every`` steps the
     weights, the optimiser and both random generators are saved there, and a run started again with
     the same arguments continues from the last one (the same batches as an uninterrupted run).
@@ -319,8 +342,11 @@ def train(acts: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, *, steps:
             x = torch.flip(x, dims=(3,))
         x = x.contiguous(memory_format=torch.channels_last)
         y = torch.from_numpy(labels[pick].astype(np.int64))
-        logits = classifier(late(x))
+        pooled = late.pooled(x)
+        logits = classifier(F.normalize(late.embed(late.dropout(pooled)), dim=1))
         loss = F.cross_entropy(logits, y, weight=class_weight, label_smoothing=LABEL_SMOOTHING)
+        if loss_kind == "ce+neighbours":
+            loss = loss + NEIGHBOUR_WEIGHT * neighbour_loss(F.normalize(pooled, dim=1), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -521,6 +547,7 @@ def main(argv=None) -> int:
     parser.add_argument("--copies", type=int, default=6)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--loss", choices=LOSSES, default="ce", help="the training objective (see LOSSES)")
     parser.add_argument("--stop-after", type=int, default=None, metavar="STEP",
                         help="end this sitting after that step; the same command without it resumes the run")
     parser.add_argument("--limit", type=int, default=None, help="use only this many images (smoke tests)")
@@ -579,10 +606,11 @@ def main(argv=None) -> int:
     train_start = time.perf_counter()
     # One checkpoint per run configuration: starting the same command again resumes it.
     run_key = hashlib.sha256(json.dumps([RECIPE_VERSION, name, len(ids), args.steps, args.batch, args.copies,
-                                         args.seed, args.limit]).encode()).hexdigest()[:12]
+                                         args.seed, args.limit] + ([] if args.loss == "ce" else [args.loss])
+                                        ).encode()).hexdigest()[:12]
     trained = train(acts, labels, tr, steps=args.steps, batch=args.batch, seed=args.seed,
                     image_size=learned.INPUT_SIZE, checkpoint=work / f"checkpoint-{name}-{run_key}.pt",
-                    stop_after=args.stop_after)
+                    stop_after=args.stop_after, loss_kind=args.loss)
     if trained is None:  # --stop-after: this sitting is over, the checkpoint holds the run
         return 0
     late, Full = trained
@@ -610,7 +638,7 @@ def main(argv=None) -> int:
                "n_train_images": int(len(tr)),
                "trained_on": (f"all {len(ids)} available images" if args.holdout_fold is None else
                               f"all images except fold {args.holdout_fold}'s lesions and the validation lesions"),
-               "steps": args.steps, "batch": args.batch, "copies": args.copies, "seed": args.seed,
+               "steps": args.steps, "batch": args.batch, "loss": args.loss, "copies": args.copies, "seed": args.seed,
                "threads": args.threads, "train_seconds": round(train_seconds), "k": 15, "prior_power": 0.5}
     if args.holdout_fold is not None and not args.no_test:
         report = evaluate_fold(archive, ids, labels, tr, va, te, model_path, classic=not args.skip_classic)
