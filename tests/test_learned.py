@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -146,20 +144,22 @@ def test_held_out_evaluation_refuses_another_archive(small_archive, tmp_path, ca
 
 
 @pytest.mark.slow
-def test_training_pipeline_smoke(data_dir, tmp_path):
-    """A few steps on a handful of images: caching, training, ONNX export, held-out report."""
+def test_training_pipeline_smoke(data_dir, tmp_path, monkeypatch):
+    """A few steps on a handful of images: caching, training, ONNX export, held-out report. The documented
+    command's own main(), in this process: torch and scikit-learn are imported once per run, not twice."""
     pytest.importorskip("torch")
     pytest.importorskip("efficientnet_lite_pytorch")
+    monkeypatch.syspath_prepend(str(ROOT / "training"))
+    import train_embedding
+
     out = tmp_path / "out"
-    env = {**os.environ, "DERMVIEW_CACHE_DIR": str(tmp_path / "cache")}
-    proc = subprocess.run([sys.executable, str(ROOT / "training" / "train_embedding.py"), "--archive", str(data_dir),
-                           "--holdout-fold", "0", "--limit", "150", "--steps", "3", "--batch", "8", "--copies", "2",
-                           "--skip-classic", "--work-dir", str(tmp_path / "work"), "--out", str(out)],
-                          capture_output=True, text=True, env=env, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    monkeypatch.setenv("DERMVIEW_CACHE_DIR", str(tmp_path / "cache"))
+    assert train_embedding.main(["--archive", str(data_dir), "--holdout-fold", "0", "--limit", "150", "--steps", "3",
+                                 "--batch", "8", "--copies", "2", "--threads", "1", "--skip-classic",
+                                 "--work-dir", str(tmp_path / "work"), "--out", str(out)]) == 0
     model = out / f"{learned.MODEL_NAME}-fold0.onnx"
     card = json.loads(model.with_suffix(".json").read_text())
-    assert card["held_out_fold"] == 0 and card["steps"] == 3
+    assert card["held_out_fold"] == 0 and card["steps"] == 3 and card["loss"] == "ce"
     report = json.loads((tmp_path / "work" / "report-fold0.json").read_text())
     assert report["n_test"] > 0 and 0 <= report["learned"]["accuracy"] <= 1
     vectors = learned.LearnedExtractor(model).extract(
@@ -214,3 +214,18 @@ def test_held_out_model_reproduces_the_model_card(data_dir):
     assert report["k"] == card["k"] and report["prior_power"] == card["prior_power"]
     assert report["accuracy"] == pytest.approx(card["accuracy"], abs=0.005)
     assert report["balanced_accuracy"] == pytest.approx(card["balanced_accuracy"], abs=0.005)
+
+
+def test_the_neighbour_loss_rewards_same_diagnosis_batch_mates_being_nearest():
+    """The "ce+neighbours" objective's contrastive term: low when each image's nearest batch-mates share
+    its diagnosis, high when they do not, and images without such a batch-mate are left out."""
+    torch = pytest.importorskip("torch")
+    sys.path.insert(0, str(ROOT / "training"))
+    import train_embedding as te
+
+    y = torch.tensor([0, 0, 1, 1, 2])
+    grouped = torch.nn.functional.normalize(torch.eye(8)[[0, 0, 1, 1, 2]] + 0.01, dim=1)
+    crossed = torch.nn.functional.normalize(torch.eye(8)[[0, 1, 0, 1, 2]] + 0.01, dim=1)
+    assert float(te.neighbour_loss(grouped, y)) < 0.01 < 1.0 < float(te.neighbour_loss(crossed, y))
+    alone = torch.tensor([0, 1, 2, 3, 4])  # nobody has a batch-mate of the same diagnosis
+    assert float(te.neighbour_loss(grouped, alone)) == 0.0
