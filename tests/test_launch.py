@@ -28,6 +28,12 @@ def tiny_archive(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def smallest_archive(tmp_path_factory):
+    """About 100 images: for the runs that must build their index in memory, having nowhere to keep it."""
+    return make_subset_archive(tmp_path_factory.mktemp("launch") / "smallest", 0.004, seed=3)
+
+
+@pytest.fixture(scope="module")
 def tiny_index(tiny_archive, tmp_path_factory) -> Path:
     """The tiny archive's colour-texture index, built once for the module (its cache's index folder)."""
     from conftest import index_of
@@ -68,13 +74,13 @@ def test_a_display_qt_cannot_use_ends_in_one_line_not_an_abort(tmp_path):
 
 
 @pytest.mark.parametrize("where", ["a-file", "proc"])
-def test_the_window_runs_with_an_unusable_cache_folder(tiny_archive, tmp_path, where):
+def test_the_window_runs_with_an_unusable_cache_folder(smallest_archive, tmp_path, where):
     if where == "a-file":
         cache = tmp_path / "not-a-folder"
         cache.write_text("a file where the cache folder should be")
     else:
         cache = Path("/proc/dermview-cache")  # not writable, not even by root
-    result = run_dermview("--self-test", "--features", "classic", "--archive", tiny_archive, "--cache-dir", cache)
+    result = run_dermview("--self-test", "--features", "classic", "--archive", smallest_archive, "--cache-dir", cache)
     assert result.returncode == 0, result.stderr
     assert "self-test passed" in result.stdout
     assert "warning" in result.stderr and "cannot be written" in result.stderr
