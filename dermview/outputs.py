@@ -17,7 +17,8 @@ from .paths import unwritable
 
 def now() -> str:
     """Local time with its UTC offset, to the second: what a record says about when. (Here, not in the
-    worklist, so that the case library's processes do not import the model: 2.7 s against 0.1 s.)"""
+    worklist, so that the case library does not import the model: its store imported in 2.7 s with it,
+    0.7 s without.)"""
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
