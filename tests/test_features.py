@@ -45,7 +45,7 @@ def test_portrait_images_are_turned_to_the_working_frame():
 
 def test_original_is_nearest_to_its_own_copy(data_dir, originals_archive, session_cache):
     """The issue's test: for the 600x450 originals, the nearest archive image is its 200x150 copy (among
-    about 1,200 archive images; benchmarks/bench_archive_copies.py measures recognition among all 10,015)."""
+    about 840 archive images; benchmarks/bench_archive_copies.py measures recognition among all 10,015)."""
     from conftest import index_of
 
     archive, index = index_of(originals_archive, session_cache, "classic")

@@ -54,7 +54,7 @@ def test_model_loads_and_gives_the_same_vector_twice(data_dir):
 
 
 def test_originals_land_nearest_their_archive_copies(originals_learned, data_dir):
-    """A 600x450 original must find its own 200x150 copy first among about 1,200 archive images."""
+    """A 600x450 original must find its own 200x150 copy first among about 840 archive images."""
     from dermview.archive.imaging import decode_image
     from dermview.model.knn import nearest
 
