@@ -154,7 +154,7 @@ def test_training_pipeline_smoke(data_dir, tmp_path, monkeypatch):
 
     out = tmp_path / "out"
     monkeypatch.setenv("DERMVIEW_CACHE_DIR", str(tmp_path / "cache"))
-    assert train_embedding.main(["--archive", str(data_dir), "--holdout-fold", "0", "--limit", "150", "--steps", "3",
+    assert train_embedding.main(["--archive", str(data_dir), "--holdout-fold", "0", "--limit", "80", "--steps", "3",
                                  "--batch", "8", "--copies", "2", "--threads", "1", "--skip-classic",
                                  "--work-dir", str(tmp_path / "work"), "--out", str(out)]) == 0
     model = out / f"{learned.MODEL_NAME}-fold0.onnx"
