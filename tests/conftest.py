@@ -224,9 +224,9 @@ def pytest_collection_modifyitems(config, items):
 def pytest_collection_finish(session):
     """Start ``dermview evaluate --model`` on the whole archive as soon as the tests are known.
 
-    It embeds all 10,015 images (about 130 CPU-seconds); the rest of the suite keeps the two cores
-    only ~70% busy, so at the lowest priority the evaluation runs in what they leave idle instead of
-    adding a minute at the end. The test that reads its report is the same re-measurement as before,
+    It embeds all 10,015 images (about 140 CPU-seconds); the other tests run one at a time and keep
+    one core busy (185 CPU-seconds in 176 s for the fast set), so at the lowest priority the evaluation
+    runs in the core they leave idle instead of adding more than a minute at the end. The test that reads its report is the same re-measurement as before,
     through the real command in its own process."""
     if session.config.option.collectonly or not any(item.name == HELD_OUT_TEST for item in session.items):
         return
