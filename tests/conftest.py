@@ -201,11 +201,31 @@ def make_window(qtbot, gui_cache):
     assert not left, f"threads left running: {left}"
 
 
-# -- the model card's re-measurement, run in the cores the other tests leave idle ----------------
+# -- the two longest checks, run in the core the other tests leave idle ---------------------------
 
 HELD_OUT_TEST = "test_held_out_model_reproduces_the_model_card"
 HELD_OUT_MODEL = PROJECT_ROOT / "training" / "heldout" / "dermview-embedding-fold0.onnx"  # the card's fold
-_held_out_run: dict = {}
+TRAINING_SMOKE_TEST = "test_training_pipeline_smoke"
+_background: dict[str, dict] = {}
+
+
+def background_command(test_name: str, folder: Path) -> list[str] | None:
+    """The real command a background test checks, writing what it makes into ``folder``; None when
+    what it needs is not installed (the test itself then says what is missing)."""
+    import importlib.util
+    import sys
+
+    if not (DATA / "HAM10000_metadata.csv").is_file():
+        return None
+    if test_name == HELD_OUT_TEST and HELD_OUT_MODEL.is_file():
+        return [sys.executable, "-m", "dermview", "evaluate", "--archive", str(DATA), "--model", str(HELD_OUT_MODEL),
+                "--features", "learned", "--json"]
+    if test_name == TRAINING_SMOKE_TEST and all(importlib.util.find_spec(m) for m in ("torch", "efficientnet_lite_pytorch")):
+        # A few steps on a handful of images: caching, training, ONNX export, held-out report.
+        return [sys.executable, str(PROJECT_ROOT / "training" / "train_embedding.py"), "--archive", str(DATA),
+                "--holdout-fold", "0", "--limit", "80", "--steps", "3", "--batch", "8", "--copies", "2",
+                "--threads", "1", "--skip-classic", "--work-dir", str(folder / "work"), "--out", str(folder / "out")]
+    return None
 
 
 def pytest_configure(config):
@@ -216,58 +236,59 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """The held-out re-measurement goes last: by then its background run (below) is done or nearly."""
-    last = [item for item in items if item.name == HELD_OUT_TEST]
-    items[:] = [item for item in items if item.name != HELD_OUT_TEST] + last
+    """The background checks go last: by then their runs (below) are done or nearly."""
+    last = [item for name in (TRAINING_SMOKE_TEST, HELD_OUT_TEST) for item in items if item.name == name]
+    items[:] = [item for item in items if item not in last] + last
 
 
 def pytest_collection_finish(session):
-    """Start ``dermview evaluate --model`` on the whole archive as soon as the tests are known.
+    """Start the model card's re-measurement and the training smoke run as soon as the tests are known.
 
-    It embeds all 10,015 images (about 140 CPU-seconds); the other tests run one at a time and keep
-    one core busy (185 CPU-seconds in 176 s for the fast set), so at the lowest priority the evaluation
-    runs in the core they leave idle instead of adding more than a minute at the end. The test that reads its report is the same re-measurement as before,
-    through the real command in its own process."""
-    if session.config.option.collectonly or not any(item.name == HELD_OUT_TEST for item in session.items):
+    The re-measurement (``dermview evaluate --model``) embeds all 10,015 images, about 140 CPU-seconds;
+    the training smoke run, about 14. The other tests run one at a time and keep one core busy (185
+    CPU-seconds in 176 s for the fast set), so at the lowest priority these two run in the core they
+    leave idle instead of adding two and a half minutes. Each is the real command in its own process;
+    its test, run last, reads what it made."""
+    if session.config.option.collectonly:
         return
-    if not (DATA / "HAM10000_metadata.csv").is_file() or not HELD_OUT_MODEL.is_file():
-        return  # the test itself says what is missing
     import subprocess
-    import sys
     import tempfile
 
-    folder = Path(tempfile.mkdtemp(prefix="dermview-held-out-"))
-    out, err = (folder / "report.json").open("wb"), (folder / "stderr.txt").open("wb")
     lowest = (lambda: os.nice(19)) if hasattr(os, "nice") else None
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dermview", "evaluate", "--archive", str(DATA), "--model", str(HELD_OUT_MODEL),
-         "--features", "learned", "--json"], stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-        env={**os.environ, "DERMVIEW_CACHE_DIR": str(folder / "cache")}, preexec_fn=lowest)
-    _held_out_run.update(process=process, folder=folder, files=(out, err))
+    for name in {item.name for item in session.items} & {HELD_OUT_TEST, TRAINING_SMOKE_TEST}:
+        folder = Path(tempfile.mkdtemp(prefix=f"dermview-{name}-"))
+        command = background_command(name, folder)
+        if command is None:
+            continue
+        out, err = (folder / "stdout.txt").open("wb"), (folder / "stderr.txt").open("wb")
+        process = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL, preexec_fn=lowest,
+                                   env={**os.environ, "DERMVIEW_CACHE_DIR": str(folder / "cache")})
+        _background[name] = {"process": process, "folder": folder, "files": (out, err)}
 
 
-def held_out_report(timeout: float = 900) -> tuple[int, str, str]:
-    """(exit status, stdout, stderr) of the background held-out evaluation, waiting for it to end."""
-    process = _held_out_run.get("process")
-    if process is None:
-        raise RuntimeError("the held-out evaluation was not started (the shared archive or the held-out network is missing)")
-    process.wait(timeout=timeout)
-    for handle in _held_out_run["files"]:
+def background_result(test_name: str, timeout: float = 900) -> tuple[int, str, str, Path]:
+    """(exit status, stdout, stderr, its folder) of a background check's command, waiting for it to end."""
+    run = _background.get(test_name)
+    if run is None:
+        raise RuntimeError(f"the background run for {test_name} was not started (the shared archive, the held-out "
+                           "network or the training packages are missing)")
+    run["process"].wait(timeout=timeout)
+    for handle in run["files"]:
         handle.close()
-    folder = _held_out_run["folder"]
-    return (process.returncode, (folder / "report.json").read_text(encoding="utf-8"),
-            (folder / "stderr.txt").read_text(encoding="utf-8", errors="replace"))
+    folder = run["folder"]
+    return (run["process"].returncode, (folder / "stdout.txt").read_text(encoding="utf-8", errors="replace"),
+            (folder / "stderr.txt").read_text(encoding="utf-8", errors="replace"), folder)
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """Never leave the background evaluation running (a run stopped early, the test deselected by -k)."""
+    """Never leave a background run going (a run stopped early, a test deselected by -k)."""
     import shutil
 
-    process = _held_out_run.pop("process", None)
-    if process is not None:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        for handle in _held_out_run.pop("files"):
+    while _background:
+        _, run = _background.popitem()
+        if run["process"].poll() is None:
+            run["process"].kill()
+            run["process"].wait()
+        for handle in run["files"]:
             handle.close()
-        shutil.rmtree(_held_out_run.pop("folder"), ignore_errors=True)
+        shutil.rmtree(run["folder"], ignore_errors=True)

@@ -144,23 +144,20 @@ def test_held_out_evaluation_refuses_another_archive(small_archive, tmp_path, ca
 
 
 @pytest.mark.slow
-def test_training_pipeline_smoke(data_dir, tmp_path, monkeypatch):
-    """A few steps on a handful of images: caching, training, ONNX export, held-out report. The documented
-    command's own main(), in this process: torch and scikit-learn are imported once per run, not twice."""
+def test_training_pipeline_smoke(data_dir):
+    """A few steps of the documented training command on 80 images: caching, training, ONNX export,
+    held-out report. conftest.background_command holds the command; it runs in its own process, started
+    in the background as soon as the tests are collected."""
     pytest.importorskip("torch")
     pytest.importorskip("efficientnet_lite_pytorch")
-    monkeypatch.syspath_prepend(str(ROOT / "training"))
-    import train_embedding
+    from conftest import TRAINING_SMOKE_TEST, background_result
 
-    out = tmp_path / "out"
-    monkeypatch.setenv("DERMVIEW_CACHE_DIR", str(tmp_path / "cache"))
-    assert train_embedding.main(["--archive", str(data_dir), "--holdout-fold", "0", "--limit", "80", "--steps", "3",
-                                 "--batch", "8", "--copies", "2", "--threads", "1", "--skip-classic",
-                                 "--work-dir", str(tmp_path / "work"), "--out", str(out)]) == 0
-    model = out / f"{learned.MODEL_NAME}-fold0.onnx"
+    status, out, err, folder = background_result(TRAINING_SMOKE_TEST)
+    assert status == 0, out[-3000:] + err[-3000:]
+    model = folder / "out" / f"{learned.MODEL_NAME}-fold0.onnx"
     card = json.loads(model.with_suffix(".json").read_text())
-    assert card["held_out_fold"] == 0 and card["steps"] == 3 and card["loss"] == "ce"
-    report = json.loads((tmp_path / "work" / "report-fold0.json").read_text())
+    assert card["held_out_fold"] == 0 and card["steps"] == 3 and card["loss"] == "ce" and card["threads"] == 1
+    report = json.loads((folder / "work" / "report-fold0.json").read_text())
     assert report["n_test"] > 0 and 0 <= report["learned"]["accuracy"] <= 1
     vectors = learned.LearnedExtractor(model).extract(
         np.stack([learned.prepare_image(Image.open(p).convert("RGB"))
@@ -203,11 +200,11 @@ def test_training_stopped_and_resumed_ends_where_an_uninterrupted_run_does(tmp_p
 def test_held_out_model_reproduces_the_model_card(data_dir):
     """The network trained without fold 0 scores on fold 0 what the shipped model card quotes
     (``dermview evaluate --model`` on the whole archive, started in the background by conftest)."""
-    from conftest import HELD_OUT_MODEL, held_out_report
+    from conftest import HELD_OUT_MODEL, HELD_OUT_TEST, background_result
 
     if not HELD_OUT_MODEL.is_file():
         pytest.fail(f"{HELD_OUT_MODEL} is missing")
-    status, out, err = held_out_report()
+    status, out, err, _ = background_result(HELD_OUT_TEST)
     assert status == 0, err[-3000:]
     report = json.loads(out)["learned"]
     card = json.loads(SHIPPED.with_suffix(".json").read_text())["held_out_metrics"]["learned"]
