@@ -54,3 +54,15 @@ def test_a_command_runs_numpys_products_on_one_blas_thread(data_dir, capsys):
         after = blas_threads()
     capsys.readouterr()
     assert before == {2} and after == {1}
+
+
+def test_the_blas_limit_holds_when_numpy_was_not_loaded_yet():
+    """threadpoolctl limits only the libraries already loaded: a process that sets the limit first must
+    still get one thread."""
+    code = ("import sys\nfrom dermview.model.threads import use_one_blas_thread\n"
+            "assert 'numpy' not in sys.modules\nuse_one_blas_thread()\n"
+            "from threadpoolctl import threadpool_info\n"
+            "print(sorted({i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[1]"

@@ -11,6 +11,7 @@ def use_one_blas_thread() -> None:
     7.8 CPU-seconds with its default two threads, 4.0 s and 3.9 CPU-seconds with one. The one product
     that gains from a second thread, an index build's archive-wide nearest-lesion distances, loses
     0.3 s (2,000 rows of 10,015 x 1,280)."""
+    import numpy  # noqa: F401  (the limit reaches only the BLAS libraries already loaded)
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="blas")
