@@ -259,6 +259,7 @@ def pytest_collection_finish(session):
         folder = Path(tempfile.mkdtemp(prefix=f"dermview-{name}-"))
         command = background_command(name, folder)
         if command is None:
+            folder.rmdir()
             continue
         out, err = (folder / "stdout.txt").open("wb"), (folder / "stderr.txt").open("wb")
         process = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL, preexec_fn=lowest,
