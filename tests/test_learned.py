@@ -71,7 +71,7 @@ def test_originals_land_nearest_their_archive_copies(originals_learned, data_dir
     assert found >= 0.90 * len(originals), f"only {found} of {len(originals)} originals found their copy"
 
 
-def test_originals_learned_predicts_with_the_models_own_k(originals_learned, data_dir):
+def test_learned_index_predicts_with_the_models_own_k(originals_learned, data_dir):
     from dermview.model.predictor import Predictor
 
     archive, index = originals_learned
@@ -192,8 +192,6 @@ def test_training_stopped_and_resumed_ends_where_an_uninterrupted_run_does(tmp_p
         torch.testing.assert_close(a, b, msg=name)
     fresh, _ = te.train(acts, labels, np.arange(40), **{**run, "seed": 4})  # and the weights do depend on the run
     assert any(not torch.equal(a, b) for a, b in zip(whole.state_dict().values(), fresh.state_dict().values()))
-
-
 
 
 @pytest.mark.slow
