@@ -110,9 +110,12 @@ def build_modules(image_size: int):
                 x = block(x, drop_connect_rate=rate)
             return self.act(self.bn(self.head(x))).mean(dim=(2, 3))
 
+        def embedding_head(self, pooled):
+            """The 128-d training head of pooled features: what the cosine classifier is trained through."""
+            return F.normalize(self.embed(self.dropout(pooled)), dim=1)
+
         def forward(self, x):
-            """The 128-d training head: what the cosine classifier is trained through."""
-            return F.normalize(self.embed(self.dropout(self.pooled(x))), dim=1)
+            return self.embedding_head(self.pooled(x))
 
     class CosineClassifier(nn.Module):
         def __init__(self):
@@ -343,7 +346,7 @@ def train(acts: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, *, steps:
         x = x.contiguous(memory_format=torch.channels_last)
         y = torch.from_numpy(labels[pick].astype(np.int64))
         pooled = late.pooled(x)
-        logits = classifier(F.normalize(late.embed(late.dropout(pooled)), dim=1))
+        logits = classifier(late.embedding_head(pooled))
         loss = F.cross_entropy(logits, y, weight=class_weight, label_smoothing=LABEL_SMOOTHING)
         if loss_kind == "ce+neighbours":
             loss = loss + NEIGHBOUR_WEIGHT * neighbour_loss(F.normalize(pooled, dim=1), y)
