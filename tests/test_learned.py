@@ -156,13 +156,17 @@ def test_training_pipeline_smoke(data_dir):
     assert status == 0, out[-3000:] + err[-3000:]
     model = folder / "out" / f"{learned.MODEL_NAME}-fold0.onnx"
     card = json.loads(model.with_suffix(".json").read_text())
-    assert card["held_out_fold"] == 0 and card["steps"] == 3 and card["loss"] == "ce" and card["threads"] == 1
+    sys.path.insert(0, str(ROOT / "training"))
+    import train_embedding as te
+
+    assert card["held_out_fold"] == 0 and card["steps"] == 3 and card["threads"] == 1
+    assert card["loss"] == " + ".join(te.MEMBERS) and card["embedding_dim"] == 1280 * len(te.MEMBERS)
     report = json.loads((folder / "work" / "report-fold0.json").read_text())
     assert report["n_test"] > 0 and 0 <= report["learned"]["accuracy"] <= 1
     vectors = learned.LearnedExtractor(model).extract(
         np.stack([learned.prepare_image(Image.open(p).convert("RGB"))
                   for p in sorted((data_dir / "images").glob("*.jpg"))[:3]]))
-    assert vectors.shape == (3, 1280)
+    assert vectors.shape == (3, card["embedding_dim"])  # the default recipe's members, side by side
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert not (ROOT / "dermview" / "resources" / "models" / f"{learned.MODEL_NAME}-fold0.onnx").exists()
 
@@ -224,3 +228,40 @@ def test_the_neighbour_loss_rewards_same_diagnosis_batch_mates_being_nearest():
     assert float(te.neighbour_loss(grouped, y)) < 0.01 < 1.0 < float(te.neighbour_loss(crossed, y))
     alone = torch.tensor([0, 1, 2, 3, 4])  # nobody has a batch-mate of the same diagnosis
     assert float(te.neighbour_loss(grouped, alone)) == 0.0
+
+
+def test_merged_members_embed_side_by_side_and_share_what_they_have_in_common(tmp_path):
+    """train_embedding.merge_members: the merged file's output is the members' outputs side by side over
+    sqrt(n), and a part the members share (the same weights applied to the same input, as their frozen
+    early blocks are) is kept and computed once."""
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper, numpy_helper
+
+    sys.path.insert(0, str(ROOT / "training"))
+    import train_embedding as te
+
+    rng = np.random.default_rng(0)
+    shared = rng.standard_normal((6, 5)).astype(np.float32)
+
+    def member(path, own_seed):
+        own = np.random.default_rng(own_seed).standard_normal((5, 4)).astype(np.float32)
+        nodes = [helper.make_node("MatMul", ["image", "shared"], ["early"]),
+                 helper.make_node("Relu", ["early"], ["early_act"]),
+                 helper.make_node("MatMul", ["early_act", "own"], ["late"]),
+                 helper.make_node("LpNormalization", ["late"], ["embedding"], axis=1, p=2)]
+        graph = helper.make_graph(nodes, "member", [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 6])],
+                                  [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["n", 4])],
+                                  [numpy_helper.from_array(shared, "shared"), numpy_helper.from_array(own, "own")])
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+        return path
+
+    a, b = member(tmp_path / "a.onnx", 1), member(tmp_path / "b.onnx", 2)
+    te.merge_members([a, b], tmp_path / "both.onnx")
+    x = rng.standard_normal((3, 6)).astype(np.float32)
+    run = lambda p: ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"image": x})[0]  # noqa: E731
+    both = run(tmp_path / "both.onnx")
+    np.testing.assert_allclose(both, np.concatenate([run(a), run(b)], axis=1) / np.sqrt(2), atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(both, axis=1), 1.0, atol=1e-6)
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "both.onnx")).graph.node]
+    assert ops.count("Relu") == 1 and ops.count("MatMul") == 3  # the shared MatMul and Relu once, each own one
