@@ -521,7 +521,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(report))
     else:
         print_report(report, title)
-        if "shipped_defaults" in report and session.extractor.projected:
+        if "shipped_defaults" in report and not trained_on_archive:  # the defaults are the colour-texture ones
             d = report["shipped_defaults"]
             print(f"\n  shipped defaults (k={d['k']}, prior power {d['prior_power']}) on the same folds: "
                   f"accuracy {d['accuracy']:.3f}, balanced accuracy {d['balanced_accuracy']:.3f}")

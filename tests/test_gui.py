@@ -281,7 +281,7 @@ def test_learned_features_in_the_window_and_switching_back(make_window, original
     assert "learned dermoscopy embedding" in window.index_label.text()
     drop(window, [data_dir / "originals" / "ISIC_0024307.jpg"])
     wait_for_result(qtbot, window)
-    assert window.classify.result.neighbours.count() == model_info().k
+    assert len(window.classify.result.prediction.neighbours) == model_info().k
     if window.session.predictor.lesion_of("ISIC_0024307") is not None:  # an archive image the network was trained on
         assert "trained on this image" in window.classify.result.title.text()
     first = window.classify.result.prediction
@@ -292,7 +292,9 @@ def test_learned_features_in_the_window_and_switching_back(make_window, original
     wait_for_result(qtbot, window)
     assert "colour-texture" in window.index_label.text()
     assert window.classify.result.prediction is not first  # asked again with the other features
-    assert window.classify.result.neighbours.count() == window.classify.k_spin.value()
+    shown = window.classify.result.prediction.neighbours
+    assert len(shown) == window.classify.k_spin.value()  # the k of this similarity ...
+    assert window.classify.result.neighbours.count() == len({n.lesion_id for n in shown})  # ... as lesion tiles
     assert Settings().features == "classic"
 
 

@@ -47,8 +47,13 @@ def test_model_loads_and_gives_the_same_vector_twice(data_dir):
     other = Image.open(data_dir / "images" / "ISIC_0024307.jpg").convert("RGB")
     first = extractor.extract(extractor.prepare(image)[None])[0]
     again = get_extractor("learned").extract(np.stack([extractor.prepare(other), extractor.prepare(image)]))
-    assert first.shape == (1280,) and first.dtype == np.float32
-    assert np.linalg.norm(first) == pytest.approx(1.0, abs=1e-5)
+    # the network's 1280 numbers (unit length), then the same image's colour-texture features
+    from dermview.model.extractors import ClassicExtractor
+
+    colour = ClassicExtractor().extract(ClassicExtractor().prepare(image)[None])[0]
+    assert extractor.passthrough == 1280 and first.shape == (1280 + len(colour),) and first.dtype == np.float32
+    assert np.linalg.norm(first[:1280]) == pytest.approx(1.0, abs=1e-5)
+    np.testing.assert_allclose(first[1280:], colour, rtol=1e-4, atol=1e-4)  # the image is small: same decode
     np.testing.assert_allclose(again[1], first, atol=1e-5)  # same image, new session, other batch-mate
     assert np.linalg.norm(again[0] - first) > 0.05  # and a different lesion is somewhere else
 
@@ -59,13 +64,16 @@ def test_originals_land_nearest_their_archive_copies(originals_learned, data_dir
     from dermview.model.knn import nearest
 
     archive, index = originals_learned
-    assert index.extractor == "learned" and index.features.shape == (len(archive.metadata), 1280)
-    assert index.embedded is index.features and index.nbytes < 60e6  # no projection, so no second copy
     extractor = get_extractor("learned")
+    assert index.extractor == "learned" and index.features.shape[0] == len(archive.metadata)
+    assert index.projection.passthrough == 1280 and index.projection.tail_weight == extractor.tail_weight
+    np.testing.assert_array_equal(index.embedded[:, :1280], index.features[:, :1280])  # the embedding as it is
+    tail = np.linalg.norm(index.embedded[:, 1280:], axis=1)
+    np.testing.assert_allclose(tail, extractor.tail_weight, rtol=1e-5)  # the colour-texture part, at its weight
     originals = sorted((data_dir / "originals").glob("*.jpg"))
     batch = np.stack([extractor.prepare(decode_image(p.read_bytes(), p.name, draft_size=extractor.draft_size))
                       for p in originals])
-    idx, _ = nearest(index.embedded, extractor.extract(batch), 1)
+    idx, _ = nearest(index.embedded, index.projection.transform(extractor.extract(batch)), 1)
     found = sum(index.image_ids[i[0]] == p.stem for i, p in zip(idx, originals))
     assert len(originals) == 153
     assert found >= 0.90 * len(originals), f"only {found} of {len(originals)} originals found their copy"
@@ -163,7 +171,7 @@ def test_training_pipeline_smoke(data_dir):
     assert card["loss"] == " + ".join(te.MEMBERS) and card["embedding_dim"] == 1280 * len(te.MEMBERS)
     report = json.loads((folder / "work" / "report-fold0.json").read_text())
     assert report["n_test"] > 0 and 0 <= report["learned"]["accuracy"] <= 1
-    vectors = learned.LearnedExtractor(model).extract(
+    vectors = learned.LearnedExtractor(model).embed(
         np.stack([learned.prepare_image(Image.open(p).convert("RGB"))
                   for p in sorted((data_dir / "images").glob("*.jpg"))[:3]]))
     assert vectors.shape == (3, card["embedding_dim"])  # the default recipe's members, side by side

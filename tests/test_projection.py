@@ -68,3 +68,27 @@ def test_the_fit_runs_its_decompositions_on_one_blas_thread(monkeypatch):
     features, labels = rng.normal(size=(120, 6)), np.arange(120) % 3
     fit_kernel_lda(features, labels, components=50)
     assert seen and all(threads == {1} for threads in seen)
+
+
+def test_a_combined_space_keeps_the_embedding_and_puts_the_projected_rest_beside_it_at_its_weight():
+    """projection.fit_combined (the learned similarity's space): the leading columns pass unchanged, the
+    kernel-LDA projection of the others is scaled to length tail_weight, and the stored arrays give the
+    same space back; arrays written before combined spaces existed still load as a plain projection."""
+    from dermview.model.projection import fit_combined
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(300) % 3
+    head = rng.standard_normal((300, 8)).astype(np.float32)
+    tail = (rng.standard_normal((300, 12)) + labels[:, None]).astype(np.float32)
+    space = fit_combined(np.hstack([head, tail]), labels, passthrough=8, tail_weight=0.5, seed=0)
+    out = space.transform(np.hstack([head, tail]))
+    np.testing.assert_array_equal(out[:, :8], head)
+    np.testing.assert_allclose(np.linalg.norm(out[:, 8:], axis=1), 0.5, rtol=1e-5)
+    plain = fit_kernel_lda(tail, labels, seed=0).transform(tail)
+    np.testing.assert_allclose(out[:, 8:], 0.5 * plain / np.linalg.norm(plain, axis=1, keepdims=True), atol=1e-5)
+    again = Projection.from_arrays(space.to_arrays())
+    np.testing.assert_allclose(again.transform(np.hstack([head, tail])), out, atol=1e-6)
+    assert not space.is_identity
+    old = {k: v for k, v in fit_kernel_lda(tail, labels, seed=0).to_arrays().items()
+           if not k.endswith(("passthrough", "tail_weight"))}
+    np.testing.assert_allclose(Projection.from_arrays(old).transform(tail), plain, atol=1e-6)

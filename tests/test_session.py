@@ -27,6 +27,8 @@ class ToyExtractor:
     batch_size = 64
     description = "mean colour (a test's toy)"
     projected = False
+    passthrough = 0
+    tail_weight = 1.0
     trained_on_archive = False
 
     def prepare(self, image: Image.Image) -> np.ndarray:

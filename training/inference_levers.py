@@ -12,7 +12,10 @@ Levers:
   * views: the query (and optionally the index) embedded as the normalised mean of the 8 flips and
     rotations of the network's input, or of 2 (the image and its mirror);
   * lesion votes: each neighbour lesion votes once, through its nearest image;
-  * melanoma weight: melanoma's share of the corrected vote multiplied by w (a per-class correction).
+  * melanoma weight: melanoma's share of the corrected vote multiplied by w (a per-class correction);
+  * colour-texture beside the embedding: the image's colour-texture features (the same decode), their
+    kernel-LDA projection fitted on the index's images and scaled to length w against the embedding's
+    1, appended to it (what dermview's learned similarity does, at learned.COLOUR_WEIGHT).
 
     .venv/bin/python training/inference_levers.py --archive ../shared/data/ham10000 [--fold F] [--model ONNX]
 
@@ -37,7 +40,8 @@ sys.path.insert(0, str(ROOT / "training"))
 
 from dermview.archive import open_archive  # noqa: E402
 from dermview.archive.codes import DX_CODES  # noqa: E402
-from dermview.model import learned  # noqa: E402
+from dermview.model import features, learned  # noqa: E402
+from dermview.model.projection import fit_combined  # noqa: E402
 from dermview.model.knn import K_CHOICES, PRIOR_POWER_CHOICES, class_prior, decide, nearest, vote  # noqa: E402
 from dermview.model.metrics import metrics  # noqa: E402
 from train_embedding import ACCURACY_FLOOR, splits  # noqa: E402
@@ -65,18 +69,35 @@ def dihedral(batch: np.ndarray) -> list[np.ndarray]:
 
 
 def embed_views(archive, image_ids, extractor, n_views: int = 8, batch: int = 64) -> np.ndarray:
-    """(N, n_views, 1280) float16: every image's embedding in each of the first ``n_views`` views."""
-    out = np.zeros((len(image_ids), n_views, 1280), np.float16)
+    """(N, n_views, D) float16: every image's embedding (D numbers: 1280 per member network) in each of
+    the first ``n_views`` views."""
+    out = None
     start = time.perf_counter()
     for i in range(0, len(image_ids), batch):
         chunk = image_ids[i:i + batch]
-        arrays = np.stack([extractor.prepare(archive.load_image(x, draft_size=extractor.draft_size)) for x in chunk])
+        arrays = np.stack([learned.prepare_image(archive.load_image(x, draft_size=extractor.draft_size))
+                           for x in chunk])
         for v, view in enumerate(dihedral(arrays)[:n_views]):
-            out[i:i + len(chunk), v] = extractor.extract(view)
+            vectors = extractor.embed(view)
+            if out is None:
+                out = np.zeros((len(image_ids), n_views, vectors.shape[1]), np.float16)
+            out[i:i + len(chunk), v] = vectors
         if (i // batch) % 20 == 0:
             print(f"  embedded {i + len(chunk):,}/{len(image_ids):,} images x {n_views} views "
                   f"({time.perf_counter() - start:.0f} s)", flush=True)
+    assert out is not None, "no images to embed"
     return out
+
+
+def colour_texture(archive, image_ids, extractor) -> np.ndarray:
+    """(N, D) the colour-texture features of the images, from the decode the learned similarity uses
+    (what LearnedExtractor puts beside the embedding)."""
+    out = []
+    for i in range(0, len(image_ids), 256):
+        works = [features.to_work_array(archive.load_image(x, draft_size=extractor.draft_size))
+                 for x in image_ids[i:i + 256]]
+        out.append(features.extract_batch(np.stack(works)))
+    return np.concatenate(out)
 
 
 def pooled(views: np.ndarray, which: tuple[int, ...]) -> np.ndarray:
@@ -163,6 +184,7 @@ def main() -> int:
                         help="a network trained with --holdout-fold FOLD (default: the committed one)")
     parser.add_argument("--views", type=int, choices=(2, 8), default=8,
                         help="2: only the image and its mirror (4x quicker; the 8-view rows are left out)")
+    parser.add_argument("--tag", default="", help="appended to the report's name (-colour: levers-fold0-colour-...)")
     args = parser.parse_args()
     committed = committed_model(args.fold)
     model = args.model or committed
@@ -192,6 +214,13 @@ def main() -> int:
         cached.parent.mkdir(parents=True, exist_ok=True)
         np.save(cached, views)
     embed_seconds = time.perf_counter() - started
+    colour_cache = cached.with_name(f"levers-colour-fold{args.fold}-{features.FEATURE_VERSION}.npy")
+    if colour_cache.is_file():
+        colour = np.load(colour_cache)
+    else:
+        colour = colour_texture(archive, np.concatenate([ids[fit], ids[val]]), extractor)
+        np.save(colour_cache, colour)
+    colour_fit, colour_val = colour[: len(fit)], colour[len(fit):]
     fit_views, val_views = views[: len(fit)], views[len(fit):]
     y_fit, y_val = labels[fit], labels[val]
     results = []
@@ -209,14 +238,25 @@ def main() -> int:
         ("query 8 views, melanoma weight", (0,), tuple(range(8)), False, True),
     ]
     configs = [c for c in configs if max(len(c[1]), len(c[2])) <= args.views]
+    # The colour-texture features beside the embedding (dermview.model.learned.COLOUR_WEIGHT): their
+    # kernel-LDA projection fitted on the index's images, scaled to length w against the embedding's 1.
+    colour_weights = (0.25, 0.5, 0.75, 1.0)
+    configs += [(f"colour-texture beside the embedding, weight {w:g}", (0,), (0,), False, False, w)
+                for w in colour_weights]
     for rule in ("floor", "melanoma"):
         print(f"-- settings chosen by the {rule!r} rule", flush=True)
-        for name, index_views, query_views, lesion_votes, mel in configs:
-            mean, chosen = cross_fitted(y_fit, groups[fit], pooled(fit_views, index_views),
-                                        pooled(val_views, query_views), y_val, groups[val], lesion_votes,
+        for name, index_views, query_views, lesion_votes, mel, *colour_weight in configs:
+            index_pts, query_pts = pooled(fit_views, index_views), pooled(val_views, query_views)
+            if colour_weight:
+                space = fit_combined(np.hstack([index_pts, colour_fit]), y_fit, passthrough=index_pts.shape[1],
+                                     tail_weight=colour_weight[0])
+                index_pts = space.transform(np.hstack([index_pts, colour_fit]))
+                query_pts = space.transform(np.hstack([query_pts, colour_val]))
+            mean, chosen = cross_fitted(y_fit, groups[fit], index_pts, query_pts, y_val, groups[val], lesion_votes,
                                         mel_weights=mel, rule=rule)
             row = {"lever": name, "rule": rule, "index_views": len(index_views), "query_views": len(query_views),
-                   "lesion_votes": lesion_votes, "melanoma_weight": mel, **mean, "chosen": chosen}
+                   "lesion_votes": lesion_votes, "melanoma_weight": mel,
+                   "colour_weight": colour_weight[0] if colour_weight else 0.0, **mean, "chosen": chosen}
             results.append(row)
             print(f"{name:<58} acc {mean['accuracy']:.3f}  bal {mean['balanced_accuracy']:.3f}  "
                   f"mel recall {mean['mel_recall']:.3f}  chosen {chosen}", flush=True)
@@ -227,8 +267,8 @@ def main() -> int:
                            f"with accuracy >= {ACCURACY_FLOOR}; 'melanoma' = the same among settings with melanoma "
                            f"recall >= {MEL_RECALL_TARGET} on the choosing half",
               "embed_seconds_8_views": round(embed_seconds), "threads": args.threads, "results": results}
-    out = (HELDOUT / f"levers-fold{args.fold}-validation.json" if model == committed
-           else model.with_name(f"levers-{model.stem}-validation.json"))
+    out = (HELDOUT / f"levers-fold{args.fold}{args.tag}-validation.json" if model == committed
+           else model.with_name(f"levers-{model.stem}{args.tag}-validation.json"))
     out.write_text(json.dumps(report, indent=1), encoding="utf-8")
     print(f"wrote {out}")
     return 0

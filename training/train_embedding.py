@@ -484,6 +484,7 @@ def evaluate_fold(archive, ids, labels, tr, va, te, model_path: Path, *, classic
     from dermview.model.projection import fit_kernel_lda
     from dermview.model.evaluate import knn_metrics
     from dermview.model.index import compute_features, load_or_build_index
+    from dermview.model.extractors import space_fitter
     from dermview.model.learned import LearnedExtractor
 
     report = {"held_out_fold": None, "n_train": len(tr), "n_validation": len(va), "n_test": len(te)}
@@ -492,10 +493,16 @@ def evaluate_fold(archive, ids, labels, tr, va, te, model_path: Path, *, classic
     feats, errors = compute_features(lambda i: archive.load_image(i, draft_size=extractor.draft_size), ids, extractor)
     if errors:
         raise RuntimeError(f"{len(errors)} images failed: {list(errors.items())[:3]}")
-    choice = knn_choose(feats[tr], labels[tr], feats[va], labels[va])
-    fit = np.concatenate([tr, va])
-    report["learned"] = {**choice, **knn_metrics(feats[fit], labels[fit], feats[te], labels[te],
-                                               choice["k"], choice["prior_power"])}
+    # The similarity space as the index fits it (the embedding beside the projected colour-texture
+    # features): on the training images to choose k and the vote correction on validation lesions, then
+    # on training and validation images together for the test fold, as `dermview evaluate --model` does.
+    fit_space = space_fitter(extractor)
+    space = fit_space(feats[tr], labels[tr])
+    choice = knn_choose(space.transform(feats[tr]), labels[tr], space.transform(feats[va]), labels[va])
+    fit = np.sort(np.concatenate([tr, va]))  # in archive order, as `dermview evaluate --model` has them: the
+    space = fit_space(feats[fit], labels[fit])  # projection's landmarks are drawn by row, so the order counts
+    report["learned"] = {**choice, **knn_metrics(space.transform(feats[fit]), labels[fit], space.transform(feats[te]),
+                                               labels[te], choice["k"], choice["prior_power"])}
 
     if not classic:
         return report
@@ -536,7 +543,7 @@ def write_model_card(path: Path, sidecar: dict) -> None:
     if h:
         rows = ["| model | k | prior power | accuracy | balanced accuracy | " + " | ".join(DX_CODES) + " |",
                 "|---" * (5 + N_CLASSES) + "|"]
-        for name, label in (("learned", "learned embedding (this recipe)"), ("classic", "colour-texture features")):
+        for name, label in (("learned", "learned similarity: embedding + colour-texture (this recipe)"), ("classic", "colour-texture features")):
             r = h[name]
             rows.append(f"| {label} | {r['k']} | {r['prior_power']:.2f} | {r['accuracy']:.3f} | "
                         f"{r['balanced_accuracy']:.3f} | " + " | ".join(f"{r['per_class'][c]['recall']:.2f}" for c in DX_CODES) + " |")
@@ -559,7 +566,10 @@ be used to diagnose, triage or treat anyone.
 
 ## What it is
 An L2-normalised 1280-number description of a dermatoscopic image (the network's pooled features),
-made for nearest-neighbour retrieval in HAM10000. dermview shows the {sidecar['k']} nearest archive images and their diagnoses; votes are
+made for nearest-neighbour retrieval in HAM10000. dermview searches in it with the image's
+colour-texture features beside it: their kernel-LDA projection, fitted on the archive's images and
+scaled to length {learned.COLOUR_WEIGHT:g} against the embedding's 1 (`dermview.model.learned.COLOUR_WEIGHT`, chosen on
+validation lesions). dermview shows the {sidecar['k']} nearest archive images and their diagnoses; votes are
 weighted by 1/distance and divided by the class share to the power {sidecar['prior_power']}.
 
 - Network: EfficientNet-Lite0 (Apache-2.0), input {sidecar['input_size']}x{sidecar['input_size']} RGB,

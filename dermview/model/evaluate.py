@@ -20,13 +20,13 @@ from ..archive.codes import DX_CODES, dx_indices
 from ..archive.inputs import gather_inputs
 from ..archive.isic import read_ground_truth
 from ..errors import DermviewError
-from .projection import fit_kernel_lda
-from .extractors import get_extractor
+from .projection import Projection, fit_kernel_lda
+from .extractors import get_extractor, space_fitter
 from .index import compute_features
 from .knn import DEFAULT_K, DEFAULT_PRIOR_POWER, class_prior, decide, knn_vote, nearest, plain_vote, squared_distances
 from .learned import LearnedExtractor, model_info, split_fingerprint
 from .metrics import N_CLASSES, metrics
-from .tuning import FoldChoice, held_out_split, identity_fit, tune
+from .tuning import FoldChoice, held_out_split, tune
 
 RAW_PIXEL_SIZE = (28, 28)
 RAW_PIXEL_K = 5
@@ -41,6 +41,8 @@ class RawPixelExtractor:
     batch_size = 64
     description = "raw 28x28 pixels (a baseline, not offered as a similarity)"
     projected = False
+    passthrough = 0
+    tail_weight = 1.0
     trained_on_archive = False
 
     def prepare(self, image: Image.Image) -> np.ndarray:
@@ -54,9 +56,12 @@ class RawPixelExtractor:
 
 def cross_validate(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, *, folds: int = 5,
                    seed: int = 0, raw_pixels: np.ndarray | None = None, fixed: FoldChoice | None = None,
-                   progress: Callable[[str], None] | None = None, project: bool = True) -> dict:
-    """Lesion-grouped CV of the shipped model (tuned inside each fold unless ``fixed``) and baselines."""
-    fit = fit_kernel_lda if project else identity_fit
+                   progress: Callable[[str], None] | None = None,
+                   fit: Callable[..., Projection] | None = None) -> dict:
+    """Lesion-grouped CV of the shipped model (tuned inside each fold unless ``fixed``) and baselines.
+    ``fit``: how the similarity space is fitted on each fold's training images (extractors.space_fitter;
+    the colour-texture kernel LDA by default)."""
+    fit = fit or fit_kernel_lda
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     predicted = np.zeros(len(labels), dtype=np.int64)
     scores = np.zeros((len(labels), N_CLASSES))
@@ -113,10 +118,10 @@ def evaluate_archive(archive, index, *, folds: int = 5, seed: int = 0, log=None,
     """Nested lesion-grouped CV of the shipped procedure, the shipped defaults, and both baselines."""
     labels, groups = archive_labels(archive, index.image_ids)
     raw = raw_pixel_vectors(archive, index.image_ids, progress)
-    project = get_extractor(index.extractor).projected  # the learned embedding is used as it is
+    fit = space_fitter(get_extractor(index.extractor))
     report = cross_validate(index.features, labels, groups, folds=folds, seed=seed, raw_pixels=raw, progress=log,
-                            project=project)
-    shipped = cross_validate(index.features, labels, groups, folds=folds, seed=seed, project=project,
+                            fit=fit)
+    shipped = cross_validate(index.features, labels, groups, folds=folds, seed=seed, fit=fit,
                              fixed=FoldChoice(DEFAULT_K, DEFAULT_PRIOR_POWER, 0.0))
     report["shipped_defaults"] = {
         "k": DEFAULT_K, "prior_power": DEFAULT_PRIOR_POWER, "accuracy": shipped["accuracy"],
@@ -233,8 +238,10 @@ def evaluate_learned_held_out(archive, model_path, *, held: HeldOutSplit | None 
                                      image_ids, extractor, progress=progress)
     ok = ~np.isnan(feats).any(axis=1)
     train, test = train[ok[train]], test[ok[test]]
-    report = {"learned": {**knn_metrics(feats[train], labels[train], feats[test], labels[test], info.k,
-                                        info.prior_power), "k": info.k, "prior_power": info.prior_power},
+    space = space_fitter(extractor)(feats[train], labels[train])  # as the index fits it, on these images only
+    report = {"learned": {**knn_metrics(space.transform(feats[train]), labels[train], space.transform(feats[test]),
+                                        labels[test], info.k, info.prior_power),
+                          "k": info.k, "prior_power": info.prior_power},
               "held_out_fold": info.held_out_fold, "n_test": int(len(test)), "n_index": int(len(train)),
               "failed": len(errors), "grouped_by": "lesion_id",
               "majority_accuracy": float((labels[test] == np.bincount(labels[train]).argmax()).mean())}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol, runtime_checkable
 from collections.abc import Callable
 
@@ -22,6 +23,7 @@ from PIL import Image
 from ..errors import DermviewError
 from . import features
 from .knn import DEFAULT_K, DEFAULT_PRIOR_POWER
+from .projection import Projection, fit_combined, fit_kernel_lda, identity_fit
 
 AUTO = "auto"  # the best available kind (lowest preference number)
 
@@ -38,6 +40,10 @@ class FeatureExtractor(Protocol):
     batch_size: int
     description: str  # for people: "colour-texture features"
     projected: bool  # True: a kernel-LDA projection is fitted on top (dermview.model.projection)
+    # The leading columns kept as they are (an embedding made for KNN); the projection is fitted on the
+    # rest and put beside them (projection.fit_combined). 0: every column is projected.
+    passthrough: int
+    tail_weight: float  # with passthrough: the projected columns' length beside the kept ones'
     # True: the extractor itself was fitted on the archive's images (cross-validating it there is in-sample).
     trained_on_archive: bool
 
@@ -75,6 +81,17 @@ class FeatureKind:
             return self.vote_defaults().k
         except (OSError, ValueError, TypeError, DermviewError):
             return DEFAULT_K
+
+
+def space_fitter(extractor: FeatureExtractor) -> Callable[..., Projection]:
+    """How ``extractor``'s similarity space is fitted on training images: ``fit(features, labels, seed=0)``.
+    The index, the cross-validation and the held-out evaluation all fit it through this one function."""
+    if not extractor.projected:
+        return identity_fit
+    if extractor.passthrough:
+        return partial(fit_combined, passthrough=extractor.passthrough, tail_weight=extractor.tail_weight)
+    return fit_kernel_lda
+
 
 
 def vector_key(extractor: FeatureExtractor) -> str:
@@ -161,6 +178,8 @@ class ClassicExtractor:
     batch_size = 32
     description = "colour-texture features"
     projected = True
+    passthrough = 0
+    tail_weight = 1.0
     trained_on_archive = False  # only its projection is, and evaluation refits that inside every fold
 
     def prepare(self, image: Image.Image) -> np.ndarray:
@@ -193,7 +212,8 @@ def _learned_kind() -> FeatureKind:
                 "source": f"held-out fold {report['held_out_fold']}: {report['n_test']:,} images of lesions the "
                           "network was never trained on (the same recipe, trained without them)"}
 
-    return FeatureKind(name="learned", label="Learned", description="the learned dermoscopy embedding",
+    return FeatureKind(name="learned", label="Learned",
+                       description="the learned dermoscopy embedding, with colour-texture features beside it",
                        make=make, unavailable=unavailable, vote_defaults=vote_defaults, preference=0,
                        held_out=held_out)
 

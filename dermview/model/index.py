@@ -30,7 +30,7 @@ from ..outputs import atomic_file
 from ..paths import ensure_dir, user_dirs
 from .projection import PROJECTION_VERSION, Projection, fit_kernel_lda
 from .copies import THUMB_SIDE, fingerprint
-from .extractors import ClassicExtractor, get_extractor
+from .extractors import ClassicExtractor, get_extractor, space_fitter
 from .familiarity import Familiarity, fit_familiarity, sample_rows
 from .knn import nearest_other_lesion_distances
 
@@ -145,9 +145,11 @@ _UNIFORM_ARCHIVE = ("The archive's images are too alike (or too few per diagnosi
                     "the learned similarity")
 
 
-def fit_projection(features: np.ndarray, labels: np.ndarray) -> Projection:
-    """The kernel-LDA projection, with every numerical dead end (identical images, a single diagnosis,
-    constant features) turned into a sentence instead of a LinAlgError."""
+def fit_projection(features: np.ndarray, labels: np.ndarray,
+                   fit: Callable[..., Projection] = fit_kernel_lda) -> Projection:
+    """The projection ``fit`` makes (the kernel-LDA one, or an extractor's space_fitter), with every
+    numerical dead end (identical images, a single diagnosis, constant features) turned into a sentence
+    instead of a LinAlgError."""
     present = np.unique(labels)
     if len(present) < 2:
         raise DermviewError("The archive holds images of only one diagnosis; a suggestion needs at least two "
@@ -156,7 +158,7 @@ def fit_projection(features: np.ndarray, labels: np.ndarray) -> Projection:
         raise DermviewError(_UNIFORM_ARCHIVE + ".")
     try:
         with np.errstate(all="ignore"):
-            projection = fit_kernel_lda(features, labels)
+            projection = fit(features, labels)
     except (np.linalg.LinAlgError, ValueError, FloatingPointError, ZeroDivisionError) as exc:
         raise DermviewError(f"{_UNIFORM_ARCHIVE} ({exc}).") from exc
     if not all(np.isfinite(a).all() for a in projection.to_arrays().values() if a.dtype.kind == "f"):
@@ -222,7 +224,7 @@ def build_index(archive: Archive, *, extractor_name: str = "classic", progress: 
         raise DermviewError(f"Only {int(good.sum())} archive images could be read; cannot build an index.")
     labels = dx_indices(meta["dx"].astype(str).to_numpy()[good])
     features = feats[good]
-    projection = fit_projection(features, labels) if extractor.projected else Projection.identity(feats.shape[1])
+    projection = fit_projection(features, labels, space_fitter(extractor))
     log.info("index of %d images built in %.1f s (%d failed)", good.sum(), time.perf_counter() - start, len(errors))
     # Without a projection the searched points are the features themselves: one array, not two.
     embedded = features if projection.is_identity else projection.transform(features)

@@ -13,7 +13,7 @@ projection is plain numpy on arrays stored in the index (no pickle).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -35,12 +35,25 @@ class Projection:
     gamma: float
     scalings: np.ndarray  # (M, r) LDA directions
     raw_weight: float
+    # A combined space (fit_combined): the first ``passthrough`` feature columns (an embedding already
+    # made for KNN) are kept as they are, and the projection of the rest, scaled to length
+    # ``tail_weight``, is appended. 0: every column is projected (mean, scale, ... describe those).
+    passthrough: int = 0
+    tail_weight: float = 1.0
 
     def standardise(self, features: np.ndarray) -> np.ndarray:
         return (np.asarray(features, np.float32) - self.mean) / self.scale
 
     def transform(self, features: np.ndarray) -> np.ndarray:
-        z = self.standardise(np.atleast_2d(features))
+        x = np.atleast_2d(np.asarray(features, np.float32))
+        if self.passthrough:
+            head, tail = x[:, :self.passthrough], self._project(x[:, self.passthrough:])
+            tail *= self.tail_weight / np.maximum(np.linalg.norm(tail, axis=1, keepdims=True), 1e-12)
+            return np.hstack([head, tail]).astype(np.float32)
+        return self._project(x)
+
+    def _project(self, features: np.ndarray) -> np.ndarray:
+        z = self.standardise(features)
         sq = (z * z).sum(axis=1)[:, None] + (self.components * self.components).sum(axis=1)[None, :]
         kernel = np.exp(-self.gamma * np.maximum(sq - 2.0 * z @ self.components.T, 0.0))
         lda = (kernel @ self.normalization.T) @ self.scalings
@@ -56,14 +69,16 @@ class Projection:
 
     @property
     def is_identity(self) -> bool:
-        return self.components.shape[0] == 0 and self.raw_weight == 1.0 and not self.mean.any()
+        return (not self.passthrough and self.components.shape[0] == 0 and self.raw_weight == 1.0
+                and not self.mean.any())
 
     # -- storage: flat arrays, so the index loads without pickle -----------------------------
     def to_arrays(self, prefix: str = "emb_") -> dict[str, np.ndarray]:
         return {f"{prefix}mean": self.mean, f"{prefix}scale": self.scale,
                 f"{prefix}components": self.components, f"{prefix}normalization": self.normalization,
                 f"{prefix}gamma": np.float64(self.gamma), f"{prefix}scalings": self.scalings,
-                f"{prefix}raw_weight": np.float64(self.raw_weight)}
+                f"{prefix}raw_weight": np.float64(self.raw_weight), f"{prefix}passthrough": np.int64(self.passthrough),
+                f"{prefix}tail_weight": np.float64(self.tail_weight)}
 
     @classmethod
     def from_arrays(cls, arrays, prefix: str = "emb_") -> Projection:
@@ -71,7 +86,10 @@ class Projection:
                    components=arrays[f"{prefix}components"],
                    normalization=arrays[f"{prefix}normalization"],
                    gamma=float(arrays[f"{prefix}gamma"]), scalings=arrays[f"{prefix}scalings"],
-                   raw_weight=float(arrays[f"{prefix}raw_weight"]))
+                   raw_weight=float(arrays[f"{prefix}raw_weight"]),
+                   # (indexes written before combined spaces existed have neither: a plain projection)
+                   passthrough=int(arrays[f"{prefix}passthrough"]) if f"{prefix}passthrough" in arrays else 0,
+                   tail_weight=float(arrays[f"{prefix}tail_weight"]) if f"{prefix}tail_weight" in arrays else 1.0)
 
 
 def _rbf_kernel(a: np.ndarray, b: np.ndarray, gamma: float) -> np.ndarray:
@@ -141,6 +159,21 @@ def fit_kernel_lda(features: np.ndarray, labels: np.ndarray, *, components: int 
 
     with threadpool_limits(limits=1, user_api="blas"):
         return _fit_kernel_lda(features, labels, components=components, raw_weight=raw_weight, seed=seed)
+
+
+def identity_fit(features: np.ndarray, labels: np.ndarray, *, seed: int = 0) -> Projection:
+    """No fitting: for features that are already a metric space."""
+    return Projection.identity(np.asarray(features).shape[1])
+
+
+def fit_combined(features: np.ndarray, labels: np.ndarray, *, passthrough: int, tail_weight: float,
+                 seed: int = 0) -> Projection:
+    """A space of two descriptions side by side: the first ``passthrough`` columns of ``features`` (N, D)
+    as they are, then the kernel-LDA projection of the other columns (fitted on these images), scaled to
+    length ``tail_weight``. With unit-length leading columns, ``tail_weight`` is how much the second
+    description counts against the first in every distance."""
+    tail = fit_kernel_lda(np.asarray(features)[:, passthrough:], labels, seed=seed)
+    return replace(tail, passthrough=passthrough, tail_weight=tail_weight)
 
 
 def _fit_kernel_lda(features: np.ndarray, labels: np.ndarray, *, components: int, raw_weight: float,

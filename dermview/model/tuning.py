@@ -62,10 +62,6 @@ def vote_grid(sets: list[NeighbourSet], y_true: np.ndarray) -> list[GridPoint]:
     return points
 
 
-def identity_fit(features: np.ndarray, labels: np.ndarray, *, seed: int = 0) -> Projection:
-    return Projection.identity(features.shape[1])
-
-
 def tune(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, *, seed: int = 0, inner_folds: int = 3,
          fit: Callable[..., Projection] = fit_kernel_lda) -> FoldChoice:
     """Choose k and the prior power by grouped cross-validation on these (training) images only."""
