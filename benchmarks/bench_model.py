@@ -82,7 +82,8 @@ def main() -> None:
     loaded = load_index(path)
     after = rss_mb()
     print(f"loaded index arrays: {loaded.nbytes / 1e6:.1f} MB (resident memory grew {after - before:.1f} MB)"
-          + ("   (target: < 50 MB)" if args.features == "classic" else "   (1280 float32 numbers per image)"))
+          + ("   (target: < 50 MB)" if args.features == "classic" else
+             f"   ({loaded.features.shape[1]} float32 features and {loaded.embedded.shape[1]} searched numbers per image)"))
 
     predictor = Predictor(archive, loaded)
     originals = sorted((data / "originals").glob("*.jpg"))
