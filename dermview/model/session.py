@@ -23,6 +23,7 @@ from .extractors import (AUTO, ClassicExtractor, FeatureExtractor, FeatureKind, 
 from .index import ArchiveIndex, CancelCheck, ProgressCallback, load_or_build_index
 from ..archive.inputs import InputImage, sha256_of
 from .knn import Prediction
+from .learned import LearnedExtractor
 from .predictor import DEFAULT_SEARCH, ExtraPoints, Predictor, SearchIn
 
 
@@ -184,6 +185,8 @@ class ModelSession:
             return None
         if isinstance(self.extractor, ClassicExtractor):
             colour = features  # the similarity's own features are the colour-texture ones
+        elif isinstance(self.extractor, LearnedExtractor):
+            colour = features[self.extractor.passthrough:]  # its colour-texture part, from this very image
         else:
             colour = self._colour_texture.extract(self._colour_texture.prepare(image)[None])[0]
         return familiarity.unfamiliar(colour)
