@@ -232,10 +232,11 @@ def merge_members(members: list[Path], path: Path) -> None:
         graph = model.graph
         names = {graph.input[0].name: graph_input.name}
         for init in graph.initializer:
-            value = (init.data_type, tuple(init.dims), numpy_helper.to_array(init).tobytes())
+            array = numpy_helper.to_array(init)
+            value = (init.data_type, tuple(init.dims), array.tobytes())
             if value not in by_value:
                 by_value[value] = f"m{n}/{init.name}"
-                initializers.append(numpy_helper.from_array(numpy_helper.to_array(init), by_value[value]))
+                initializers.append(numpy_helper.from_array(array, by_value[value]))
             names[init.name] = by_value[value]
         for j, node in enumerate(graph.node):
             inputs = [names.get(i, i) if i else "" for i in node.input]
@@ -482,7 +483,7 @@ def knn_choose(train_pts, train_y, val_pts, val_y):
 
 def evaluate_fold(archive, ids, labels, tr, va, te, model_path: Path, *, classic: bool = True) -> dict:
     from dermview.model.projection import fit_kernel_lda
-    from dermview.model.evaluate import knn_metrics
+    from dermview.model.evaluate import knn_metrics_in_space
     from dermview.model.index import compute_features, load_or_build_index
     from dermview.model.extractors import space_fitter
     from dermview.model.learned import LearnedExtractor
@@ -493,16 +494,18 @@ def evaluate_fold(archive, ids, labels, tr, va, te, model_path: Path, *, classic
     feats, errors = compute_features(lambda i: archive.load_image(i, draft_size=extractor.draft_size), ids, extractor)
     if errors:
         raise RuntimeError(f"{len(errors)} images failed: {list(errors.items())[:3]}")
-    # The similarity space as the index fits it (the embedding beside the projected colour-texture
-    # features): on the training images to choose k and the vote correction on validation lesions, then
-    # on training and validation images together for the test fold, as `dermview evaluate --model` does.
-    fit_space = space_fitter(extractor)
-    space = fit_space(feats[tr], labels[tr])
-    choice = knn_choose(space.transform(feats[tr]), labels[tr], space.transform(feats[va]), labels[va])
-    fit = np.sort(np.concatenate([tr, va]))  # in archive order, as `dermview evaluate --model` has them: the
-    space = fit_space(feats[fit], labels[fit])  # projection's landmarks are drawn by row, so the order counts
-    report["learned"] = {**choice, **knn_metrics(space.transform(feats[fit]), labels[fit], space.transform(feats[te]),
-                                               labels[te], choice["k"], choice["prior_power"])}
+    # k and the vote correction are chosen in the space fitted on the training images, scored on the
+    # validation lesions; the test fold is then scored in the space fitted on training and validation images
+    # together, in archive order, exactly as `dermview evaluate --model` does (knn_metrics_in_space).
+    fit = np.sort(np.concatenate([tr, va]))
+
+    def choose_in(fit_space, x: np.ndarray) -> dict:
+        space = fit_space(x[tr], labels[tr])
+        return knn_choose(space.transform(x[tr]), labels[tr], space.transform(x[va]), labels[va])
+
+    choice = choose_in(space_fitter(extractor), feats)
+    report["learned"] = {**choice, **knn_metrics_in_space(space_fitter(extractor), feats, labels, fit, te,
+                                                          choice["k"], choice["prior_power"])}
 
     if not classic:
         return report
@@ -510,11 +513,9 @@ def evaluate_fold(archive, ids, labels, tr, va, te, model_path: Path, *, classic
     index = load_or_build_index(archive, extractor_name="classic")
     row = {image_id: r for r, image_id in enumerate(index.image_ids)}
     classic = index.features[[row[i] for i in ids]]
-    emb = fit_kernel_lda(classic[tr], labels[tr])
-    c_choice = knn_choose(emb.transform(classic[tr]), labels[tr], emb.transform(classic[va]), labels[va])
-    emb = fit_kernel_lda(classic[fit], labels[fit])
-    report["classic"] = {**c_choice, **knn_metrics(emb.transform(classic[fit]), labels[fit], emb.transform(classic[te]),
-                                                labels[te], c_choice["k"], c_choice["prior_power"])}
+    c_choice = choose_in(fit_kernel_lda, classic)
+    report["classic"] = {**c_choice, **knn_metrics_in_space(fit_kernel_lda, classic, labels, fit, te,
+                                                            c_choice["k"], c_choice["prior_power"])}
     majority = np.bincount(labels[fit], minlength=N_CLASSES).argmax()
     report["majority_accuracy"] = float((labels[te] == majority).mean())
     return report

@@ -187,6 +187,16 @@ def knn_metrics(train_points: np.ndarray, train_labels: np.ndarray, test_points:
     return metrics(test_labels, decide(shares), scores)
 
 
+def knn_metrics_in_space(fit: Callable[..., Projection], features: np.ndarray, labels: np.ndarray,
+                         train: np.ndarray, test: np.ndarray, k: int, prior_power: float) -> dict:
+    """knn_metrics in the similarity space that ``fit`` (extractors.space_fitter, fit_kernel_lda) makes
+    from the ``train`` rows alone, the index's images; ``train`` and ``test`` index ``features`` (N, D).
+    The projection's landmarks are drawn by row, so the same rows in another order give another space."""
+    space = fit(features[train], labels[train])
+    return knn_metrics(space.transform(features[train]), labels[train], space.transform(features[test]),
+                       labels[test], k, prior_power)
+
+
 @dataclass(frozen=True)
 class HeldOutSplit:
     """The archive images a held-out model is evaluated on: its index (train) and its fold (test)."""
@@ -238,10 +248,8 @@ def evaluate_learned_held_out(archive, model_path, *, held: HeldOutSplit | None 
                                      image_ids, extractor, progress=progress)
     ok = ~np.isnan(feats).any(axis=1)
     train, test = train[ok[train]], test[ok[test]]
-    space = space_fitter(extractor)(feats[train], labels[train])  # as the index fits it, on these images only
-    report = {"learned": {**knn_metrics(space.transform(feats[train]), labels[train], space.transform(feats[test]),
-                                        labels[test], info.k, info.prior_power),
-                          "k": info.k, "prior_power": info.prior_power},
+    report = {"learned": {**knn_metrics_in_space(space_fitter(extractor), feats, labels, train, test, info.k,
+                                                 info.prior_power), "k": info.k, "prior_power": info.prior_power},
               "held_out_fold": info.held_out_fold, "n_test": int(len(test)), "n_index": int(len(train)),
               "failed": len(errors), "grouped_by": "lesion_id",
               "majority_accuracy": float((labels[test] == np.bincount(labels[train]).argmax()).mean())}
@@ -252,10 +260,8 @@ def evaluate_learned_held_out(archive, model_path, *, held: HeldOutSplit | None 
         classic = np.zeros((len(image_ids), classic_index.features.shape[1]), np.float32)
         classic[have] = classic_index.features[[row[i] for i in image_ids[have]]]
         choice = tune(classic[tr], labels[tr], groups[tr])
-        emb = fit_kernel_lda(classic[tr], labels[tr])
-        tr_pts, te_pts = emb.transform(classic[tr]), emb.transform(classic[te])
-        report["classic"] = {**knn_metrics(tr_pts, labels[tr], te_pts, labels[te], choice.k, choice.prior_power),
-                             "k": choice.k, "prior_power": choice.prior_power}
+        report["classic"] = {**knn_metrics_in_space(fit_kernel_lda, classic, labels, tr, te, choice.k,
+                                                    choice.prior_power), "k": choice.k, "prior_power": choice.prior_power}
         if log:
             log(f"colour-texture model tuned on the training folds: k={choice.k}, prior power {choice.prior_power}")
     return report
