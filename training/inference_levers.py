@@ -41,6 +41,8 @@ sys.path.insert(0, str(ROOT / "training"))
 from dermview.archive import open_archive  # noqa: E402
 from dermview.archive.codes import DX_CODES  # noqa: E402
 from dermview.model import features, learned  # noqa: E402
+from dermview.model.extractors import ClassicExtractor  # noqa: E402
+from dermview.model.index import compute_features  # noqa: E402
 from dermview.model.projection import fit_combined  # noqa: E402
 from dermview.model.knn import K_CHOICES, PRIOR_POWER_CHOICES, class_prior, decide, nearest, vote  # noqa: E402
 from dermview.model.metrics import metrics  # noqa: E402
@@ -92,12 +94,11 @@ def embed_views(archive, image_ids, extractor, n_views: int = 8, batch: int = 64
 def colour_texture(archive, image_ids, extractor) -> np.ndarray:
     """(N, D) the colour-texture features of the images, from the decode the learned similarity uses
     (what LearnedExtractor puts beside the embedding)."""
-    out = []
-    for i in range(0, len(image_ids), 256):
-        works = [features.to_work_array(archive.load_image(x, draft_size=extractor.draft_size))
-                 for x in image_ids[i:i + 256]]
-        out.append(features.extract_batch(np.stack(works)))
-    return np.concatenate(out)
+    colour, errors = compute_features(lambda i: archive.load_image(i, draft_size=extractor.draft_size), image_ids,
+                                      ClassicExtractor())
+    if errors:
+        raise SystemExit(f"{len(errors)} images could not be described: {list(errors.items())[:3]}")
+    return colour
 
 
 def pooled(views: np.ndarray, which: tuple[int, ...]) -> np.ndarray:

@@ -93,7 +93,6 @@ def space_fitter(extractor: FeatureExtractor) -> Callable[..., Projection]:
     return fit_kernel_lda
 
 
-
 def vector_key(extractor: FeatureExtractor) -> str:
     """Which stored vectors fit which similarity: its name and version (as the archive index is keyed)."""
     return f"{extractor.name}:{extractor.version}"

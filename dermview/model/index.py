@@ -28,7 +28,7 @@ from ..archive.codes import dx_indices
 from ..errors import CancelledError, DermviewError
 from ..outputs import atomic_file
 from ..paths import ensure_dir, user_dirs
-from .projection import PROJECTION_VERSION, Projection, fit_kernel_lda
+from .projection import PROJECTION_VERSION, Projection
 from .copies import THUMB_SIDE, fingerprint
 from .extractors import ClassicExtractor, get_extractor, space_fitter
 from .familiarity import Familiarity, fit_familiarity, sample_rows
@@ -145,9 +145,8 @@ _UNIFORM_ARCHIVE = ("The archive's images are too alike (or too few per diagnosi
                     "the learned similarity")
 
 
-def fit_projection(features: np.ndarray, labels: np.ndarray,
-                   fit: Callable[..., Projection] = fit_kernel_lda) -> Projection:
-    """The projection ``fit`` makes (the kernel-LDA one, or an extractor's space_fitter), with every
+def fit_projection(features: np.ndarray, labels: np.ndarray, fit: Callable[..., Projection]) -> Projection:
+    """The projection ``fit`` makes (an extractor's space_fitter), with every
     numerical dead end (identical images, a single diagnosis, constant features) turned into a sentence
     instead of a LinAlgError."""
     present = np.unique(labels)
