@@ -134,9 +134,7 @@ def originals_archive(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def originals_learned(originals_archive, session_cache):
     """(archive, index): the originals archive's learned index, built once per run in the session cache
-    for every test that needs a learned index (its colour-texture index first, which supplies the
-    familiarity sample, as it would in the app)."""
-    index_of(originals_archive, session_cache, "classic")
+    for every test that needs a learned index."""
     return index_of(originals_archive, session_cache, "learned")
 
 

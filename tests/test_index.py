@@ -109,24 +109,28 @@ def test_progress_reaches_the_total(tiny_archive):
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
 
 
-def test_a_learned_index_takes_the_familiarity_sample_from_a_cached_colour_texture_index(tiny_archive, monkeypatch):
-    """The unfamiliar-image model is fitted on colour-texture features of a sample of the archive; with the
-    colour-texture index already cached they are read from it, not computed again, and the model is the same."""
+def test_a_learned_index_fits_the_familiarity_model_on_its_own_colour_texture_columns(tiny_archive, monkeypatch):
+    """The unfamiliar-image model is fitted on colour-texture features of a sample of the archive. The learned
+    similarity's description already ends with them (the decode its queries are checked with), so building its
+    index describes no image a second time; the model is the one fitted on those columns of the sample."""
     from dermview.model.extractors import ClassicExtractor
-    from dermview.model.familiarity import sample_rows
-    from dermview.model.index import fit_archive_familiarity
+    from dermview.model.familiarity import fit_familiarity, sample_rows
 
-    archive = open_archive(tiny_archive)
-    ids = archive.metadata.loc[archive.metadata["available"], "image_id"].to_numpy().astype(str)
-    rows = sample_rows(len(ids))
-    learned = get_extractor("learned")  # its own features are not what the familiarity model is fitted on
-    alone = fit_archive_familiarity(archive, ids, rows, np.empty((len(ids), 0)), learned)  # no colour-texture cache
-    load_or_build_index(archive, extractor_name="classic")
     described = []
     real_extract = ClassicExtractor.extract
     monkeypatch.setattr(ClassicExtractor, "extract", lambda self, batch: described.append(len(batch)) or
                         real_extract(self, batch))
-    beside = fit_archive_familiarity(open_archive(tiny_archive), ids, rows, np.empty((len(ids), 0)), learned)
-    assert described == []  # no image was described with colour-texture features a second time
-    for name, array in alone.to_arrays().items():
-        np.testing.assert_allclose(beside.to_arrays()[name], array, rtol=1e-4, atol=1e-6, err_msg=name)
+    archive = open_archive(tiny_archive)
+    index = build_index(archive, extractor_name="learned")
+    assert described == []  # no colour-texture pass of its own
+    learned = get_extractor("learned")
+    assert index.features.shape[1] > learned.colour_texture_from == learned.passthrough
+    expected = fit_familiarity(index.features[sample_rows(len(index.image_ids)), learned.colour_texture_from:])
+    for name, array in expected.to_arrays().items():
+        np.testing.assert_allclose(index.familiarity.to_arrays()[name], array, rtol=1e-6, err_msg=name)
+    image = archive.load_image(index.image_ids[0], draft_size=learned.draft_size)
+    own = learned.extract(learned.prepare(image)[None])[0, learned.colour_texture_from:]
+    assert index.familiarity.distance(own)[0] < index.familiarity.threshold  # an archive image is familiar
+    classic = build_index(archive, extractor_name="classic")
+    assert described  # the colour-texture similarity describes its images with the same functions
+    np.testing.assert_allclose(classic.familiarity.threshold, index.familiarity.threshold, rtol=0.02)

@@ -29,6 +29,7 @@ class ToyExtractor:
     projected = False
     passthrough = 0
     tail_weight = 1.0
+    colour_texture_from = None
     trained_on_archive = False
 
     def prepare(self, image: Image.Image) -> np.ndarray:

@@ -43,6 +43,7 @@ class RawPixelExtractor:
     projected = False
     passthrough = 0
     tail_weight = 1.0
+    colour_texture_from: int | None = None
     trained_on_archive = False
 
     def prepare(self, image: Image.Image) -> np.ndarray:

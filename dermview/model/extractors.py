@@ -44,6 +44,9 @@ class FeatureExtractor(Protocol):
     # rest and put beside them (projection.fit_combined). 0: every column is projected.
     passthrough: int
     tail_weight: float  # with passthrough: the projected columns' length beside the kept ones'
+    # Where the image's colour-texture features (dermview.model.features) begin among its columns, or None
+    # if it has none: the "unfamiliar image" model is fitted on and applied to those.
+    colour_texture_from: int | None
     # True: the extractor itself was fitted on the archive's images (cross-validating it there is in-sample).
     trained_on_archive: bool
 
@@ -91,6 +94,12 @@ def space_fitter(extractor: FeatureExtractor) -> Callable[..., Projection]:
     if extractor.passthrough:
         return partial(fit_combined, passthrough=extractor.passthrough, tail_weight=extractor.tail_weight)
     return fit_kernel_lda
+
+
+def colour_texture_part(extractor: FeatureExtractor, features: np.ndarray) -> np.ndarray | None:
+    """The colour-texture columns of ``features`` (..., D) described by ``extractor``, or None if it has none."""
+    start = getattr(extractor, "colour_texture_from", None)
+    return None if start is None else features[..., start:]
 
 
 def vector_key(extractor: FeatureExtractor) -> str:
@@ -179,6 +188,7 @@ class ClassicExtractor:
     projected = True
     passthrough = 0
     tail_weight = 1.0
+    colour_texture_from: int | None = 0  # every column
     trained_on_archive = False  # only its projection is, and evaluation refits that inside every fold
 
     def prepare(self, image: Image.Image) -> np.ndarray:

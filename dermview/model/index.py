@@ -30,7 +30,7 @@ from ..outputs import atomic_file
 from ..paths import ensure_dir, user_dirs
 from .projection import PROJECTION_VERSION, Projection
 from .copies import THUMB_SIDE, fingerprint
-from .extractors import ClassicExtractor, get_extractor, space_fitter
+from .extractors import ClassicExtractor, colour_texture_part, get_extractor, space_fitter
 from .familiarity import Familiarity, fit_familiarity, sample_rows
 from .knn import nearest_other_lesion_distances
 
@@ -168,30 +168,14 @@ def fit_projection(features: np.ndarray, labels: np.ndarray, fit: Callable[..., 
 def fit_archive_familiarity(archive: Archive, ids: np.ndarray, rows: np.ndarray, features: np.ndarray, extractor,
                             *, cancel: CancelCheck | None = None, workers: int | None = None) -> Familiarity:
     """The familiarity model, from the colour-texture features of the sampled ``rows`` of the indexed images:
-    the index's own features when they are colour-texture ones, otherwise computed for the sample."""
-    if isinstance(extractor, ClassicExtractor):
-        colour = features[rows]
-    else:
-        colour = cached_classic_features(archive, ids[rows])
-        if colour is None:
-            classic = ClassicExtractor()
-            colour, _ = compute_features(lambda i: archive.load_image(i, draft_size=classic.draft_size), ids[rows],
-                                         classic, cancel=cancel, workers=workers)
+    the index's own columns when its description includes them (the colour-texture and the learned
+    similarity: the same decode a query of that similarity is checked with), otherwise computed for the sample."""
+    colour = colour_texture_part(extractor, features[rows])
+    if colour is None:
+        classic = ClassicExtractor()
+        colour, _ = compute_features(lambda i: archive.load_image(i, draft_size=classic.draft_size), ids[rows],
+                                     classic, cancel=cancel, workers=workers)
     return fit_familiarity(colour)
-
-
-def cached_classic_features(archive: Archive, ids: np.ndarray) -> np.ndarray | None:
-    """(len(ids), D) colour-texture features of these images from this archive's current colour-texture
-    index cache, or None if there is none or it lacks one of them. The same decode and the same
-    extractor as computing them afresh, so the familiarity model comes out the same (to rounding: the
-    batches differ), without a second pass over up to 2,000 images when the similarity is switched."""
-    cached = load_cached_index(archive, ClassicExtractor.name)
-    if cached is None:
-        return None
-    row = {image_id: r for r, image_id in enumerate(cached.image_ids.tolist())}
-    if not all(i in row for i in ids):
-        return None
-    return cached.features[[row[i] for i in ids]]
 
 
 def index_version(extractor) -> str:

@@ -197,11 +197,13 @@ class LearnedExtractor:
     description = "learned dermoscopy embedding with colour-texture features"
     projected = True  # the colour-texture part's projection is fitted on the archive
     tail_weight = COLOUR_WEIGHT
+    colour_texture_from: int | None  # = passthrough: the colour-texture features follow the embedding
 
     def __init__(self, path: Path | None = None, threads: int | None = None):
         self.info = model_info(path)
         self.version = f"{self.info.version}+colour-{features.FEATURE_VERSION}-w{COLOUR_WEIGHT:g}"
         self.passthrough = int(self.info.card.get("embedding_dim", 1280))  # the embedding's columns
+        self.colour_texture_from = self.passthrough
         # The shipped network has seen every archive image; a held-out one has not seen its fold.
         self.trained_on_archive = self.info.held_out_fold is None
         self._threads = threads

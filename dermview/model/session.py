@@ -18,12 +18,11 @@ from ..archive import Archive
 from ..errors import DermviewError
 from .copies import find_copy, fingerprint
 from .explain import LesionTile, explain, own_cases_sentences
-from .extractors import (AUTO, ClassicExtractor, FeatureExtractor, FeatureKind, choose_features, get_kind,
-                         vector_key)
+from .extractors import (AUTO, ClassicExtractor, FeatureExtractor, FeatureKind, choose_features, colour_texture_part,
+                         get_kind, vector_key)
 from .index import ArchiveIndex, CancelCheck, ProgressCallback, load_or_build_index
 from ..archive.inputs import InputImage, sha256_of
 from .knn import Prediction
-from .learned import LearnedExtractor
 from .predictor import DEFAULT_SEARCH, ExtraPoints, Predictor, SearchIn
 
 
@@ -183,11 +182,8 @@ class ModelSession:
         familiarity = self.index.familiarity
         if familiarity is None:
             return None
-        if isinstance(self.extractor, ClassicExtractor):
-            colour = features  # the similarity's own features are the colour-texture ones
-        elif isinstance(self.extractor, LearnedExtractor):
-            colour = features[self.extractor.passthrough:]  # its colour-texture part, from this very image
-        else:
+        colour = colour_texture_part(self.extractor, features)  # from this very image's description
+        if colour is None:
             colour = self._colour_texture.extract(self._colour_texture.prepare(image)[None])[0]
         return familiarity.unfamiliar(colour)
 
