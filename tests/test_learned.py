@@ -273,3 +273,35 @@ def test_merged_members_embed_side_by_side_and_share_what_they_have_in_common(tm
     np.testing.assert_allclose(np.linalg.norm(both, axis=1), 1.0, atol=1e-6)
     ops = [n.op_type for n in onnx.load(str(tmp_path / "both.onnx")).graph.node]
     assert ops.count("Relu") == 1 and ops.count("MatMul") == 3  # the shared MatMul and Relu once, each own one
+
+
+def test_networks_trained_alike_from_different_seeds_merge_and_others_are_refused(tmp_path):
+    """train_embedding --merge-only: members trained from different seeds make a seed ensemble whose
+    sidecar records each member's seed; a member trained with other steps is refused with a sentence."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    sys.path.insert(0, str(ROOT / "training"))
+    import train_embedding as te
+
+    def member(name, seed, steps=1200):
+        weights = np.random.default_rng(seed).standard_normal((6, 4)).astype(np.float32)
+        graph = helper.make_graph([helper.make_node("MatMul", ["image", "w"], ["embedding"])], "member",
+                                  [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 6])],
+                                  [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["n", 4])],
+                                  [numpy_helper.from_array(weights, "w")])
+        path = tmp_path / f"{name}.onnx"
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+        card = {"version": "x", "held_out_fold": 0, "held_out_split": {"folds": 5}, "n_train_images": 7000,
+                "steps": steps, "batch": 64, "copies": 6, "seed": seed, "loss": "ce", "train_seconds": 60}
+        path.with_suffix(".json").write_text(json.dumps(card), encoding="utf-8")
+        return path
+
+    a, b = member("a", 0), member("b", 1)
+    assert te.merge_only([a, b], tmp_path / "both.onnx") == 0
+    card = json.loads((tmp_path / "both.json").read_text(encoding="utf-8"))
+    assert card["seed"] == "0, 1" and [m["seed"] for m in card["members"]] == [0, 1]
+    assert card["embedding_dim"] == 2560 and card["train_seconds"] == 120
+    assert card["version"] == "effnet-lite0-cut8-192-v1+ce+ce+pooled2560"
+    with pytest.raises(SystemExit, match="was not trained like"):
+        te.merge_only([a, member("c", 2, steps=2400)], tmp_path / "other.onnx")
