@@ -15,7 +15,9 @@ Levers:
   * melanoma weight: melanoma's share of the corrected vote multiplied by w (a per-class correction);
   * colour-texture beside the embedding: the image's colour-texture features (the same decode), their
     kernel-LDA projection fitted on the index's images and scaled to length w against the embedding's
-    1, appended to it (what dermview's learned similarity does, at learned.COLOUR_WEIGHT).
+    1, appended to it (what dermview's learned similarity does, at learned.COLOUR_WEIGHT);
+  * for an ensemble (train_embedding --merge-only), each member network alone from the same
+    embeddings, so that the ensemble's gain can be told from the spread between its members.
 
     .venv/bin/python training/inference_levers.py --archive ../shared/data/ham10000 [--fold F] [--model ONNX]
 
@@ -244,10 +246,20 @@ def main() -> int:
     colour_weights = (0.25, 0.5, 0.75, 1.0)
     configs += [(f"colour-texture beside the embedding, weight {w:g}", (0,), (0,), False, False, w)
                 for w in colour_weights]
+    # An ensemble (train_embedding --merge-only): each member alone as well, from the same embeddings (its
+    # 1280 columns), with the colour-texture features as dermview uses them, to tell the ensemble's gain
+    # from the spread between its members.
+    members = extractor.info.card.get("members", [])
+    width = fit_views.shape[2] // max(len(members), 1)
+    configs += [(f"member {m + 1} alone (seed {member.get('seed', '?')}), colour-texture weight "
+                 f"{learned.COLOUR_WEIGHT:g}", (0,), (0,), False, False, learned.COLOUR_WEIGHT,
+                 slice(m * width, (m + 1) * width)) for m, member in enumerate(members) if len(members) > 1]
     for rule in ("floor", "melanoma"):
         print(f"-- settings chosen by the {rule!r} rule", flush=True)
         for name, index_views, query_views, lesion_votes, mel, *colour_weight in configs:
-            index_pts, query_pts = pooled(fit_views, index_views), pooled(val_views, query_views)
+            columns = colour_weight.pop() if len(colour_weight) == 2 else slice(None)
+            index_pts = pooled(fit_views[:, :, columns], index_views)
+            query_pts = pooled(val_views[:, :, columns], query_views)
             if colour_weight:
                 space = fit_combined(np.hstack([index_pts, colour_fit]), y_fit, passthrough=index_pts.shape[1],
                                      tail_weight=colour_weight[0])
