@@ -305,3 +305,21 @@ def test_networks_trained_alike_from_different_seeds_merge_and_others_are_refuse
     assert card["version"] == "effnet-lite0-cut8-192-v1+ce+ce+pooled2560"
     with pytest.raises(SystemExit, match="was not trained like"):
         te.merge_only([a, member("c", 2, steps=2400)], tmp_path / "other.onnx")
+
+
+def test_the_lever_panel_averages_each_lever_over_member_networks_only():
+    """training/lever_panel.py: a lever's score is the mean over the member rows of every report (the
+    ensemble's own rows and the other rule's are left out), so two seeds of two splits give 4 networks."""
+    sys.path.insert(0, str(ROOT / "training"))
+    import lever_panel
+
+    def row(lever, member, acc, rule="floor"):
+        return {"lever": lever if member is None else f"member {member} (seed {member - 1}): {lever}",
+                "member": member, "rule": rule, "accuracy": acc, "balanced_accuracy": acc - 0.1, "mel_recall": acc - 0.2}
+
+    reports = [{"results": [row("views", None, 0.9), row("views", 1, 0.7), row("views", 2, 0.8),
+                            row("views", 1, 0.1, rule="melanoma")]},
+               {"results": [row("views", 1, 0.6), row("views", 2, 0.9)]}]
+    table = lever_panel.panel(reports)
+    assert list(table) == ["views"] and table["views"].shape == (4, 3)
+    np.testing.assert_allclose(table["views"].mean(axis=0), [0.75, 0.65, 0.55])

@@ -187,6 +187,8 @@ def main() -> int:
                         help="a network trained with --holdout-fold FOLD (default: the committed one)")
     parser.add_argument("--views", type=int, choices=(2, 8), default=8,
                         help="2: only the image and its mirror (4x quicker; the 8-view rows are left out)")
+    parser.add_argument("--each-member", action="store_true",
+                        help="for an ensemble: every lever for each member network alone too (default: the shipped setting)")
     parser.add_argument("--tag", default="", help="appended to the report's name (-colour: levers-fold0-colour-...)")
     args = parser.parse_args()
     committed = committed_model(args.fold)
@@ -240,38 +242,46 @@ def main() -> int:
         ("index + query 8 views, lesion votes, melanoma weight", tuple(range(8)), tuple(range(8)), True, True),
         ("query 8 views, melanoma weight", (0,), tuple(range(8)), False, True),
     ]
-    configs = [c for c in configs if max(len(c[1]), len(c[2])) <= args.views]
+    configs = [c + (0.0,) for c in configs if max(len(c[1]), len(c[2])) <= args.views]
     # The colour-texture features beside the embedding (dermview.model.learned.COLOUR_WEIGHT): their
     # kernel-LDA projection fitted on the index's images, scaled to length w against the embedding's 1.
     colour_weights = (0.25, 0.5, 0.75, 1.0)
     configs += [(f"colour-texture beside the embedding, weight {w:g}", (0,), (0,), False, False, w)
                 for w in colour_weights]
+    w = learned.COLOUR_WEIGHT
+    configs += [(f"colour-texture w = {w:g}, index + query 2 views", (0, 1), (0, 1), False, False, w),
+                (f"colour-texture w = {w:g}, lesion votes", (0,), (0,), True, False, w)]
     # An ensemble (train_embedding --merge-only): each member alone as well, from the same embeddings (its
-    # 1280 columns), with the colour-texture features as dermview uses them, to tell the ensemble's gain
-    # from the spread between its members.
+    # 1280 columns), to tell the ensemble's gain from the spread between its members; with --each-member
+    # every lever for each member (a panel of networks from different seeds), else the shipped setting.
     members = extractor.info.card.get("members", [])
     width = fit_views.shape[2] // max(len(members), 1)
-    configs += [(f"member {m + 1} alone (seed {member.get('seed', '?')}), colour-texture weight "
-                 f"{learned.COLOUR_WEIGHT:g}", (0,), (0,), False, False, learned.COLOUR_WEIGHT,
-                 slice(m * width, (m + 1) * width)) for m, member in enumerate(members) if len(members) > 1]
+    everything = slice(None)
+    runs = [(config, everything) for config in configs]
+    if len(members) > 1:
+        shipped = [c for c in configs if c[1:] == ((0,), (0,), False, False, learned.COLOUR_WEIGHT)]
+        for m, member in enumerate(members):
+            columns = slice(m * width, (m + 1) * width)
+            for name, *rest in (configs if args.each_member else shipped):
+                runs.append(((f"member {m + 1} (seed {member.get('seed', '?')}): {name}", *rest), columns))
     for rule in ("floor", "melanoma"):
         print(f"-- settings chosen by the {rule!r} rule", flush=True)
-        for name, index_views, query_views, lesion_votes, mel, *colour_weight in configs:
-            columns = colour_weight.pop() if len(colour_weight) == 2 else slice(None)
+        for (name, index_views, query_views, lesion_votes, mel, colour_weight), columns in runs:
             index_pts = pooled(fit_views[:, :, columns], index_views)
             query_pts = pooled(val_views[:, :, columns], query_views)
             if colour_weight:
                 space = fit_combined(np.hstack([index_pts, colour_fit]), y_fit, passthrough=index_pts.shape[1],
-                                     tail_weight=colour_weight[0])
+                                     tail_weight=colour_weight)
                 index_pts = space.transform(np.hstack([index_pts, colour_fit]))
                 query_pts = space.transform(np.hstack([query_pts, colour_val]))
             mean, chosen = cross_fitted(y_fit, groups[fit], index_pts, query_pts, y_val, groups[val], lesion_votes,
                                         mel_weights=mel, rule=rule)
             row = {"lever": name, "rule": rule, "index_views": len(index_views), "query_views": len(query_views),
                    "lesion_votes": lesion_votes, "melanoma_weight": mel,
-                   "colour_weight": colour_weight[0] if colour_weight else 0.0, **mean, "chosen": chosen}
+                   "colour_weight": colour_weight, "member": None if columns is everything else columns.start // width + 1,
+                   **mean, "chosen": chosen}
             results.append(row)
-            print(f"{name:<58} acc {mean['accuracy']:.3f}  bal {mean['balanced_accuracy']:.3f}  "
+            print(f"{name:<72} acc {mean['accuracy']:.3f}  bal {mean['balanced_accuracy']:.3f}  "
                   f"mel recall {mean['mel_recall']:.3f}  chosen {chosen}", flush=True)
     report = {"model": model.name, "model_sha256_16": model_hash, "held_out_fold": args.fold, "queries": "validation lesions of the fold's training "
               "folds (never trained on)", "n_index": int(len(fit)), "n_validation": int(len(val)),
