@@ -212,13 +212,14 @@ def main() -> int:
     from dermview.paths import user_dirs
 
     cached = user_dirs().cache / "training" / f"levers-views-fold{args.fold}-{model_hash}-{args.views}.npy"
+    embed_seconds = None  # the views were read from the cache
     if cached.is_file():
         views = np.load(cached)
     else:
         views = embed_views(archive, np.concatenate([ids[fit], ids[val]]), extractor, args.views)
+        embed_seconds = round(time.perf_counter() - started)
         cached.parent.mkdir(parents=True, exist_ok=True)
         np.save(cached, views)
-    embed_seconds = time.perf_counter() - started
     colour_cache = cached.with_name(f"levers-colour-fold{args.fold}-{features.FEATURE_VERSION}.npy")
     if colour_cache.is_file():
         colour = np.load(colour_cache)
@@ -256,17 +257,14 @@ def main() -> int:
     # every lever for each member (a panel of networks from different seeds), else the shipped setting.
     members = extractor.info.card.get("members", [])
     width = fit_views.shape[2] // max(len(members), 1)
-    everything = slice(None)
-    runs = [(config, everything) for config in configs]
+    runs = [(config, None) for config in configs]  # (lever, member number or None for the whole embedding)
     if len(members) > 1:
-        shipped = [c for c in configs if c[1:] == ((0,), (0,), False, False, learned.COLOUR_WEIGHT)]
-        for m, member in enumerate(members):
-            columns = slice(m * width, (m + 1) * width)
-            for name, *rest in (configs if args.each_member else shipped):
-                runs.append(((f"member {m + 1} (seed {member.get('seed', '?')}): {name}", *rest), columns))
+        shipped = [c for c in configs if c[1:] == ((0,), (0,), False, False, w)]
+        runs += [(config, m + 1) for m in range(len(members)) for config in (configs if args.each_member else shipped)]
     for rule in ("floor", "melanoma"):
         print(f"-- settings chosen by the {rule!r} rule", flush=True)
-        for (name, index_views, query_views, lesion_votes, mel, colour_weight), columns in runs:
+        for (name, index_views, query_views, lesion_votes, mel, colour_weight), member in runs:
+            columns = slice(None) if member is None else slice((member - 1) * width, member * width)
             index_pts = pooled(fit_views[:, :, columns], index_views)
             query_pts = pooled(val_views[:, :, columns], query_views)
             if colour_weight:
@@ -278,10 +276,11 @@ def main() -> int:
                                         mel_weights=mel, rule=rule)
             row = {"lever": name, "rule": rule, "index_views": len(index_views), "query_views": len(query_views),
                    "lesion_votes": lesion_votes, "melanoma_weight": mel,
-                   "colour_weight": colour_weight, "member": None if columns is everything else columns.start // width + 1,
-                   **mean, "chosen": chosen}
+                   "colour_weight": colour_weight, "member": member,
+                   "seed": None if member is None else members[member - 1].get("seed"), **mean, "chosen": chosen}
             results.append(row)
-            print(f"{name:<72} acc {mean['accuracy']:.3f}  bal {mean['balanced_accuracy']:.3f}  "
+            label = name if member is None else f"member {member} (seed {row['seed']}): {name}"
+            print(f"{label:<72} acc {mean['accuracy']:.3f}  bal {mean['balanced_accuracy']:.3f}  "
                   f"mel recall {mean['mel_recall']:.3f}  chosen {chosen}", flush=True)
     report = {"model": model.name, "model_sha256_16": model_hash, "held_out_fold": args.fold, "queries": "validation lesions of the fold's training "
               "folds (never trained on)", "n_index": int(len(fit)), "n_validation": int(len(val)),
@@ -289,7 +288,7 @@ def main() -> int:
                            f"scored on the other, both ways, mean shown. Rules: 'floor' = best balanced accuracy "
                            f"with accuracy >= {ACCURACY_FLOOR}; 'melanoma' = the same among settings with melanoma "
                            f"recall >= {MEL_RECALL_TARGET} on the choosing half",
-              "embed_seconds_8_views": round(embed_seconds), "threads": args.threads, "results": results}
+              "embed_seconds": embed_seconds, "views": args.views, "threads": args.threads, "results": results}
     out = (HELDOUT / f"levers-fold{args.fold}{args.tag}-validation.json" if model == committed
            else model.with_name(f"levers-{model.stem}{args.tag}-validation.json"))
     out.write_text(json.dumps(report, indent=1), encoding="utf-8")

@@ -25,8 +25,7 @@ def panel(reports: list[dict], rule: str = "floor") -> dict[str, np.ndarray]:
         for row in report["results"]:
             if row["rule"] != rule or row.get("member") is None:
                 continue
-            lever = row["lever"].split(": ", 1)[1]
-            scores[lever].append((row["accuracy"], row["balanced_accuracy"], row["mel_recall"]))
+            scores[row["lever"]].append((row["accuracy"], row["balanced_accuracy"], row["mel_recall"]))
     return {lever: np.array(rows) for lever, rows in scores.items()}
 
 
