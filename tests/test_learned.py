@@ -322,3 +322,24 @@ def test_the_lever_panel_averages_each_lever_over_member_networks_only():
     table = lever_panel.panel(reports)
     assert list(table) == ["views"] and table["views"].shape == (4, 3)
     np.testing.assert_allclose(table["views"].mean(axis=0), [0.75, 0.65, 0.55])
+
+
+def test_the_training_objective_weighs_every_diagnosis_alike_unless_melanoma_is_weighted_up():
+    """train_embedding.objective_weights: square-root sampling times square-root class weights gives each
+    diagnosis the same share of the expected loss; --melanoma-weight 2 doubles melanoma's share only."""
+    sys.path.insert(0, str(ROOT / "training"))
+    import train_embedding as te
+
+    labels = np.repeat(np.arange(len(te.DX_CODES)), [30, 50, 110, 10, 110, 670, 14])  # HAM10000-like counts
+
+    def shares(melanoma_weight):
+        p, w = te.objective_weights(labels, melanoma_weight)
+        assert p.sum() == pytest.approx(1.0)
+        return np.bincount(labels, weights=p * w[labels])
+
+    balanced = shares(1.0)
+    np.testing.assert_allclose(balanced, balanced[0])
+    weighted = shares(2.0)
+    mel = te.DX_CODES.index("mel")
+    assert weighted[mel] == pytest.approx(2 * balanced[mel])
+    np.testing.assert_allclose(np.delete(weighted, mel), np.delete(balanced, mel))

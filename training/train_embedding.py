@@ -81,6 +81,7 @@ LABEL_SMOOTHING = 0.1
 OUTER_FOLDS, OUTER_SEED = learned.HELD_OUT_FOLDS, learned.HELD_OUT_SEED
 VAL_FOLDS, VAL_SEED = 8, 1
 N_CLASSES = len(DX_CODES)
+MEL = DX_CODES.index("mel")
 ACCURACY_FLOOR = 0.78  # issue 6: balanced accuracy >= 0.66 *with* accuracy >= 0.78
 # The training objective. "ce": the cosine classifier's cross-entropy alone. "ce+neighbours": plus a
 # supervised contrastive term on the L2-normalised pooled features, the very space dermview searches
@@ -405,13 +406,30 @@ def neighbour_loss(points, y, temperature: float = NEIGHBOUR_TEMPERATURE):
     return per_anchor.mean() if bool(has.any()) else points.sum() * 0.0
 
 
+def objective_weights(train_labels: np.ndarray, melanoma_weight: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """(each training image's sampling probability (N,), each class's cross-entropy weight (C,)) for the
+    training images' labels (N,): square-root class-balanced sampling times square-root class weights,
+    so every diagnosis weighs the same in the expected loss (melanoma ``melanoma_weight`` times that)."""
+    counts = np.bincount(train_labels, minlength=N_CLASSES).astype(float)
+    present = counts > 0
+    inv_sqrt = np.where(present, 1.0 / np.sqrt(np.maximum(counts, 1)), 0.0)
+    sample_p = inv_sqrt[train_labels]
+    sample_p /= sample_p.sum()
+    class_weight = inv_sqrt / (inv_sqrt[present] * counts[present]).sum() * counts[present].sum()
+    class_weight[MEL] *= melanoma_weight
+    return sample_p, class_weight
+
+
 def train(acts: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, *, steps: int, batch: int, seed: int,
           image_size: int, log_every: int = 25, checkpoint: Path | None = None, checkpoint_every: int = 100,
-          stop_after: int | None = None, loss_kind: str = "ce", arch: Architecture = RECIPE):
+          stop_after: int | None = None, loss_kind: str = "ce", arch: Architecture = RECIPE,
+          melanoma_weight: float = 1.0):
     """Train the late blocks; with ``checkpoint``, resumable: every ``checkpoint_every`` steps the
     weights, the optimiser and both random generators are saved there, and a run started again with
     the same arguments continues from the last one (the same batches as an uninterrupted run).
-    ``stop_after``: end this sitting after that step (checkpointed); returns None then."""
+    ``stop_after``: end this sitting after that step (checkpointed); returns None then.
+    ``melanoma_weight``: melanoma's weight in the cross-entropy multiplied by this, on top of the
+    balanced objective (a missed melanoma costs more than a missed naevus)."""
     import torch
     import torch.nn.functional as F
 
@@ -419,12 +437,7 @@ def train(acts: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, *, steps:
     rng = np.random.default_rng(seed + 1)
     _, late, classifier, Full = build_modules(image_size, arch)
     late.to(memory_format=torch.channels_last)
-    counts = np.bincount(labels[train_idx], minlength=N_CLASSES).astype(float)
-    present = counts > 0
-    inv_sqrt = np.where(present, 1.0 / np.sqrt(np.maximum(counts, 1)), 0.0)
-    sample_p = inv_sqrt[labels[train_idx]]
-    sample_p /= sample_p.sum()
-    class_weight = inv_sqrt / (inv_sqrt[present] * counts[present]).sum() * counts[present].sum()
+    sample_p, class_weight = objective_weights(labels[train_idx], melanoma_weight)
     class_weight = torch.tensor(class_weight, dtype=torch.float32)
 
     pretrained = [p for m in (late.blocks, late.head, late.bn) for p in m.parameters()]
@@ -668,7 +681,7 @@ def merge_only(members: list[Path], path: Path) -> int:
     writes (taken from the first member's, which must share the run's split and settings; the seed may
     differ, so that networks trained alike from different seeds make an ensemble)."""
     cards = [json.loads(m.with_suffix(".json").read_text(encoding="utf-8")) for m in members]
-    settings = ("held_out_fold", "held_out_split", "n_train_images", "steps", "batch", "copies")
+    settings = ("held_out_fold", "held_out_split", "n_train_images", "steps", "batch", "copies", "melanoma_weight")
     arch = Architecture.of_card(cards[0])
     for m, card in zip(members[1:], cards[1:]):
         if any(card.get(key) != cards[0].get(key) for key in settings) or Architecture.of_card(card) != arch:
@@ -711,6 +724,8 @@ def main(argv=None) -> int:
     parser.add_argument("--loss", choices=LOSSES, nargs="+", default=list(MEMBERS),
                         help="the training objective (see LOSSES); several: one network per objective, merged "
                              "into one model whose embedding is theirs side by side (default: %(default)s)")
+    parser.add_argument("--melanoma-weight", type=float, default=1.0,
+                        help="melanoma's weight in the loss multiplied by this (default 1: the balanced objective)")
     parser.add_argument("--stop-after", type=int, default=None, metavar="STEP",
                         help="end this sitting after that step; the same command without it resumes the run")
     parser.add_argument("--limit", type=int, default=None, help="use only this many images (smoke tests)")
@@ -787,11 +802,12 @@ def main(argv=None) -> int:
         # (A "ce" member keeps the key it had before there were members, so its checkpoints still count.)
         run_key = hashlib.sha256(json.dumps([arch.version, name, len(ids), args.steps, args.batch, args.copies,
                                              args.seed, args.limit] + ([] if loss == "ce" else [loss])
+                                            + ([] if args.melanoma_weight == 1 else [args.melanoma_weight])
                                             ).encode()).hexdigest()[:12]
         log.info("member %d/%d: loss %s", len(member_paths) + 1, len(args.loss), loss)
         trained = train(acts, labels, tr, steps=args.steps, batch=args.batch, seed=args.seed,
                         image_size=learned.INPUT_SIZE, checkpoint=work / f"checkpoint-{name}-{run_key}.pt",
-                        stop_after=args.stop_after, loss_kind=loss, arch=arch)
+                        stop_after=args.stop_after, loss_kind=loss, arch=arch, melanoma_weight=args.melanoma_weight)
         if trained is None:  # --stop-after: this sitting is over, the checkpoint holds the run
             return 0
         member = model_path if len(args.loss) == 1 else work / f"member-{name}-{run_key}.onnx"
@@ -812,7 +828,8 @@ def main(argv=None) -> int:
                "n_train_images": int(len(tr)),
                "trained_on": (f"all {len(ids)} available images" if args.holdout_fold is None else
                               f"all images except fold {args.holdout_fold}'s lesions and the validation lesions"),
-               "steps": args.steps, "batch": args.batch, "loss": " + ".join(args.loss), "copies": args.copies, "seed": args.seed,
+               "steps": args.steps, "batch": args.batch, "loss": " + ".join(args.loss),
+               "melanoma_weight": args.melanoma_weight, "copies": args.copies, "seed": args.seed,
                "threads": args.threads, "train_seconds": round(train_seconds), "k": 15, "prior_power": 0.5}
     if args.holdout_fold is not None and not args.no_test:
         report = evaluate_fold(archive, ids, labels, tr, va, te, model_path, classic=not args.skip_classic)
