@@ -103,6 +103,34 @@ def colour_texture(archive, image_ids, extractor) -> np.ndarray:
     return colour
 
 
+def embedded(archive, image_ids, extractor, fold: int, n_views: int):
+    """(views (N, n_views, D), colour-texture (N, F), the model's sha256[:16], seconds spent embedding or
+    None when the views came from the per-user cache) for ``image_ids`` (a fold's index then validation
+    images, in that order), cached per fold, model and number of views."""
+    import hashlib
+
+    from dermview.paths import user_dirs
+
+    model_hash = hashlib.sha256(extractor.info.path.read_bytes()).hexdigest()[:16]
+    cached = user_dirs().cache / "training" / f"levers-views-fold{fold}-{model_hash}-{n_views}.npy"
+    embed_seconds = None  # the views were read from the cache
+    if cached.is_file():
+        views = np.load(cached)
+    else:
+        started = time.perf_counter()
+        views = embed_views(archive, image_ids, extractor, n_views)
+        embed_seconds = round(time.perf_counter() - started)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cached, views)
+    colour_cache = cached.with_name(f"levers-colour-fold{fold}-{features.FEATURE_VERSION}.npy")
+    if colour_cache.is_file():
+        colour = np.load(colour_cache)
+    else:
+        colour = colour_texture(archive, image_ids, extractor)
+        np.save(colour_cache, colour)
+    return views, colour, model_hash, embed_seconds
+
+
 def pooled(views: np.ndarray, which: tuple[int, ...]) -> np.ndarray:
     mean = views[:, list(which)].astype(np.float32).mean(axis=1)
     return mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
@@ -202,30 +230,11 @@ def main() -> int:
     labels = dx_indices(meta["dx"].astype(str).to_numpy())
     groups = meta["lesion_id"].astype(str).to_numpy()
     fit, val, _test = splits(labels, groups, args.fold)  # the test fold is never read here
-    import hashlib
-
     extractor = learned.LearnedExtractor(model, threads=args.threads)
     if extractor.info.held_out_fold != args.fold:
         parser.error(f"{model.name} was trained without fold {extractor.info.held_out_fold}, not fold {args.fold}")
-    model_hash = hashlib.sha256(model.read_bytes()).hexdigest()[:16]
-    started = time.perf_counter()
-    from dermview.paths import user_dirs
-
-    cached = user_dirs().cache / "training" / f"levers-views-fold{args.fold}-{model_hash}-{args.views}.npy"
-    embed_seconds = None  # the views were read from the cache
-    if cached.is_file():
-        views = np.load(cached)
-    else:
-        views = embed_views(archive, np.concatenate([ids[fit], ids[val]]), extractor, args.views)
-        embed_seconds = round(time.perf_counter() - started)
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        np.save(cached, views)
-    colour_cache = cached.with_name(f"levers-colour-fold{args.fold}-{features.FEATURE_VERSION}.npy")
-    if colour_cache.is_file():
-        colour = np.load(colour_cache)
-    else:
-        colour = colour_texture(archive, np.concatenate([ids[fit], ids[val]]), extractor)
-        np.save(colour_cache, colour)
+    views, colour, model_hash, embed_seconds = embedded(archive, np.concatenate([ids[fit], ids[val]]), extractor,
+                                                        args.fold, args.views)
     colour_fit, colour_val = colour[: len(fit)], colour[len(fit):]
     fit_views, val_views = views[: len(fit)], views[len(fit):]
     y_fit, y_val = labels[fit], labels[val]

@@ -1,0 +1,159 @@
+"""Issue "sharper neighbours": two probes on a panel of networks (each member of seed-pair ensembles made
+with train_embedding --merge-only), on validation lesions only; no test fold is read.
+
+1. ImageNet features beside the shipped space: EfficientNet-Lite0 with its ImageNet weights alone (never
+   trained on the archive), its pooled features' kernel-LDA projection fitted on the index and appended
+   at length w, as the colour-texture features are (another description that may make other mistakes).
+   k and the vote correction are chosen on one half of the validation lesions and scored on the other
+   (inference_levers.cross_fitted).
+2. The frontier: every k x prior power x melanoma weight setting scored on *all* of a network's
+   validation lesions, nothing held back for choosing (so optimistic): the best melanoma recall with
+   accuracy >= 0.78 and balanced accuracy >= 0.70, i.e. whether any vote setting of that network could
+   meet the issue's target.
+
+    .venv/bin/python training/panel_probes.py --archive ../shared/data/ham10000 \\
+        --model 0=W/ens/dermview-embedding-fold0.onnx --model 2=W/ens/dermview-embedding-fold2.onnx --tag=-seeds01
+
+Writes training/heldout/probes<tag>-validation.json and prints one line per network and probe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from itertools import product
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "training"))
+
+from dermview.archive import open_archive  # noqa: E402
+from dermview.archive.codes import dx_indices  # noqa: E402
+from dermview.model import learned  # noqa: E402
+from dermview.model.knn import K_CHOICES, PRIOR_POWER_CHOICES, class_prior, decide, nearest  # noqa: E402
+from dermview.model.metrics import metrics  # noqa: E402
+from dermview.model.projection import fit_combined  # noqa: E402
+from inference_levers import HELDOUT, MEL_RECALL_TARGET, MEL_WEIGHTS, cross_fitted, embedded, pooled, shares_for  # noqa: E402
+from train_embedding import ACCURACY_FLOOR, splits  # noqa: E402
+
+IMAGENET_WEIGHTS = (0.25, 0.5, 0.75)
+BALANCED_TARGET = 0.70
+
+
+def imagenet_extractor(work: Path, threads: int) -> learned.LearnedExtractor:
+    """Lite0 with its ImageNet weights and no training, exported like a trained network (float16 weights,
+    pooled 1280 features), with a sidecar so that LearnedExtractor reads it."""
+    import train_embedding as te
+
+    path = work / "imagenet-lite0.onnx"
+    if not path.is_file():
+        _, late, _, Full = te.build_modules(learned.INPUT_SIZE)
+        te.export_member(late.eval(), Full, path)
+        path.with_suffix(".json").write_text(json.dumps(
+            {"version": te.RECIPE.version + "+imagenet-only", "input_size": learned.INPUT_SIZE,
+             "embedding_dim": 1280, "held_out_fold": None, "k": 15, "prior_power": 0.5}), encoding="utf-8")
+    return learned.LearnedExtractor(path, threads=threads)
+
+
+def beside(head: np.ndarray, tail: np.ndarray, weight: float, y_fit: np.ndarray) -> np.ndarray:
+    """(N, D) ``head`` with ``tail``'s kernel-LDA projection, fitted on the first len(y_fit) rows (the
+    index), appended at length ``weight`` (what the learned similarity does with colour-texture)."""
+    n = len(y_fit)
+    space = fit_combined(np.hstack([head[:n], tail[:n]]), y_fit, passthrough=head.shape[1], tail_weight=weight)
+    return space.transform(np.hstack([head, tail]))
+
+
+def frontier(y_fit, idx, dist, y_val) -> dict:
+    """The best melanoma recall over the vote settings that keep accuracy and balanced accuracy at target,
+    scored on every validation image (optimistic)."""
+    prior = class_prior(y_fit)
+    best = None
+    for k, power, w in product(K_CHOICES, PRIOR_POWER_CHOICES, MEL_WEIGHTS):
+        m = metrics(y_val, decide(shares_for(y_fit, idx[:, :k], dist[:, :k], prior, power, w)))
+        row = {"mel_recall": m["per_class"]["mel"]["recall"], "accuracy": m["accuracy"],
+               "balanced_accuracy": m["balanced_accuracy"], "k": k, "prior_power": power, "mel_weight": w}
+        at_target = m["accuracy"] >= ACCURACY_FLOOR and m["balanced_accuracy"] >= BALANCED_TARGET
+        if at_target and (best is None or (row["mel_recall"], row["balanced_accuracy"])
+                          > (best["mel_recall"], best["balanced_accuracy"])):
+            best = row
+    return best or {"mel_recall": None}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--archive", required=True)
+    parser.add_argument("--model", action="append", required=True, metavar="FOLD=ONNX",
+                        help="a seed ensemble trained without FOLD (repeat for each split)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--tag", default="", help="appended to the report's name")
+    parser.add_argument("--work-dir", type=Path, default=None, help="where the ImageNet-only network goes")
+    args = parser.parse_args()
+    archive = open_archive(args.archive)
+    meta = archive.metadata[archive.metadata["available"]]
+    ids = meta["image_id"].astype(str).to_numpy()
+    labels = dx_indices(meta["dx"].astype(str).to_numpy())
+    groups = meta["lesion_id"].astype(str).to_numpy()
+    from dermview.paths import user_dirs
+
+    work = args.work_dir or user_dirs().cache / "training"
+    work.mkdir(parents=True, exist_ok=True)
+    imagenet = imagenet_extractor(work, args.threads)
+    rows = []
+    for spec in args.model:
+        fold_text, _, path = spec.partition("=")
+        fold, model = int(fold_text), Path(path)
+        fit, val, _test = splits(labels, groups, fold)  # the test fold is never read here
+        extractor = learned.LearnedExtractor(model, threads=args.threads)
+        if extractor.info.held_out_fold != fold:
+            parser.error(f"{model.name} was trained without fold {extractor.info.held_out_fold}, not fold {fold}")
+        image_ids = np.concatenate([ids[fit], ids[val]])
+        views, colour, _, _ = embedded(archive, image_ids, extractor, fold, 2)
+        im_views, _, _, _ = embedded(archive, image_ids, imagenet, fold, 1)  # (cached per fold: the images differ)
+        n = len(fit)
+        y_fit, y_val = labels[fit], labels[val]
+        im = pooled(im_views, (0,))
+        members = extractor.info.card.get("members", [{"seed": extractor.info.card.get("seed")}])
+        width = views.shape[2] // len(members)
+
+        for number, member in enumerate(members):
+            embedding = pooled(views[:, :, number * width:(number + 1) * width], (0,))
+            shipped = beside(embedding, colour, learned.COLOUR_WEIGHT, y_fit)
+            spaces = [("shipped (embedding + colour-texture)", shipped)]
+            spaces += [(f"shipped + ImageNet features, weight {w:g}", beside(shipped, im, w, y_fit)) for w in IMAGENET_WEIGHTS]
+            for name, points in spaces:
+                mean, chosen = cross_fitted(y_fit, groups[fit], points[:n], points[n:], y_val, groups[val], False,
+                                            mel_weights=False)
+                row = {"probe": "imagenet", "fold": fold, "member": number + 1, "seed": member.get("seed"),
+                       "space": name, **mean, "chosen": chosen}
+                if points is shipped:
+                    idx, dist = nearest(points[:n], points[n:], max(K_CHOICES))
+                    row["frontier"] = frontier(y_fit, idx, dist, y_val)
+                rows.append(row)
+                print(f"fold {fold} seed {row['seed']}: {name:<44} acc {mean['accuracy']:.3f}  "
+                      f"bal {mean['balanced_accuracy']:.3f}  mel recall {mean['mel_recall']:.3f}"
+                      + (f"  | frontier: mel recall {row['frontier']['mel_recall']}" if "frontier" in row else ""),
+                      flush=True)
+    print("-- mean over the panel's networks")
+    for name in dict.fromkeys(r["space"] for r in rows):
+        these = [r for r in rows if r["space"] == name]
+        print(f"{name:<56} acc {np.mean([r['accuracy'] for r in these]):.3f}  "
+              f"bal {np.mean([r['balanced_accuracy'] for r in these]):.3f}  "
+              f"mel recall {np.mean([r['mel_recall'] for r in these]):.3f}  ({len(these)} networks)")
+    reached = [r["frontier"]["mel_recall"] for r in rows if "frontier" in r]
+    print(f"frontier (optimistic, all validation lesions): best melanoma recall at accuracy >= {ACCURACY_FLOOR} and "
+          f"balanced accuracy >= {BALANCED_TARGET}: {', '.join('none' if x is None else f'{x:.3f}' for x in reached)}; "
+          f"target {MEL_RECALL_TARGET}")
+    report = {"models": args.model, "queries": "validation lesions of each fold's training folds (never trained on)",
+              "imagenet_model": imagenet.info.version, "results": rows}
+    out = HELDOUT / f"probes{args.tag}-validation.json"
+    out.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
