@@ -83,6 +83,10 @@ def frontier(y_fit, idx, dist, y_val) -> dict:
     return best or {"mel_recall": None}
 
 
+def _text(recall: float | None) -> str:
+    return "none (no setting keeps both)" if recall is None else f"{recall:.3f}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--archive", required=True)
@@ -135,7 +139,7 @@ def main() -> int:
                 rows.append(row)
                 print(f"fold {fold} seed {row['seed']}: {name:<44} acc {mean['accuracy']:.3f}  "
                       f"bal {mean['balanced_accuracy']:.3f}  mel recall {mean['mel_recall']:.3f}"
-                      + (f"  | frontier: mel recall {row['frontier']['mel_recall']}" if "frontier" in row else ""),
+                      + (f"  | frontier: mel recall {_text(row['frontier']['mel_recall'])}" if "frontier" in row else ""),
                       flush=True)
     print("-- mean over the panel's networks")
     for name in dict.fromkeys(r["space"] for r in rows):
@@ -145,7 +149,7 @@ def main() -> int:
               f"mel recall {np.mean([r['mel_recall'] for r in these]):.3f}  ({len(these)} networks)")
     reached = [r["frontier"]["mel_recall"] for r in rows if "frontier" in r]
     print(f"frontier (optimistic, all validation lesions): best melanoma recall at accuracy >= {ACCURACY_FLOOR} and "
-          f"balanced accuracy >= {BALANCED_TARGET}: {', '.join('none' if x is None else f'{x:.3f}' for x in reached)}; "
+          f"balanced accuracy >= {BALANCED_TARGET}: {', '.join(map(_text, reached))}; "
           f"target {MEL_RECALL_TARGET}")
     report = {"models": args.model, "queries": "validation lesions of each fold's training folds (never trained on)",
               "imagenet_model": imagenet.info.version, "results": rows}
