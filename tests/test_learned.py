@@ -204,6 +204,8 @@ def test_training_stopped_and_resumed_ends_where_an_uninterrupted_run_does(tmp_p
         torch.testing.assert_close(a, b, msg=name)
     fresh, _ = te.train(acts, labels, np.arange(40), **{**run, "seed": 4})  # and the weights do depend on the run
     assert any(not torch.equal(a, b) for a, b in zip(whole.state_dict().values(), fresh.state_dict().values()))
+    mixed, _ = te.train(acts, labels, np.arange(40), **{**run, "mixup": 0.4})  # --mixup reaches the weights
+    assert any(not torch.equal(a, b) for a, b in zip(whole.state_dict().values(), mixed.state_dict().values()))
 
 
 @pytest.mark.slow
@@ -343,3 +345,28 @@ def test_the_training_objective_weighs_every_diagnosis_alike_unless_melanoma_is_
     mel = te.DX_CODES.index("mel")
     assert weighted[mel] == pytest.approx(2 * balanced[mel])
     np.testing.assert_allclose(np.delete(weighted, mel), np.delete(balanced, mel))
+
+
+def test_mixup_mixes_each_image_with_one_partner_and_leaves_the_recipe_untouched():
+    """train_embedding.mixup_pairs: alpha 0 (the recipe) mixes nothing and draws nothing from the run's
+    random generator, so its batches and checkpoints stay the same; alpha > 0 gives a weight in (0, 1)
+    and a permutation of the batch (every image mixed with exactly one partner)."""
+    sys.path.insert(0, str(ROOT / "training"))
+    import train_embedding as te
+
+    rng = np.random.default_rng(5)
+    before = rng.bit_generator.state
+    assert te.mixup_pairs(64, 0.0, rng) == (1.0, None)
+    assert rng.bit_generator.state == before
+
+    weights = []
+    for _ in range(200):
+        lam, partner = te.mixup_pairs(64, 0.4, rng)
+        assert partner is not None and sorted(partner) == list(range(64))
+        weights.append(lam)
+    weights = np.array(weights)
+    assert ((weights > 0) & (weights < 1)).all()
+    # Beta(0.4, 0.4) is U-shaped and symmetric: most weights near 0 or 1, their mean near 0.5.
+    assert abs(weights.mean() - 0.5) < 0.08 and ((weights < 0.2) | (weights > 0.8)).mean() > 0.5
+    with pytest.raises(SystemExit):
+        te.main(["--archive", "unused", "--mixup", "0.4", "--loss", "ce", "ce+neighbours"])

@@ -420,16 +420,28 @@ def objective_weights(train_labels: np.ndarray, melanoma_weight: float = 1.0) ->
     return sample_p, class_weight
 
 
+def mixup_pairs(batch: int, alpha: float, rng: np.random.Generator) -> tuple[float, np.ndarray | None]:
+    """(lam, partner (batch,)) for mixing a batch of frozen-block activations with a shuffled copy of
+    itself: x = lam * x + (1 - lam) * x[partner], and the loss weighs the two labels by lam and 1 - lam
+    (manifold mixup on the cached activations, the only augmentation that costs no caching). lam is
+    drawn from Beta(alpha, alpha); ``alpha`` 0 mixes nothing and draws nothing from ``rng``, so that the
+    recipe's batches stay exactly what they were."""
+    if alpha <= 0:
+        return 1.0, None
+    return float(rng.beta(alpha, alpha)), rng.permutation(batch)
+
+
 def train(acts: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, *, steps: int, batch: int, seed: int,
           image_size: int, log_every: int = 25, checkpoint: Path | None = None, checkpoint_every: int = 100,
           stop_after: int | None = None, loss_kind: str = "ce", arch: Architecture = RECIPE,
-          melanoma_weight: float = 1.0):
+          melanoma_weight: float = 1.0, mixup: float = 0.0):
     """Train the late blocks; with ``checkpoint``, resumable: every ``checkpoint_every`` steps the
     weights, the optimiser and both random generators are saved there, and a run started again with
     the same arguments continues from the last one (the same batches as an uninterrupted run).
     ``stop_after``: end this sitting after that step (checkpointed); returns None then.
     ``melanoma_weight``: melanoma's weight in the cross-entropy multiplied by this, on top of the
-    balanced objective (a missed melanoma costs more than a missed naevus)."""
+    balanced objective (a missed melanoma costs more than a missed naevus).
+    ``mixup``: Beta(mixup, mixup) mixing of each batch's activations and labels (mixup_pairs); 0: none."""
     import torch
     import torch.nn.functional as F
 
@@ -477,9 +489,15 @@ def train(acts: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, *, steps:
             x = torch.flip(x, dims=(3,))
         x = x.contiguous(memory_format=torch.channels_last)
         y = torch.from_numpy(labels[pick].astype(np.int64))
+        lam, partner = mixup_pairs(batch, mixup, rng)
+        if partner is not None:
+            x = lam * x + (1 - lam) * x[torch.from_numpy(partner)]
         pooled = late.pooled(x)
         logits = classifier(late.embedding_head(pooled))
         loss = F.cross_entropy(logits, y, weight=class_weight, label_smoothing=LABEL_SMOOTHING)
+        if partner is not None:
+            loss = lam * loss + (1 - lam) * F.cross_entropy(logits, y[torch.from_numpy(partner)], weight=class_weight,
+                                                            label_smoothing=LABEL_SMOOTHING)
         if loss_kind == "ce+neighbours":
             loss = loss + NEIGHBOUR_WEIGHT * neighbour_loss(F.normalize(pooled, dim=1), y)
         opt.zero_grad(set_to_none=True)
@@ -681,7 +699,8 @@ def merge_only(members: list[Path], path: Path) -> int:
     writes (taken from the first member's, which must share the run's split and settings; the seed may
     differ, so that networks trained alike from different seeds make an ensemble)."""
     cards = [json.loads(m.with_suffix(".json").read_text(encoding="utf-8")) for m in members]
-    settings = ("held_out_fold", "held_out_split", "n_train_images", "steps", "batch", "copies", "melanoma_weight")
+    settings = ("held_out_fold", "held_out_split", "n_train_images", "steps", "batch", "copies", "melanoma_weight",
+                "mixup")
     arch = Architecture.of_card(cards[0])
     for m, card in zip(members[1:], cards[1:]):
         if any(card.get(key) != cards[0].get(key) for key in settings) or Architecture.of_card(card) != arch:
@@ -726,6 +745,9 @@ def main(argv=None) -> int:
                              "into one model whose embedding is theirs side by side (default: %(default)s)")
     parser.add_argument("--melanoma-weight", type=float, default=1.0,
                         help="melanoma's weight in the loss multiplied by this (default 1: the balanced objective)")
+    parser.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+                        help="mix each batch's cached activations and labels with Beta(ALPHA, ALPHA) weights "
+                             "(default 0: no mixing; only with --loss ce)")
     parser.add_argument("--stop-after", type=int, default=None, metavar="STEP",
                         help="end this sitting after that step; the same command without it resumes the run")
     parser.add_argument("--limit", type=int, default=None, help="use only this many images (smoke tests)")
@@ -745,6 +767,8 @@ def main(argv=None) -> int:
                              "evaluate it later, once, with --evaluate-only when every choice is fixed")
     args = parser.parse_args(argv)
     arch = Architecture(args.backbone, args.cut)
+    if args.mixup < 0 or (args.mixup > 0 and args.loss != ["ce"]):
+        parser.error("--mixup takes a positive alpha, and only with --loss ce")
     if not 1 <= arch.cut < arch.blocks:
         parser.error(f"--cut must be between 1 and {arch.blocks - 1} for {arch.backbone}")
 
@@ -803,11 +827,13 @@ def main(argv=None) -> int:
         run_key = hashlib.sha256(json.dumps([arch.version, name, len(ids), args.steps, args.batch, args.copies,
                                              args.seed, args.limit] + ([] if loss == "ce" else [loss])
                                             + ([] if args.melanoma_weight == 1 else [args.melanoma_weight])
+                                            + ([] if args.mixup == 0 else [f"mixup{args.mixup:g}"])
                                             ).encode()).hexdigest()[:12]
         log.info("member %d/%d: loss %s", len(member_paths) + 1, len(args.loss), loss)
         trained = train(acts, labels, tr, steps=args.steps, batch=args.batch, seed=args.seed,
                         image_size=learned.INPUT_SIZE, checkpoint=work / f"checkpoint-{name}-{run_key}.pt",
-                        stop_after=args.stop_after, loss_kind=loss, arch=arch, melanoma_weight=args.melanoma_weight)
+                        stop_after=args.stop_after, loss_kind=loss, arch=arch, melanoma_weight=args.melanoma_weight,
+                        mixup=args.mixup)
         if trained is None:  # --stop-after: this sitting is over, the checkpoint holds the run
             return 0
         member = model_path if len(args.loss) == 1 else work / f"member-{name}-{run_key}.onnx"
@@ -829,7 +855,7 @@ def main(argv=None) -> int:
                "trained_on": (f"all {len(ids)} available images" if args.holdout_fold is None else
                               f"all images except fold {args.holdout_fold}'s lesions and the validation lesions"),
                "steps": args.steps, "batch": args.batch, "loss": " + ".join(args.loss),
-               "melanoma_weight": args.melanoma_weight, "copies": args.copies, "seed": args.seed,
+               "melanoma_weight": args.melanoma_weight, "mixup": args.mixup, "copies": args.copies, "seed": args.seed,
                "threads": args.threads, "train_seconds": round(train_seconds), "k": 15, "prior_power": 0.5}
     if args.holdout_fold is not None and not args.no_test:
         report = evaluate_fold(archive, ids, labels, tr, va, te, model_path, classic=not args.skip_classic)
