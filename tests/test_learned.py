@@ -370,3 +370,21 @@ def test_mixup_mixes_each_image_with_one_partner_and_leaves_the_recipe_untouched
     assert abs(weights.mean() - 0.5) < 0.08 and ((weights < 0.2) | (weights > 0.8)).mean() > 0.5
     with pytest.raises(SystemExit):
         te.main(["--archive", "unused", "--mixup", "0.4", "--loss", "ce", "ce+neighbours"])
+
+
+def test_the_targets_rule_takes_the_most_melanomas_among_settings_that_keep_both_other_targets():
+    """inference_levers.rule_key("targets"): accuracy >= 0.78 and balanced accuracy >= 0.70 first, then
+    melanoma recall; where no setting keeps both, the floor rule (best balanced accuracy at the floor)."""
+    sys.path.insert(0, str(ROOT / "training"))
+    import inference_levers as il
+
+    def m(acc, bal, mel):
+        return {"accuracy": acc, "balanced_accuracy": bal, "per_class": {"mel": {"recall": mel}}}
+
+    settings = {"sharp": m(0.80, 0.76, 0.58), "melanoma": m(0.785, 0.71, 0.66), "too low": m(0.77, 0.74, 0.75),
+                "unbalanced": m(0.82, 0.69, 0.70)}
+    best = max(settings, key=lambda name: il.rule_key(settings[name], "targets"))
+    assert best == "melanoma"
+    assert max(settings, key=lambda name: il.rule_key(settings[name], "floor")) == "sharp"
+    del settings["melanoma"], settings["sharp"]  # none keeps both: the floor rule decides
+    assert max(settings, key=lambda name: il.rule_key(settings[name], "targets")) == "unbalanced"

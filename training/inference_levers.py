@@ -53,6 +53,7 @@ from train_embedding import ACCURACY_FLOOR, splits  # noqa: E402
 MEL = DX_CODES.index("mel")
 MEL_WEIGHTS = (1.0, 1.25, 1.5, 2.0, 3.0)
 MEL_RECALL_TARGET = 0.65  # the issue's target; the second rule asks for it on the choosing half
+BALANCED_TARGET = 0.70  # the issue's balanced-accuracy target (with accuracy >= ACCURACY_FLOOR)
 HELDOUT = ROOT / "training" / "heldout"
 
 
@@ -161,8 +162,13 @@ def shares_for(labels_fit, idx, dist, prior, power, mel_weight):
 
 def rule_key(m: dict, rule: str) -> tuple:
     """How a setting ranks. "floor": train_embedding's rule (the best balanced accuracy with accuracy at
-    the floor). "melanoma": the same, among settings that also reach the melanoma recall target."""
+    the floor). "melanoma": the same, among settings that also reach the melanoma recall target.
+    "targets": the issue's three targets read in order: among settings with accuracy at the floor and
+    balanced accuracy at its target, the best melanoma recall (then "floor" where none reaches both)."""
     at_floor = m["accuracy"] >= ACCURACY_FLOOR
+    if rule == "targets":
+        both = at_floor and m["balanced_accuracy"] >= BALANCED_TARGET
+        return (both, m["per_class"]["mel"]["recall"] if both else -1.0) + rule_key(m, "floor")
     mel_ok = rule != "melanoma" or m["per_class"]["mel"]["recall"] >= MEL_RECALL_TARGET
     return (at_floor and mel_ok, at_floor, m["balanced_accuracy"] if at_floor else
             (m["accuracy"] + m["balanced_accuracy"]) / 2)

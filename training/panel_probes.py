@@ -37,11 +37,11 @@ from dermview.model import learned  # noqa: E402
 from dermview.model.knn import K_CHOICES, PRIOR_POWER_CHOICES, class_prior, decide, nearest  # noqa: E402
 from dermview.model.metrics import metrics  # noqa: E402
 from dermview.model.projection import fit_combined  # noqa: E402
-from inference_levers import HELDOUT, MEL_RECALL_TARGET, MEL_WEIGHTS, cross_fitted, embedded, pooled, shares_for  # noqa: E402
+from inference_levers import (BALANCED_TARGET, HELDOUT, MEL_RECALL_TARGET, MEL_WEIGHTS, cross_fitted,  # noqa: E402
+                              embedded, pooled, shares_for)
 from train_embedding import ACCURACY_FLOOR, splits  # noqa: E402
 
 IMAGENET_WEIGHTS = (0.25, 0.5, 0.75)
-BALANCED_TARGET = 0.70
 
 
 def imagenet_extractor(work: Path, threads: int) -> learned.LearnedExtractor:
@@ -136,10 +136,17 @@ def main() -> int:
                 if points is shipped:
                     idx, dist = nearest(points[:n], points[n:], max(K_CHOICES))
                     row["frontier"] = frontier(y_fit, idx, dist, y_val)
+                    # k and prior power (the vote the app has) chosen by the targets instead of
+                    # the floor rule, cross-fitted like the rows themselves
+                    targets, chosen_t = cross_fitted(y_fit, groups[fit], points[:n], points[n:], y_val, groups[val],
+                                                     False, mel_weights=False, rule="targets")
+                    row["targets_rule"] = {**targets, "chosen": chosen_t}
                 rows.append(row)
                 print(f"fold {fold} seed {row['seed']}: {name:<44} acc {mean['accuracy']:.3f}  "
                       f"bal {mean['balanced_accuracy']:.3f}  mel recall {mean['mel_recall']:.3f}"
-                      + (f"  | frontier: mel recall {_text(row['frontier']['mel_recall'])}" if "frontier" in row else ""),
+                      + (f"  | frontier: mel recall {_text(row['frontier']['mel_recall'])}  | chosen by the targets: "
+                         f"acc {row['targets_rule']['accuracy']:.3f}  bal {row['targets_rule']['balanced_accuracy']:.3f}  "
+                         f"mel recall {row['targets_rule']['mel_recall']:.3f}" if "frontier" in row else ""),
                       flush=True)
     print("-- mean over the panel's networks")
     for name in dict.fromkeys(r["space"] for r in rows):
