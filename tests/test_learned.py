@@ -286,7 +286,7 @@ def test_networks_trained_alike_from_different_seeds_merge_and_others_are_refuse
     sys.path.insert(0, str(ROOT / "training"))
     import train_embedding as te
 
-    def member(name, seed, steps=1200):
+    def member(name, seed, steps=1200, **settings):
         weights = np.random.default_rng(seed).standard_normal((6, 4)).astype(np.float32)
         graph = helper.make_graph([helper.make_node("MatMul", ["image", "w"], ["embedding"])], "member",
                                   [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 6])],
@@ -295,7 +295,7 @@ def test_networks_trained_alike_from_different_seeds_merge_and_others_are_refuse
         path = tmp_path / f"{name}.onnx"
         onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
         card = {"version": "x", "held_out_fold": 0, "held_out_split": {"folds": 5}, "n_train_images": 7000,
-                "steps": steps, "batch": 64, "copies": 6, "seed": seed, "loss": "ce", "train_seconds": 60}
+                "steps": steps, "batch": 64, "copies": 6, "seed": seed, "loss": "ce", "train_seconds": 60, **settings}
         path.with_suffix(".json").write_text(json.dumps(card), encoding="utf-8")
         return path
 
@@ -307,6 +307,10 @@ def test_networks_trained_alike_from_different_seeds_merge_and_others_are_refuse
     assert card["version"] == "effnet-lite0-cut8-192-v1+ce+ce+pooled2560"
     with pytest.raises(SystemExit, match="was not trained like"):
         te.merge_only([a, member("c", 2, steps=2400)], tmp_path / "other.onnx")
+    # a card written before --melanoma-weight and --mixup existed was trained without them
+    assert te.merge_only([a, member("d", 3, melanoma_weight=1.0, mixup=0.0)], tmp_path / "old-and-new.onnx") == 0
+    with pytest.raises(SystemExit, match="was not trained like"):
+        te.merge_only([a, member("e", 4, mixup=0.4)], tmp_path / "mixed.onnx")
 
 
 def test_the_lever_panel_averages_each_lever_over_member_networks_only():

@@ -469,6 +469,9 @@ def train(acts: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, *, steps:
         torch.set_rng_state(state["torch_rng"])
         first = state["step"]
         log.info("resuming from %s at step %d/%d", checkpoint, first, steps)
+    def cross_entropy(logits, target):
+        return F.cross_entropy(logits, target, weight=class_weight, label_smoothing=LABEL_SMOOTHING)
+
     late.train()
     classifier.train()
     start = time.perf_counter()
@@ -491,13 +494,12 @@ def train(acts: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, *, steps:
         y = torch.from_numpy(labels[pick].astype(np.int64))
         lam, partner = mixup_pairs(batch, mixup, rng)
         if partner is not None:
-            x = lam * x + (1 - lam) * x[torch.from_numpy(partner)]
+            partner_t = torch.from_numpy(partner)
+            x = lam * x + (1 - lam) * x[partner_t]
         pooled = late.pooled(x)
         logits = classifier(late.embedding_head(pooled))
-        loss = F.cross_entropy(logits, y, weight=class_weight, label_smoothing=LABEL_SMOOTHING)
-        if partner is not None:
-            loss = lam * loss + (1 - lam) * F.cross_entropy(logits, y[torch.from_numpy(partner)], weight=class_weight,
-                                                            label_smoothing=LABEL_SMOOTHING)
+        loss = (cross_entropy(logits, y) if partner is None else
+                lam * cross_entropy(logits, y) + (1 - lam) * cross_entropy(logits, y[partner_t]))
         if loss_kind == "ce+neighbours":
             loss = loss + NEIGHBOUR_WEIGHT * neighbour_loss(F.normalize(pooled, dim=1), y)
         opt.zero_grad(set_to_none=True)
@@ -701,9 +703,14 @@ def merge_only(members: list[Path], path: Path) -> int:
     cards = [json.loads(m.with_suffix(".json").read_text(encoding="utf-8")) for m in members]
     settings = ("held_out_fold", "held_out_split", "n_train_images", "steps", "batch", "copies", "melanoma_weight",
                 "mixup")
+    before_the_flag = {"melanoma_weight": 1.0, "mixup": 0.0}  # what a card written before that setting existed means
+
+    def setting(card: dict, key: str):
+        return card.get(key, before_the_flag.get(key))
+
     arch = Architecture.of_card(cards[0])
     for m, card in zip(members[1:], cards[1:]):
-        if any(card.get(key) != cards[0].get(key) for key in settings) or Architecture.of_card(card) != arch:
+        if any(setting(card, key) != setting(cards[0], key) for key in settings) or Architecture.of_card(card) != arch:
             raise SystemExit(f"{m} was not trained like {members[0]} (compare {', '.join(settings)}, backbone, cut).")
     losses = [card.get("loss", "ce") for card in cards]
     merge_members(members, path)
