@@ -52,6 +52,15 @@ CUT = 8  # blocks before this one stay frozen (--cut tries another)
 BACKBONES = {"lite0": 16, "lite1": 21}
 
 
+# What a sidecar written before a setting existed means: the recipe as it was then.
+CARD_DEFAULTS = {"backbone": "lite0", "cut": CUT, "melanoma_weight": 1.0, "mixup": 0.0}
+
+
+def card_setting(card: dict, key: str):
+    """A training setting as a sidecar records it, or as the recipe had it before the setting was recorded."""
+    return card.get(key, CARD_DEFAULTS.get(key))
+
+
 @dataclass(frozen=True)
 class Architecture:
     """Which network is trained and where it is cut: blocks before ``cut`` stay frozen (their output is
@@ -71,7 +80,7 @@ class Architecture:
     @classmethod
     def of_card(cls, card: dict) -> Architecture:
         """The architecture a sidecar records (cards written before --backbone and --cut: the recipe's)."""
-        return cls(card.get("backbone", "lite0"), card.get("cut", CUT))
+        return cls(card_setting(card, "backbone"), card_setting(card, "cut"))
 
 
 RECIPE = Architecture()
@@ -703,14 +712,9 @@ def merge_only(members: list[Path], path: Path) -> int:
     cards = [json.loads(m.with_suffix(".json").read_text(encoding="utf-8")) for m in members]
     settings = ("held_out_fold", "held_out_split", "n_train_images", "steps", "batch", "copies", "melanoma_weight",
                 "mixup")
-    before_the_flag = {"melanoma_weight": 1.0, "mixup": 0.0}  # what a card written before that setting existed means
-
-    def setting(card: dict, key: str):
-        return card.get(key, before_the_flag.get(key))
-
     arch = Architecture.of_card(cards[0])
     for m, card in zip(members[1:], cards[1:]):
-        if any(setting(card, key) != setting(cards[0], key) for key in settings) or Architecture.of_card(card) != arch:
+        if any(card_setting(card, key) != card_setting(cards[0], key) for key in settings) or Architecture.of_card(card) != arch:
             raise SystemExit(f"{m} was not trained like {members[0]} (compare {', '.join(settings)}, backbone, cut).")
     losses = [card.get("loss", "ce") for card in cards]
     merge_members(members, path)
