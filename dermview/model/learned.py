@@ -27,7 +27,7 @@ from ..errors import DermviewError
 from . import features
 
 MODEL_NAME = "dermview-embedding"
-INPUT_SIZE = 192  # square; the archive's 200x150 images hold no detail beyond this
+INPUT_SIZE = 192  # square, unless the model's sidecar says otherwise (a network trained on another size)
 # EfficientNet-Lite's ImageNet weights come from TensorFlow, which scales pixels as (x - 127) / 128.
 PIXEL_OFFSET = 127.0
 PIXEL_SCALE = 128.0
@@ -46,11 +46,11 @@ COLOUR_WEIGHT = 0.5
 ENV_MODEL = "DERMVIEW_EMBEDDING_MODEL"  # points dermview at another .onnx (tests, retrained models)
 
 
-def prepare_image(image: Image.Image) -> np.ndarray:
-    """The whole image, squashed to INPUT_SIZE x INPUT_SIZE RGB (uint8, HWC)."""
+def prepare_image(image: Image.Image, size: int = INPUT_SIZE) -> np.ndarray:
+    """The whole image, squashed to (size, size, 3) RGB uint8."""
     if image.mode != "RGB":
         image = image.convert("RGB")
-    return np.asarray(image.resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR), np.uint8)
+    return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR), np.uint8)
 
 
 def to_network_input(batch: np.ndarray) -> np.ndarray:
@@ -92,6 +92,7 @@ class ModelInfo:
     held_out_fold: int | None
     held_out: dict | None  # metrics on held-out lesions, from the training run's report
     card: dict
+    input_size: int = INPUT_SIZE  # the square the network reads
 
 
 def _file_digest(path: Path) -> str:
@@ -110,7 +111,8 @@ def _read_info(path: Path, mtime_ns: int, size: int) -> ModelInfo:
     return ModelInfo(path=path, version=f"{card.get('version', 'unversioned')}-{_file_digest(path)}",
                      k=int(card.get("k", 15)), prior_power=float(card.get("prior_power", 0.5)),
                      trained_on="all" if fold is None else f"fold {fold} held out",
-                     held_out_fold=fold, held_out=card.get("held_out_metrics"), card=card)
+                     held_out_fold=fold, held_out=card.get("held_out_metrics"), card=card,
+                     input_size=int(card.get("input_size", INPUT_SIZE)))
 
 
 def model_info(path: Path | None = None) -> ModelInfo:
@@ -192,7 +194,7 @@ class LearnedExtractor:
     """
 
     name = "learned"
-    draft_size = (INPUT_SIZE, INPUT_SIZE)  # also more than the colour-texture features need (96x72)
+    draft_size: tuple[int, int]  # the network's input square: more than the colour-texture features need (96x72)
     batch_size = 32
     description = "learned dermoscopy embedding with colour-texture features"
     projected = True  # the colour-texture part's projection is fitted on the archive
@@ -202,6 +204,8 @@ class LearnedExtractor:
     def __init__(self, path: Path | None = None, threads: int | None = None):
         self.info = model_info(path)
         self.version = f"{self.info.version}+colour-{features.FEATURE_VERSION}-w{COLOUR_WEIGHT:g}"
+        self.input_size = self.info.input_size
+        self.draft_size = (self.input_size, self.input_size)
         self.passthrough = int(self.info.card.get("embedding_dim", 1280))  # the embedding's columns
         self.colour_texture_from = self.passthrough
         # The shipped network has seen every archive image; a held-out one has not seen its fold.
@@ -212,23 +216,28 @@ class LearnedExtractor:
     def _get_session(self):
         session = self._session
         if session is None:
-            session = self._session = _shared_session(self.info.path, self.info.version, self._threads or 1)
-            self._input = session.get_inputs()[0].name
+            session = _shared_session(self.info.path, self.info.version, self._threads or 1)
+            shape = session.get_inputs()[0].shape  # [batch, 3, height, width]
+            if list(shape[2:]) != [self.input_size, self.input_size]:
+                raise DermviewError(f"The learned model file {self.info.path.name} reads {shape[2]}x{shape[3]} images but "
+                                    f"its description says {self.input_size}x{self.input_size}; the two do not belong together.")
+            self._session, self._input = session, session.get_inputs()[0].name
         return session
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         """(L,) uint8: the network's input and the colour-texture working image, flattened end to end."""
-        return np.concatenate([prepare_image(image).ravel(), features.to_work_array(image).ravel()])
+        return np.concatenate([prepare_image(image, self.input_size).ravel(), features.to_work_array(image).ravel()])
 
     def extract(self, batch: np.ndarray) -> np.ndarray:
         """(N, L) prepared images -> (N, passthrough + colour-texture features) float32."""
-        cut = INPUT_SIZE * INPUT_SIZE * 3
-        network = batch[:, :cut].reshape(len(batch), INPUT_SIZE, INPUT_SIZE, 3)
+        side = self.input_size
+        cut = side * side * 3
+        network = batch[:, :cut].reshape(len(batch), side, side, 3)
         colour = batch[:, cut:].reshape(len(batch), features.WORK_SIZE[1], features.WORK_SIZE[0], 3)
         return np.hstack([self.embed(network), features.extract_batch(colour)])
 
     def embed(self, batch: np.ndarray) -> np.ndarray:
-        """The network alone: (N, INPUT_SIZE, INPUT_SIZE, 3) uint8 from prepare_image -> (N, passthrough)."""
+        """The network alone: (N, input_size, input_size, 3) uint8 from prepare_image -> (N, passthrough)."""
         session = self._get_session()
         out = session.run(None, {self._input: to_network_input(batch)})[0].astype(np.float32)
         # The network normalises already; repeating it costs nothing and guards a retrained export.
