@@ -435,3 +435,22 @@ def test_the_input_size_is_part_of_what_a_network_is_and_older_cards_were_192():
     assert te.Architecture.of_card({}) == te.RECIPE and te.RECIPE.version == "effnet-lite0-cut8-192-v1"
     bigger = te.Architecture.of_card({"input_size": 256})
     assert bigger.input_size == 256 and bigger.version == "effnet-lite0-cut8-256-v1" and bigger != te.RECIPE
+
+
+def test_shades_of_grey_takes_out_a_colour_cast_and_is_only_used_by_a_network_trained_with_it(data_dir):
+    pixels = learned.prepare_image(Image.open(data_dir / "images" / "ISIC_0024306.jpg").convert("RGB"), 64)
+    cast = np.clip(pixels * np.array([0.8, 1.0, 1.1]), 0, 255).astype(np.uint8)  # a cooler camera
+    assert (cast[..., 2] < 255).mean() > 0.99  # nothing clipped worth speaking of
+    plain, cast_out = learned.shades_of_grey(pixels, 6), learned.shades_of_grey(cast, 6)
+    # the cast is gone: up to overall brightness (which shades of grey leaves alone), the two agree far
+    # better than the inputs do (rounding and clipping aside)
+    def apart(a, b):
+        a, b = a.astype(float), b.astype(float)
+        return np.abs(a - b * (a * b).sum() / (b * b).sum()).mean()
+
+    assert apart(pixels, cast) > 8 and apart(plain, cast_out) < apart(pixels, cast) / 5
+    means = np.power(np.mean(np.power(plain / 255.0, 6), axis=(0, 1)), 1 / 6)
+    assert means.max() - means.min() < 0.01  # every channel's power mean is the same now
+    image = Image.fromarray(cast)
+    assert np.array_equal(learned.prepare_image(image, 64), cast)  # the recipe does not touch colours
+    assert np.array_equal(learned.prepare_image(image, 64, 6), cast_out)

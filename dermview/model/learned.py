@@ -46,11 +46,23 @@ COLOUR_WEIGHT = 0.5
 ENV_MODEL = "DERMVIEW_EMBEDDING_MODEL"  # points dermview at another .onnx (tests, retrained models)
 
 
-def prepare_image(image: Image.Image, size: int = INPUT_SIZE) -> np.ndarray:
-    """The whole image, squashed to (size, size, 3) RGB uint8."""
+def prepare_image(image: Image.Image, size: int = INPUT_SIZE, grey_world_power: float = 0.0) -> np.ndarray:
+    """The whole image, squashed to (size, size, 3) RGB uint8; with ``grey_world_power``, its colour cast
+    taken out (:func:`shades_of_grey`), as the network was trained."""
     if image.mode != "RGB":
         image = image.convert("RGB")
-    return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR), np.uint8)
+    pixels = np.asarray(image.resize((size, size), Image.Resampling.BILINEAR), np.uint8)
+    return shades_of_grey(pixels, grey_world_power) if grey_world_power else pixels
+
+
+def shades_of_grey(pixels: np.ndarray, power: float) -> np.ndarray:
+    """(H, W, 3) uint8 -> the same with its illuminant made grey: each channel scaled so that the
+    channels' power means (Finlayson and Trezzi's shades of grey; power 6 in the ISIC 2018-2019 winners'
+    preprocessing) are equal, keeping their average. Takes out a camera's or a clinic's colour cast."""
+    x = pixels.astype(np.float32)
+    illuminant = np.power(np.mean(np.power(x / 255.0, power), axis=(0, 1)), 1.0 / power)  # (3,)
+    gain = illuminant.mean() / np.maximum(illuminant, 1e-3)
+    return np.clip(np.rint(x * gain), 0, 255).astype(np.uint8)
 
 
 def to_network_input(batch: np.ndarray) -> np.ndarray:
@@ -93,6 +105,7 @@ class ModelInfo:
     held_out: dict | None  # metrics on held-out lesions, from the training run's report
     card: dict
     input_size: int = INPUT_SIZE  # the square the network reads
+    grey_world_power: float = 0.0  # the colour cast taken out before the network (shades_of_grey), 0: not
 
 
 def _file_digest(path: Path) -> str:
@@ -112,7 +125,8 @@ def _read_info(path: Path, mtime_ns: int, size: int) -> ModelInfo:
                      k=int(card.get("k", 15)), prior_power=float(card.get("prior_power", 0.5)),
                      trained_on="all" if fold is None else f"fold {fold} held out",
                      held_out_fold=fold, held_out=card.get("held_out_metrics"), card=card,
-                     input_size=int(card.get("input_size", INPUT_SIZE)))
+                     input_size=int(card.get("input_size", INPUT_SIZE)),
+                     grey_world_power=float(card.get("grey_world_power", 0.0)))
 
 
 def model_info(path: Path | None = None) -> ModelInfo:
@@ -226,7 +240,8 @@ class LearnedExtractor:
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         """(L,) uint8: the network's input and the colour-texture working image, flattened end to end."""
-        return np.concatenate([prepare_image(image, self.input_size).ravel(), features.to_work_array(image).ravel()])
+        network = prepare_image(image, self.input_size, self.info.grey_world_power)
+        return np.concatenate([network.ravel(), features.to_work_array(image).ravel()])
 
     def extract(self, batch: np.ndarray) -> np.ndarray:
         """(N, L) prepared images -> (N, passthrough + colour-texture features) float32."""
