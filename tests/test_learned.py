@@ -171,8 +171,10 @@ def test_training_pipeline_smoke(data_dir):
     assert card["loss"] == " + ".join(te.MEMBERS) and card["embedding_dim"] == 1280 * len(te.MEMBERS)
     report = json.loads((folder / "work" / "report-fold0.json").read_text())
     assert report["n_test"] > 0 and 0 <= report["learned"]["accuracy"] <= 1
-    vectors = learned.LearnedExtractor(model).embed(
-        np.stack([learned.prepare_image(Image.open(p).convert("RGB"))
+    extractor = learned.LearnedExtractor(model)
+    assert card["input_size"] == extractor.input_size == te.INPUT_SIZE
+    vectors = extractor.embed(
+        np.stack([learned.prepare_image(Image.open(p).convert("RGB"), extractor.input_size)
                   for p in sorted((data_dir / "images").glob("*.jpg"))[:3]]))
     assert vectors.shape == (3, card["embedding_dim"])  # the default recipe's members, side by side
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
@@ -432,9 +434,9 @@ def test_the_input_size_is_part_of_what_a_network_is_and_older_cards_were_192():
     sys.path.insert(0, str(ROOT / "training"))
     import train_embedding as te
 
-    assert te.Architecture.of_card({}) == te.RECIPE and te.RECIPE.version == "effnet-lite0-cut8-192-v1"
-    bigger = te.Architecture.of_card({"input_size": 256})
-    assert bigger.input_size == 256 and bigger.version == "effnet-lite0-cut8-256-v1" and bigger != te.RECIPE
+    older = te.Architecture.of_card({})  # a card from before the input size was a setting: 192
+    assert older.input_size == 192 and older.version == "effnet-lite0-cut8-192-v1" and older != te.RECIPE
+    assert te.Architecture.of_card({"input_size": 256}) == te.RECIPE and te.RECIPE.version == "effnet-lite0-cut8-256-v1"
 
 
 def test_shades_of_grey_takes_out_a_colour_cast_and_is_only_used_by_a_network_trained_with_it(data_dir):

@@ -51,10 +51,11 @@ def imagenet_extractor(work: Path, threads: int) -> learned.LearnedExtractor:
 
     path = work / "imagenet-lite0.onnx"
     if not path.is_file():
-        _, late, _, Full = te.build_modules(learned.INPUT_SIZE)
-        te.export_member(late.eval(), Full, path)
+        arch = te.Architecture(input_size=learned.INPUT_SIZE)  # 192, as it was first measured
+        _, late, _, Full = te.build_modules(arch.input_size, arch)
+        te.export_member(late.eval(), Full, path, arch)
         path.with_suffix(".json").write_text(json.dumps(
-            {"version": te.RECIPE.version + "+imagenet-only", "input_size": learned.INPUT_SIZE,
+            {"version": arch.version + "+imagenet-only", "input_size": arch.input_size,
              "embedding_dim": 1280, "held_out_fold": None, "k": 15, "prior_power": 0.5}), encoding="utf-8")
     return learned.LearnedExtractor(path, threads=threads)
 

@@ -27,7 +27,9 @@ from ..errors import DermviewError
 from . import features
 
 MODEL_NAME = "dermview-embedding"
-INPUT_SIZE = 192  # square, unless the model's sidecar says otherwise (a network trained on another size)
+# The square a network reads when its sidecar does not say (the first recipe's; every sidecar has said
+# since, and the shipped network reads 256: training/train_embedding.INPUT_SIZE).
+INPUT_SIZE = 192
 # EfficientNet-Lite's ImageNet weights come from TensorFlow, which scales pixels as (x - 127) / 128.
 PIXEL_OFFSET = 127.0
 PIXEL_SCALE = 128.0
