@@ -190,13 +190,14 @@ def test_training_stopped_and_resumed_ends_where_an_uninterrupted_run_does(tmp_p
     import train_embedding as te
 
     torch.set_num_threads(1)  # as small as this is, more threads only wait for each other
-    early, _, _, _ = te.build_modules(learned.INPUT_SIZE)
+    arch = te.Architecture(input_size=learned.INPUT_SIZE)  # the smaller square: quicker
+    early, _, _, _ = te.build_modules(arch)
     with torch.no_grad():
-        shape = early.eval()(torch.zeros(1, 3, learned.INPUT_SIZE, learned.INPUT_SIZE)).shape[1:]
+        shape = early.eval()(torch.zeros(1, 3, arch.input_size, arch.input_size)).shape[1:]
     rng = np.random.default_rng(0)
     acts = rng.standard_normal((2, 40, *shape)).astype(np.float16)  # 2 copies of 40 "images"
     labels = np.arange(40) % len(te.DX_CODES)
-    run = {"steps": 5, "batch": 4, "seed": 3, "image_size": learned.INPUT_SIZE, "checkpoint_every": 2}
+    run = {"steps": 5, "batch": 4, "seed": 3, "arch": arch, "checkpoint_every": 2}
     whole, _ = te.train(acts, labels, np.arange(40), **run)
     checkpoint = tmp_path / "checkpoint.pt"
     assert te.train(acts, labels, np.arange(40), checkpoint=checkpoint, stop_after=3, **run) is None

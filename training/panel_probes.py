@@ -52,7 +52,7 @@ def imagenet_extractor(work: Path, threads: int) -> learned.LearnedExtractor:
     path = work / "imagenet-lite0.onnx"
     if not path.is_file():
         arch = te.Architecture(input_size=learned.INPUT_SIZE)  # 192, as it was first measured
-        _, late, _, Full = te.build_modules(arch.input_size, arch)
+        _, late, _, Full = te.build_modules(arch)
         te.export_member(late.eval(), Full, path, arch)
         path.with_suffix(".json").write_text(json.dumps(
             {"version": arch.version + "+imagenet-only", "input_size": arch.input_size,

@@ -4,7 +4,7 @@
     python training/train_embedding.py --archive ../shared/data/ham10000 --tuning-from <fold-0 report>
 
 Recipe (CPU-only, 2 cores, one run well under 90 minutes):
-  * EfficientNet-Lite0 from its ImageNet weights, input 192x192 scaled as (x - 127) / 128.
+  * EfficientNet-Lite0 from its ImageNet weights, input 256x256 (INPUT_SIZE) scaled as (x - 127) / 128.
   * The stem and blocks 0-7 stay frozen. Their activations are computed once, with onnxruntime, for
     a few augmented copies of every image (random crop, the 8 flips/rotations, mild colour jitter)
     and cached on disk; training then runs only blocks 8-15, the head and a 128-d embedding on them.
@@ -61,7 +61,7 @@ BACKBONES = {"lite0": 16, "lite1": 21}
 
 # What a sidecar written before a setting existed means: the recipe as it was then.
 CARD_DEFAULTS = {"backbone": "lite0", "cut": CUT, "melanoma_weight": 1.0, "mixup": 0.0,
-                 "input_size": learned.INPUT_SIZE, "grey_world_power": 0.0}  # input_size: 192
+                 "input_size": learned.INPUT_SIZE, "grey_world_power": 0.0}  # learned.INPUT_SIZE: the first recipe's 192
 
 
 def card_setting(card: dict, key: str):
@@ -83,6 +83,10 @@ class Architecture:
     def version(self) -> str:
         grey = f"-grey{self.grey_world_power:g}" if self.grey_world_power else ""
         return f"effnet-{self.backbone}-cut{self.cut}-{self.input_size}{grey}-v1"
+
+    def prepare(self, image: Image.Image) -> np.ndarray:
+        """The network's input for ``image``, as dermview prepares a query for a network trained so."""
+        return learned.prepare_image(image, self.input_size, self.grey_world_power)
 
     @property
     def blocks(self) -> int:
@@ -141,12 +145,12 @@ def load_backbone(image_size: int, backbone: str = "lite0"):
                                         image_size=image_size)
 
 
-def build_modules(image_size: int, arch: Architecture = RECIPE):
+def build_modules(arch: Architecture = RECIPE):
     import torch
     from torch import nn
     import torch.nn.functional as F
 
-    net = load_backbone(image_size, arch.backbone)
+    net = load_backbone(arch.input_size, arch.backbone)
     cut = arch.cut
 
     class Early(nn.Module):
@@ -256,7 +260,7 @@ def export_member(late, Full, path: Path, arch: Architecture = RECIPE) -> None:
     import onnxruntime as ort
     import torch
 
-    early, _, _, _ = build_modules(arch.input_size, arch)
+    early, _, _, _ = build_modules(arch)
     full = Full(early, late).eval()
     export_onnx(full, path, arch.input_size)
     store_weights_as_fp16(path)
@@ -275,7 +279,7 @@ def merge_members(members: list[Path], path: Path) -> None:
     is the mean of the members' cosines: the nearest images are those the members agree on. Members
     share their frozen stem and early blocks (the same ImageNet weights, never trained), so a node is
     kept once when it applies the same operation to the same inputs (a common-subexpression pass over
-    the merged graph): the early blocks, most of the compute at 192x192, run once per image.
+    the merged graph): the early blocks, most of the compute, run once per image.
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -348,16 +352,17 @@ def augment(image: Image.Image, rng: np.random.Generator) -> Image.Image:
 
 
 def cache_early_activations(archive: Archive, ids: np.ndarray, copies: int, seed: int, work: Path,
-                            image_size: int, threads: int, arch: Architecture = RECIPE) -> np.ndarray:
+                            threads: int, arch: Architecture = RECIPE) -> np.ndarray:
     """(copies, N, C, h, w) float16 memmap of the frozen blocks' output; copy 0 is unaugmented."""
     import onnxruntime as ort
 
+    image_size = arch.input_size
     key = hashlib.sha256(("|".join(ids) + f"{copies}{seed}{image_size}{arch.cut}{arch.version}").encode()).hexdigest()[:16]
     path = work / f"early-{key}.npy"
     if path.is_file():
         log.info("reusing cached frozen-block activations %s", path)
         return np.load(path, mmap_mode="r")
-    early, _, _, _ = build_modules(image_size, arch)
+    early, _, _, _ = build_modules(arch)
     onnx_path = work / f"early-{key}.onnx"
     export_onnx(early, onnx_path, image_size)
     options = ort.SessionOptions()
@@ -365,15 +370,14 @@ def cache_early_activations(archive: Archive, ids: np.ndarray, copies: int, seed
     session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
     log.info("decoding %d images", len(ids))
     images = [archive.load_image(i, draft_size=image_size) for i in ids]
-    probe = session.run(None, {"image": learned.to_network_input(learned.prepare_image(images[0], image_size, arch.grey_world_power)[None])})[0]
+    probe = session.run(None, {"image": learned.to_network_input(arch.prepare(images[0])[None])})[0]
     tmp = work / f"early-{key}.tmp.npy"
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(copies, len(ids), *probe.shape[1:]))
     rng = np.random.default_rng(seed)
     start, batch = time.perf_counter(), 64
     for c in range(copies):
         for s in range(0, len(ids), batch):
-            chunk = [learned.prepare_image(im if c == 0 else augment(im, rng), image_size, arch.grey_world_power)
-                     for im in images[s:s + batch]]
+            chunk = [arch.prepare(im if c == 0 else augment(im, rng)) for im in images[s:s + batch]]
             out[c, s:s + len(chunk)] = session.run(None, {"image": learned.to_network_input(np.stack(chunk))})[0]
         done = (c + 1) / copies
         elapsed = time.perf_counter() - start
@@ -454,7 +458,7 @@ def mixup_pairs(batch: int, alpha: float, rng: np.random.Generator) -> tuple[flo
 
 
 def train(acts: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, *, steps: int, batch: int, seed: int,
-          image_size: int, log_every: int = 25, checkpoint: Path | None = None, checkpoint_every: int = 100,
+          log_every: int = 25, checkpoint: Path | None = None, checkpoint_every: int = 100,
           stop_after: int | None = None, loss_kind: str = "ce", arch: Architecture = RECIPE,
           melanoma_weight: float = 1.0, mixup: float = 0.0):
     """Train the late blocks; with ``checkpoint``, resumable: every ``checkpoint_every`` steps the
@@ -469,7 +473,7 @@ def train(acts: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, *, steps:
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed + 1)
-    _, late, classifier, Full = build_modules(image_size, arch)
+    _, late, classifier, Full = build_modules(arch)
     late.to(memory_format=torch.channels_last)
     sample_p, class_weight = objective_weights(labels[train_idx], melanoma_weight)
     class_weight = torch.tensor(class_weight, dtype=torch.float32)
@@ -840,8 +844,7 @@ def main(argv=None) -> int:
                        held_out_metrics=report)
         sidecar_path.write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
         return 0
-    acts = cache_early_activations(archive, ids, args.copies, args.seed, work, arch.input_size, args.threads,
-                                   arch)
+    acts = cache_early_activations(archive, ids, args.copies, args.seed, work, args.threads, arch)
     if args.cache_only:
         return 0
     train_start = time.perf_counter()
@@ -859,7 +862,7 @@ def main(argv=None) -> int:
                                             ).encode()).hexdigest()[:12]
         log.info("member %d/%d: loss %s", len(member_paths) + 1, len(args.loss), loss)
         trained = train(acts, labels, tr, steps=args.steps, batch=args.batch, seed=args.seed,
-                        image_size=arch.input_size, checkpoint=work / f"checkpoint-{name}-{run_key}.pt",
+                        checkpoint=work / f"checkpoint-{name}-{run_key}.pt",
                         stop_after=args.stop_after, loss_kind=loss, arch=arch, melanoma_weight=args.melanoma_weight,
                         mixup=args.mixup)
         if trained is None:  # --stop-after: this sitting is over, the checkpoint holds the run
