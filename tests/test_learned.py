@@ -174,7 +174,7 @@ def test_training_pipeline_smoke(data_dir):
     extractor = learned.LearnedExtractor(model)
     assert card["input_size"] == extractor.input_size == te.INPUT_SIZE
     vectors = extractor.embed(
-        np.stack([learned.prepare_image(Image.open(p).convert("RGB"), extractor.input_size)
+        np.stack([extractor.prepare_network(Image.open(p).convert("RGB"))
                   for p in sorted((data_dir / "images").glob("*.jpg"))[:3]]))
     assert vectors.shape == (3, card["embedding_dim"])  # the default recipe's members, side by side
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)

@@ -80,8 +80,7 @@ def embed_views(archive, image_ids, extractor, n_views: int = 8, batch: int = 64
     start = time.perf_counter()
     for i in range(0, len(image_ids), batch):
         chunk = image_ids[i:i + batch]
-        arrays = np.stack([learned.prepare_image(archive.load_image(x, draft_size=extractor.draft_size), extractor.input_size,
-                                             extractor.info.grey_world_power)
+        arrays = np.stack([extractor.prepare_network(archive.load_image(x, draft_size=extractor.draft_size))
                            for x in chunk])
         for v, view in enumerate(dihedral(arrays)[:n_views]):
             vectors = extractor.embed(view)

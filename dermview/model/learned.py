@@ -233,17 +233,21 @@ class LearnedExtractor:
         session = self._session
         if session is None:
             session = _shared_session(self.info.path, self.info.version, self._threads or 1)
-            shape = session.get_inputs()[0].shape  # [batch, 3, height, width]
+            network_input = session.get_inputs()[0]
+            shape = network_input.shape  # [batch, 3, height, width]
             if list(shape[2:]) != [self.input_size, self.input_size]:
                 raise DermviewError(f"The learned model file {self.info.path.name} reads {shape[2]}x{shape[3]} images but "
                                     f"its description says {self.input_size}x{self.input_size}; the two do not belong together.")
-            self._session, self._input = session, session.get_inputs()[0].name
+            self._session, self._input = session, network_input.name
         return session
+
+    def prepare_network(self, image: Image.Image) -> np.ndarray:
+        """(input_size, input_size, 3) uint8: what this network reads, prepared as it was trained."""
+        return prepare_image(image, self.input_size, self.info.grey_world_power)
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         """(L,) uint8: the network's input and the colour-texture working image, flattened end to end."""
-        network = prepare_image(image, self.input_size, self.info.grey_world_power)
-        return np.concatenate([network.ravel(), features.to_work_array(image).ravel()])
+        return np.concatenate([self.prepare_network(image).ravel(), features.to_work_array(image).ravel()])
 
     def extract(self, batch: np.ndarray) -> np.ndarray:
         """(N, L) prepared images -> (N, passthrough + colour-texture features) float32."""
@@ -254,7 +258,7 @@ class LearnedExtractor:
         return np.hstack([self.embed(network), features.extract_batch(colour)])
 
     def embed(self, batch: np.ndarray) -> np.ndarray:
-        """The network alone: (N, input_size, input_size, 3) uint8 from prepare_image -> (N, passthrough)."""
+        """The network alone: (N, input_size, input_size, 3) uint8 from prepare_network -> (N, passthrough)."""
         session = self._get_session()
         out = session.run(None, {self._input: to_network_input(batch)})[0].astype(np.float32)
         # The network normalises already; repeating it costs nothing and guards a retrained export.
