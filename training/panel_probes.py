@@ -42,6 +42,7 @@ from inference_levers import (BALANCED_TARGET, HELDOUT, MEL_RECALL_TARGET, MEL_W
 from train_embedding import ACCURACY_FLOOR, splits  # noqa: E402
 
 IMAGENET_WEIGHTS = (0.25, 0.5, 0.75)
+SHIPPED_SPACE = "shipped (embedding + colour-texture)"  # the row whose frontier the summary line quotes
 
 
 def imagenet_extractor(work: Path, threads: int) -> learned.LearnedExtractor:
@@ -129,7 +130,7 @@ def main() -> int:
         for number, member in enumerate(members):
             embedding = pooled(views[:, :, number * width:(number + 1) * width], (0,))
             shipped = beside(embedding, colour, learned.COLOUR_WEIGHT, y_fit)
-            spaces = [("shipped (embedding + colour-texture)", shipped)]
+            spaces = [(SHIPPED_SPACE, shipped)]
             spaces += [(f"shipped + ImageNet features, weight {w:g}", beside(shipped, im, w, y_fit)) for w in IMAGENET_WEIGHTS]
             for name, points in spaces:
                 mean, chosen = cross_fitted(y_fit, groups[fit], points[:n], points[n:], y_val, groups[val], False,
@@ -159,7 +160,7 @@ def main() -> int:
         print(f"{name:<56} acc {np.mean([r['accuracy'] for r in these]):.3f}  "
               f"bal {np.mean([r['balanced_accuracy'] for r in these]):.3f}  "
               f"mel recall {np.mean([r['mel_recall'] for r in these]):.3f}  ({len(these)} networks)")
-    reached = [r["frontier"]["mel_recall"] for r in rows if "frontier" in r and r["space"].startswith("shipped (")]
+    reached = [r["frontier"]["mel_recall"] for r in rows if r["space"] == SHIPPED_SPACE]
     print(f"frontier (optimistic, all validation lesions): best melanoma recall at accuracy >= {ACCURACY_FLOOR} and "
           f"balanced accuracy >= {BALANCED_TARGET}: {', '.join(map(_text, reached))}; "
           f"target {MEL_RECALL_TARGET}")
