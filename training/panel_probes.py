@@ -10,6 +10,8 @@ with train_embedding --merge-only), on validation lesions only; no test fold is 
    validation lesions, nothing held back for choosing (so optimistic): the best melanoma recall with
    accuracy >= 0.78 and balanced accuracy >= 0.70, i.e. whether any vote setting of that network could
    meet the issue's target. Of the shipped space, or with --every-frontier of every space probed.
+3. A merged model (several members): each member alone, then all of them side by side with the
+   colour-texture features beside them (the merged file's whole output, as dermview would search it).
 
     .venv/bin/python training/panel_probes.py --archive ../shared/data/ham10000 \\
         --model 0=W/ens/dermview-embedding-fold0.onnx --model 2=W/ens/dermview-embedding-fold2.onnx --tag=-seeds01
@@ -43,6 +45,9 @@ from train_embedding import ACCURACY_FLOOR, splits  # noqa: E402
 
 IMAGENET_WEIGHTS = (0.25, 0.5, 0.75)
 SHIPPED_SPACE = "shipped (embedding + colour-texture)"  # the row whose frontier the summary line quotes
+# A merged model's members' embeddings side by side (as LearnedExtractor searches in the merged file's
+# output), with the colour-texture features beside them as in the shipped space.
+SIDE_BY_SIDE_SPACE = "members side by side (+ colour-texture)"
 
 
 def imagenet_extractor(work: Path, threads: int) -> learned.LearnedExtractor:
@@ -127,15 +132,24 @@ def main() -> int:
         members = extractor.info.card.get("members", [{"seed": extractor.info.card.get("seed")}])
         width = views.shape[2] // len(members)
 
-        for number, member in enumerate(members):
-            embedding = pooled(views[:, :, number * width:(number + 1) * width], (0,))
+        # Each member alone, then (a merged model) all of them side by side: the whole file's output.
+        parts = [(number + 1, member.get("seed"), slice(number * width, (number + 1) * width))
+                 for number, member in enumerate(members)]
+        if len(members) > 1:
+            parts.append(("all", "+".join(str(m.get("seed")) for m in members), slice(None)))
+        for number, seed, columns in parts:
+            embedding = pooled(views[:, :, columns], (0,))
             shipped = beside(embedding, colour, learned.COLOUR_WEIGHT, y_fit)
-            spaces = [(SHIPPED_SPACE, shipped)]
-            spaces += [(f"shipped + ImageNet features, weight {w:g}", beside(shipped, im, w, y_fit)) for w in IMAGENET_WEIGHTS]
+            if number == "all":
+                spaces = [(SIDE_BY_SIDE_SPACE, shipped)]
+            else:
+                spaces = [(SHIPPED_SPACE, shipped)]
+                spaces += [(f"shipped + ImageNet features, weight {w:g}", beside(shipped, im, w, y_fit))
+                           for w in IMAGENET_WEIGHTS]
             for name, points in spaces:
                 mean, chosen = cross_fitted(y_fit, groups[fit], points[:n], points[n:], y_val, groups[val], False,
                                             mel_weights=False)
-                row = {"probe": "imagenet", "fold": fold, "member": number + 1, "seed": member.get("seed"),
+                row = {"probe": "imagenet", "fold": fold, "member": number, "seed": seed,
                        "space": name, **mean, "chosen": chosen}
                 if points is shipped or args.every_frontier:
                     idx, dist = nearest(points[:n], points[n:], max(K_CHOICES))
