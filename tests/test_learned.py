@@ -436,6 +436,12 @@ def test_a_network_trained_on_another_input_size_is_fed_that_size_and_a_mismatch
     wide = learned.LearnedExtractor(network((40, 30), [40, 30]))
     assert wide.input_shape == (40, 30) and wide.draft_size == (40, 30)
     assert wide.prepare_network(image).shape == (30, 40, 3)
+    # a portrait photograph is turned to lie the network's way, not squashed (a quarter turn of the
+    # landscape image, turned back, is the image upside down)
+    portrait = image.transpose(Image.Transpose.ROTATE_90)
+    np.testing.assert_array_equal(wide.prepare_network(portrait),
+                                  wide.prepare_network(image.transpose(Image.Transpose.ROTATE_180)))
+    assert learned.prepare_image(portrait, 40).shape == (40, 40, 3)  # a square squashes either way, as before
     np.testing.assert_allclose(np.linalg.norm(wide.extract(wide.prepare(image)[None])[0][:3]), 1.0, atol=1e-5)
     turned = learned.LearnedExtractor(network((30, 40), [40, 30]))  # the file reads portrait images
     with pytest.raises(DermviewError, match="reads 30x40 images but its description says 40x30"):

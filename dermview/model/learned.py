@@ -66,10 +66,14 @@ def prepare_image(image: Image.Image, size: int | tuple[int, int] = INPUT_SIZE,
                   grey_world_power: float = 0.0) -> np.ndarray:
     """The whole image, squashed to (height, width, 3) RGB uint8 (``size``: a square's side or (width,
     height)); with ``grey_world_power``, its colour cast taken out (:func:`shades_of_grey`), as the
-    network was trained."""
+    network was trained. For a rectangle, an image standing the other way is turned a quarter first."""
     if image.mode != "RGB":
         image = image.convert("RGB")
-    pixels = np.asarray(image.resize(input_shape(size), Image.Resampling.BILINEAR), np.uint8)
+    width, height = input_shape(size)
+    if width != height and image.width != image.height and (width > height) != (image.width > image.height):
+        # A dermatoscopic image has no "up": turning a portrait photograph loses nothing, squashing it would.
+        image = image.transpose(Image.Transpose.ROTATE_90)
+    pixels = np.asarray(image.resize((width, height), Image.Resampling.BILINEAR), np.uint8)
     return shades_of_grey(pixels, grey_world_power) if grey_world_power else pixels
 
 
