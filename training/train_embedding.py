@@ -856,6 +856,9 @@ def main(argv=None) -> int:
         if args.out is None or args.out.suffix != ".onnx":
             parser.error("--merge-only needs --out FILE.onnx")
         return merge_only(args.merge_only, args.out)
+    if args.evaluate_only:
+        # The network's own recipe, not the command line's defaults: the log names what is measured.
+        arch = Architecture.of_card(json.loads(args.evaluate_only.with_suffix(".json").read_text(encoding="utf-8")))
     import torch
     from dermview.paths import user_dirs
 
