@@ -69,6 +69,13 @@ def card_setting(card: dict, key: str):
     return card.get(key, CARD_DEFAULTS.get(key))
 
 
+def size_setting(shape: tuple[int, int]) -> int | tuple[int, int]:
+    """(width, height) as Architecture holds an input size: a square as its side, a rectangle as the pair
+    (so that a square written either way is the same architecture)."""
+    width, height = shape
+    return width if width == height else (width, height)
+
+
 @dataclass(frozen=True)
 class Architecture:
     """Which network is trained and where it is cut: blocks before ``cut`` stay frozen (their output is
@@ -113,8 +120,8 @@ class Architecture:
     @classmethod
     def of_card(cls, card: dict) -> Architecture:
         """The architecture a sidecar records (cards written before --backbone and --cut: the recipe's)."""
-        width, height = learned.input_shape(card_setting(card, "input_size"))
-        return cls(card_setting(card, "backbone"), card_setting(card, "cut"), width if width == height else (width, height),
+        return cls(card_setting(card, "backbone"), card_setting(card, "cut"),
+                   size_setting(learned.input_shape(card_setting(card, "input_size"))),
                    float(card_setting(card, "grey_world_power")))
 
 
@@ -788,10 +795,9 @@ def input_size_argument(text: str) -> int | tuple[int, int]:
     """--input-size: "256" is a square, "320x240" a rectangle (width x height)."""
     try:
         sides = [int(side) for side in text.lower().split("x")]
-        width, height = learned.input_shape(sides[0] if len(sides) == 1 else sides)
+        return size_setting(learned.input_shape(sides[0] if len(sides) == 1 else sides))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a size: give a side (256) or width x height (320x240)") from None
-    return width if width == height else (width, height)
 
 
 def main(argv=None) -> int:
