@@ -410,7 +410,7 @@ def cache_early_activations(archive: Archive, ids: np.ndarray, copies: int, seed
     options.intra_op_num_threads = threads
     session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
     log.info("decoding %d images", len(ids))
-    images = [archive.load_image(i, draft_size=(max(image_size), min(image_size))) for i in ids]
+    images = [archive.load_image(i, draft_size=learned.draft_size(image_size)) for i in ids]
     probe = session.run(None, {"image": learned.to_network_input(arch.prepare(images[0])[None])})[0]
     tmp = work / f"early-{key}.tmp.npy"
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(copies, len(ids), *probe.shape[1:]))

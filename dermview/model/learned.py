@@ -62,6 +62,12 @@ def input_shape(size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
     return width, height
 
 
+def draft_size(shape: tuple[int, int]) -> tuple[int, int]:
+    """(width, height) of a network's input -> the (long, short) sides a JPEG draft must keep
+    (archive.imaging.decode_image's draft_size), whichever way the image lies."""
+    return max(shape), min(shape)
+
+
 def prepare_image(image: Image.Image, size: int | tuple[int, int] = INPUT_SIZE,
                   grey_world_power: float = 0.0) -> np.ndarray:
     """The whole image, squashed to (height, width, 3) RGB uint8 (``size``: a square's side or (width,
@@ -241,7 +247,7 @@ class LearnedExtractor:
         self.info = model_info(path)
         self.version = f"{self.info.version}+colour-{features.FEATURE_VERSION}-w{COLOUR_WEIGHT:g}"
         self.input_shape = self.info.input_shape  # (width, height)
-        self.draft_size = (max(self.input_shape), min(self.input_shape))
+        self.draft_size = draft_size(self.input_shape)
         self.passthrough = int(self.info.card.get("embedding_dim", 1280))  # the embedding's columns
         self.colour_texture_from = self.passthrough
         # The shipped network has seen every archive image; a held-out one has not seen its fold.
