@@ -351,6 +351,25 @@ def test_file_names_are_shown_as_plain_text(make_window, small_model, small_arch
     assert not _labels_render_no_markup_from(window, "<font")
 
 
+def test_performance_view_pools_the_learned_held_out_folds_and_shows_each(qtbot, tmp_path):
+    """The learned similarity's figures are its three held-out folds together; the dialog draws their
+    pooled confusion matrix and says fold by fold how far apart they were (plain text)."""
+    from dermview.model.extractors import get_kind
+    from dermview.ui.performance import PerformanceDialog
+
+    report = get_kind("learned").held_out()
+    dialog = PerformanceDialog("Learned", report)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    assert sum(map(sum, dialog.matrix.matrix)) == report["n"] > 6000
+    assert dialog.folds.textFormat() == Qt.TextFormat.PlainText
+    for fold in report["by_fold"]:
+        assert f"fold {fold['fold']} {fold['accuracy']:.3f} / {fold['balanced_accuracy']:.3f}" in dialog.folds.text()
+    assert dialog.grab().save(str(tmp_path / "performance-learned.png"))
+    dialog.close()
+
+
 def test_performance_view_draws_the_held_out_figures(make_window, small_model, small_archive, qtbot, tmp_path):
     window = make_window(small_archive)
     wait_for_index(qtbot, window)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from sklearn.metrics import balanced_accuracy_score, precision_score, recall_score
 
 from dermview.archive import DX_CODES, load_image_file
 from dermview.model.evaluate import cross_validate
-from dermview.model.metrics import metrics
+from dermview.model.metrics import metrics, pooled_metrics
 from dermview.model.tuning import FoldChoice, tune
 from dermview.model.knn import nearest, tie_free_scores, vote
 
@@ -61,6 +62,27 @@ def test_metrics_agree_with_scikit_learn():
         assert np.isclose(m["per_class"][code]["recall"], recall[i])
         assert np.isclose(m["per_class"][code]["precision"], precision[i])
     assert np.array(m["confusion"]["matrix"]).sum() == 500
+
+
+def test_pooled_metrics_count_every_image_of_the_parts_once():
+    """Held-out folds taken together: the pooled figures are those of all their images at once, not the
+    mean of the folds' figures (the folds differ in size and in how many of each diagnosis they hold)."""
+    rng = np.random.default_rng(3)
+    y_true = rng.integers(0, 7, 500)
+    y_pred = np.where(rng.random(500) < 0.6, y_true, rng.integers(0, 7, 500))
+    cut = 120  # unequal parts, so that a mean of the parts' recalls would differ from the whole's
+    whole = metrics(y_true, y_pred)
+    pooled = pooled_metrics([metrics(y_true[:cut], y_pred[:cut]), metrics(y_true[cut:], y_pred[cut:])])
+    assert pooled["confusion"] == whole["confusion"]
+    assert pooled["accuracy"] == whole["accuracy"] and pooled["balanced_accuracy"] == whole["balanced_accuracy"]
+    assert pooled["per_class"] == whole["per_class"]
+    halves = (metrics(y_true[:cut], y_pred[:cut])["balanced_accuracy"] + metrics(y_true[cut:], y_pred[cut:])["balanced_accuracy"]) / 2
+    assert abs(halves - whole["balanced_accuracy"]) > 1e-6
+    with pytest.raises(ValueError, match="no results"):
+        pooled_metrics([])
+    shuffled = {**whole, "confusion": {"labels": list(reversed(DX_CODES)), "matrix": whole["confusion"]["matrix"]}}
+    with pytest.raises(ValueError, match="not"):
+        pooled_metrics([whole, shuffled])
 
 
 def test_find_similar_excludes_the_own_lesion(small_model):

@@ -14,7 +14,7 @@ from PIL import Image
 from dermview.cli import main
 from dermview.errors import DermviewError
 from dermview.model import learned
-from dermview.model.extractors import choose_features, get_extractor
+from dermview.model.extractors import choose_features, get_extractor, get_kind
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "dermview" / "resources" / "models" / f"{learned.MODEL_NAME}.onnx"
@@ -38,8 +38,30 @@ def test_shipped_model_is_present_with_its_card():
     assert held["held_out_fold"] == 0 and held["n_test"] > 1500
     assert 0 <= held["learned"]["balanced_accuracy"] <= 1 and "mel" in held["learned"]["per_class"]
     text = (SHIPPED.parent / "MODEL_CARD.md").read_text()
-    for needed in ("CC BY-NC-SA 4.0", "Not a medical device", "EfficientNet-Lite0", "Held-out"):
+    for needed in ("CC BY-NC-SA 4.0", "Not a medical device", "EfficientNet-Lite0", "Held-out", "0, 1, 2 together"):
         assert needed.lower() in text.lower(), needed
+
+
+def test_the_window_quotes_every_held_out_fold_together():
+    """The card carries the recipe's three held-out folds; what the app quotes pools their images (each
+    image once), and names the folds it comes from."""
+    info = learned.model_info(SHIPPED)
+    assert [r["held_out_fold"] for r in info.held_out_folds] == [0, 1, 2]
+    assert info.held_out["held_out_fold"] == 0 and (info.k, info.prior_power) == (
+        info.held_out["learned"]["k"], info.held_out["learned"]["prior_power"])  # the shipped vote: fold 0's choice
+    figures = get_kind("learned").held_out()
+    assert figures["n"] == sum(r["n_test"] for r in info.held_out_folds) > 6000
+    found = sum(r["learned"]["confusion"]["matrix"][4][4] for r in info.held_out_folds)
+    melanomas = sum(r["learned"]["per_class"]["mel"]["n"] for r in info.held_out_folds)
+    assert figures["per_class"]["mel"]["recall"] == pytest.approx(found / melanomas)
+    assert "folds 0, 1 and 2 together" in figures["source"] and "6,010" in figures["source"]
+    assert [f["fold"] for f in figures["by_fold"]] == [0, 1, 2]
+    # one fold: its own figures, named as such; a damaged entry is left out, not trusted
+    card = {"held_out_metrics": info.held_out, "other_held_out_metrics": [None, {"learned": {}}, "fold 3"]}
+    assert learned.held_out_reports(card) == (info.held_out,)
+    alone = learned.held_out_figures(learned.held_out_reports(card))
+    assert alone["accuracy"] == info.held_out["learned"]["accuracy"] and "held-out fold 0:" in alone["source"]
+    assert learned.held_out_figures(()) is None
 
 
 def test_model_loads_and_gives_the_same_vector_twice(data_dir):
@@ -131,6 +153,10 @@ def test_evaluate_does_not_pass_in_sample_numbers_off_as_held_out(small_archive,
     assert "does not" in out and "held out" in out
     card = json.loads(SHIPPED.with_suffix(".json").read_text())
     assert f"{card['held_out_metrics']['learned']['balanced_accuracy']:.3f}" in out
+    for report in card["other_held_out_metrics"]:  # every fold the card quotes, and the folds together
+        assert f"fold {report['held_out_fold']} held out" in out
+        assert f"{report['learned']['balanced_accuracy']:.3f}" in out
+    assert "together: 6,010 images" in out
     assert not (tmp_path / "fresh" / "index").exists()  # quoting the card needs no index of the archive
     assert main(["evaluate", "--archive", str(tmp_path / "no-such-archive"), "--features", "learned"]) == 2
     monkeypatch.setenv("DERMVIEW_CACHE_DIR", str(session_cache))
@@ -227,6 +253,33 @@ def test_held_out_model_reproduces_the_model_card(data_dir):
     assert report["k"] == card["k"] and report["prior_power"] == card["prior_power"]
     assert report["accuracy"] == pytest.approx(card["accuracy"], abs=0.005)
     assert report["balanced_accuracy"] == pytest.approx(card["balanced_accuracy"], abs=0.005)
+
+
+def test_tuning_from_several_reports_votes_with_the_first_and_tables_them_all(tmp_path):
+    """--tuning-from R0 R1 R2: the model votes with R0's k and prior power; the card tables every fold
+    and the folds together; a fold given twice is refused with a sentence."""
+    pytest.importorskip("torch")
+    sys.path.insert(0, str(ROOT / "training"))
+    import train_embedding as te
+
+    reports = learned.model_info(SHIPPED).held_out_folds
+    paths = []
+    for report in reversed(reports):  # fold 2 first: its choice must become the model's
+        paths.append(tmp_path / f"report-fold{report['held_out_fold']}.json")
+        paths[-1].write_text(json.dumps(report))
+    sidecar: dict = {}
+    te.attach_held_out(sidecar, paths)
+    assert sidecar["held_out_metrics"]["held_out_fold"] == 2
+    assert (sidecar["k"], sidecar["prior_power"]) == (reports[2]["learned"]["k"], reports[2]["learned"]["prior_power"])
+    assert [r["held_out_fold"] for r in learned.held_out_reports(sidecar)] == [0, 1, 2]
+    table = te.every_fold_table(learned.held_out_reports(sidecar), 2)
+    together = learned.held_out_figures(learned.held_out_reports(sidecar))
+    row = next(line for line in table.splitlines() if line.startswith("| **learned similarity**"))
+    assert f"| {together['accuracy']:.3f} | {together['balanced_accuracy']:.3f} |" in row and "6,010" in row
+    assert "uses fold 2's" in table
+    assert te.every_fold_table(reports[:1], 0) == ""  # one fold: the detailed table alone
+    with pytest.raises(SystemExit, match="each fold may be given once"):
+        te.attach_held_out({}, [paths[0], paths[0]])
 
 
 def test_the_neighbour_loss_rewards_same_diagnosis_batch_mates_being_nearest():

@@ -674,6 +674,38 @@ def summary_lines(report: dict) -> list[str]:
 
 # -- model card ----------------------------------------------------------------------------------
 
+def every_fold_table(reports: tuple[dict, ...], used_fold: int) -> str:
+    """The card's table of every held-out fold the sidecar carries, and the folds taken together
+    (metrics.pooled_metrics), for both similarities; empty with fewer than two folds. ``used_fold``: the
+    fold whose k and vote correction the model uses."""
+    from dermview.model.metrics import pooled_metrics
+
+    if len(reports) < 2:
+        return ""
+    rows = ["| similarity | held-out fold | images | k | prior power | accuracy | balanced accuracy | "
+            + " | ".join(DX_CODES) + " | melanoma precision |", "|---" * (8 + N_CLASSES) + "|"]
+
+    def row(label: str, n: int, k, power, r: dict) -> str:
+        return (f"| {label} | {n:,} | {k} | {power} | {r['accuracy']:.3f} | {r['balanced_accuracy']:.3f} | "
+                + " | ".join(f"{r['per_class'][c]['recall']:.2f}" for c in DX_CODES)
+                + f" | {r['per_class']['mel']['precision']:.2f} |")
+
+    n = sum(r["n_test"] for r in reports)
+    folds = ", ".join(str(r["held_out_fold"]) for r in reports)
+    for name, label in (("learned", "learned similarity"), ("classic", "colour-texture features")):
+        if not all(name in r for r in reports):
+            continue
+        rows += [row(f"{label} | {r['held_out_fold']}", r["n_test"], r[name]["k"], f"{r[name]['prior_power']:.2f}",
+                     r[name]) for r in reports]
+        rows.append(row(f"**{label}** | **{folds} together**", n, "-", "-",
+                        pooled_metrics([r[name] for r in reports])))
+    return (f"Every held-out fold measured with this recipe, each by a network trained without that fold's "
+            f"lesions, with k and the vote correction chosen on its own validation lesions (the shipped model "
+            f"uses fold {used_fold}'s). Per-class columns are recall. \"Together\" counts every image of the folds once "
+            f"(their confusion matrices added up); dermview quotes those figures in the window.\n\n"
+            + "\n".join(rows) + "\n\n")
+
+
 def write_model_card(path: Path, sidecar: dict) -> None:
     arch = Architecture.of_card(sidecar)
     h = sidecar.get("held_out_metrics")
@@ -685,7 +717,8 @@ def write_model_card(path: Path, sidecar: dict) -> None:
             r = h[name]
             rows.append(f"| {label} | {r['k']} | {r['prior_power']:.2f} | {r['accuracy']:.3f} | "
                         f"{r['balanced_accuracy']:.3f} | " + " | ".join(f"{r['per_class'][c]['recall']:.2f}" for c in DX_CODES) + " |")
-        table = (f"Fold {h['held_out_fold']} of StratifiedGroupKFold(5, shuffle=True, random_state=0) grouped by "
+        every = every_fold_table(learned.held_out_reports(sidecar), h["held_out_fold"])
+        table = every + (f"{'In detail, fold' if every else 'Fold'} {h['held_out_fold']} of StratifiedGroupKFold(5, shuffle=True, random_state=0) grouped by "
                  f"`lesion_id`: {h['n_test']} images of lesions the network never saw. The network for this "
                  f"evaluation was trained with the same recipe on {h['n_train']} images; k and the vote "
                  f"correction were chosen on {h['n_validation']} validation images of other lesions carved out "
@@ -750,14 +783,26 @@ stochastic depth, AdamW with warm-up and cosine decay. Seed {sidecar['seed']}. T
     path.write_text(text, encoding="utf-8")
 
 
-def rewrite_card(model_path: Path, tuning_from: Path | None) -> int:
-    """Attach a held-out report to an already trained model (when both runs went in parallel)."""
+def attach_held_out(sidecar: dict, report_paths: list[Path]) -> None:
+    """Put held-out reports in a sidecar: the first one's k and vote correction become the model's
+    (``held_out_metrics``); the others, the same recipe's reports on other folds, are quoted beside it
+    (``other_held_out_metrics``: the card's table of every fold, the figures the app pools)."""
+    reports = [json.loads(path.read_text(encoding="utf-8")) for path in report_paths]
+    folds = [report["held_out_fold"] for report in reports]
+    if len(set(folds)) != len(folds):
+        raise SystemExit(f"--tuning-from: the reports are of folds {folds}; each fold may be given once.")
+    first = reports[0]
+    sidecar["k"], sidecar["prior_power"] = first["learned"]["k"], first["learned"]["prior_power"]
+    sidecar["held_out_metrics"] = first
+    sidecar["other_held_out_metrics"] = reports[1:]
+
+
+def rewrite_card(model_path: Path, tuning_from: list[Path] | None) -> int:
+    """Attach held-out reports to an already trained model (when the runs went in parallel)."""
     sidecar_path = model_path.with_suffix(".json")
     sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
     if tuning_from:
-        report = json.loads(tuning_from.read_text(encoding="utf-8"))
-        sidecar["k"], sidecar["prior_power"] = report["learned"]["k"], report["learned"]["prior_power"]
-        sidecar["held_out_metrics"] = report
+        attach_held_out(sidecar, tuning_from)
     sidecar_path.write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
     if sidecar.get("held_out_fold") is None:
         write_model_card(model_path.parent / "MODEL_CARD.md", sidecar)
@@ -805,8 +850,9 @@ def main(argv=None) -> int:
     parser.add_argument("--archive", required=True, type=Path)
     parser.add_argument("--holdout-fold", type=int, choices=range(OUTER_FOLDS), default=None,
                         help="train without this fold's lesions and report KNN metrics on them")
-    parser.add_argument("--tuning-from", type=Path, default=None,
-                        help="a held-out report (JSON) whose chosen k and vote correction the shipped model uses")
+    parser.add_argument("--tuning-from", type=Path, nargs="+", default=None, metavar="REPORT",
+                        help="held-out reports (JSON): the first one's chosen k and vote correction the shipped "
+                             "model uses; all of them, one per fold, are quoted in its card")
     parser.add_argument("--out", type=Path, default=None,
                         help="where the model goes (default: dermview/resources/models/, or the work folder with --holdout-fold)")
     parser.add_argument("--work-dir", type=Path, default=None, help="cache and reports (default: per-user cache)")
@@ -955,9 +1001,7 @@ def main(argv=None) -> int:
         sidecar["held_out_metrics"] = report
         (work / f"report-{name}.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     elif args.tuning_from:
-        report = json.loads(args.tuning_from.read_text(encoding="utf-8"))
-        sidecar["k"], sidecar["prior_power"] = report["learned"]["k"], report["learned"]["prior_power"]
-        sidecar["held_out_metrics"] = report
+        attach_held_out(sidecar, args.tuning_from)
     model_path.with_suffix(".json").write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
     if args.holdout_fold is None:
         write_model_card(out_dir / "MODEL_CARD.md", sidecar)

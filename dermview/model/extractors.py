@@ -75,7 +75,9 @@ class FeatureKind:
     vote_defaults: Callable[[], VoteDefaults]
     preference: int  # ``auto`` and fallbacks take the available kind with the lowest number
     # How it did on lesions it never saw: {"source", "accuracy", "balanced_accuracy", "per_class",
-    # "confusion", "n"} from the evaluation that produced the shipped numbers, or None if unknown.
+    # "confusion", "n"} from the evaluation that produced the shipped numbers, or None if unknown; with
+    # "by_fold" (a list of {"fold", "n", "accuracy", "balanced_accuracy", "mel_recall"}) when the figures
+    # pool several held-out folds.
     held_out: Callable[[], dict | None] = lambda: None
 
     def default_k(self) -> int:
@@ -213,13 +215,8 @@ def _learned_kind() -> FeatureKind:
         return VoteDefaults(k=info.k, prior_power=info.prior_power)
 
     def held_out() -> dict | None:
-        from .learned import model_info
-        report = model_info().held_out  # the training run's report on its held-out fold
-        if not report or "learned" not in report:
-            return None
-        return {**report["learned"], "n": report["n_test"],
-                "source": f"held-out fold {report['held_out_fold']}: {report['n_test']:,} images of lesions the "
-                          "network was never trained on (the same recipe, trained without them)"}
+        from .learned import held_out_figures, model_info
+        return held_out_figures(model_info().held_out_folds)  # the training runs' reports on held-out folds
 
     return FeatureKind(name="learned", label="Learned",
                        description="the learned dermoscopy embedding, with colour-texture features beside it",

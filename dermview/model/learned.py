@@ -134,6 +134,9 @@ class ModelInfo:
     card: dict
     input_shape: tuple[int, int] = (INPUT_SIZE, INPUT_SIZE)  # (width, height) the network reads
     grey_world_power: float = 0.0  # the colour cast taken out before the network (shades_of_grey), 0: not
+    # Every held-out report the sidecar carries, in fold order: ``held_out`` (whose k and vote correction
+    # the model uses) and the same recipe's reports on other folds ("other_held_out_metrics").
+    held_out_folds: tuple[dict, ...] = ()
 
 
 def _file_digest(path: Path) -> str:
@@ -154,7 +157,41 @@ def _read_info(path: Path, mtime_ns: int, size: int) -> ModelInfo:
                      trained_on="all" if fold is None else f"fold {fold} held out",
                      held_out_fold=fold, held_out=card.get("held_out_metrics"), card=card,
                      input_shape=input_shape(card.get("input_size", INPUT_SIZE)),
-                     grey_world_power=float(card.get("grey_world_power", 0.0)))
+                     grey_world_power=float(card.get("grey_world_power", 0.0)),
+                     held_out_folds=held_out_reports(card))
+
+
+def held_out_reports(card: dict) -> tuple[dict, ...]:
+    """A sidecar's held-out reports, in fold order (the one its k came from and the others); an entry
+    that is not a report of a numbered fold is left out rather than trusted."""
+    others = card.get("other_held_out_metrics")
+    reports = [card.get("held_out_metrics"), *(others if isinstance(others, list) else [])]
+    return tuple(sorted((r for r in reports if isinstance(r, dict) and isinstance(r.get("held_out_fold"), int)),
+                        key=lambda report: report["held_out_fold"]))
+
+
+def held_out_figures(reports: tuple[dict, ...] | list[dict]) -> dict | None:
+    """What the app quotes about the learned similarity on lesions it never saw (the FeatureKind.held_out
+    dict: accuracy, balanced accuracy, per_class, confusion, n, source, by_fold), from held-out reports:
+    several folds are pooled (metrics.pooled_metrics), each fold scored by the same recipe trained
+    without it. None without a report."""
+    from .metrics import pooled_metrics
+
+    usable = [r for r in reports if isinstance(r.get("learned"), dict) and "confusion" in r["learned"]]
+    if not usable:
+        return None
+    folds = [{"fold": r["held_out_fold"], "n": r["n_test"], "accuracy": r["learned"]["accuracy"],
+              "balanced_accuracy": r["learned"]["balanced_accuracy"],
+              "mel_recall": r["learned"]["per_class"]["mel"]["recall"]} for r in usable]
+    n = sum(fold["n"] for fold in folds)
+    if len(usable) == 1:
+        return {**usable[0]["learned"], "n": n, "by_fold": folds,
+                "source": f"held-out fold {folds[0]['fold']}: {n:,} images of lesions the network was never "
+                          "trained on (the same recipe, trained without them)"}
+    numbers = [str(fold["fold"]) for fold in folds]
+    return {**pooled_metrics([r["learned"] for r in usable]), "n": n, "by_fold": folds,
+            "source": f"held-out folds {', '.join(numbers[:-1])} and {numbers[-1]} together: {n:,} images of "
+                      "lesions the network was never trained on"}
 
 
 def model_info(path: Path | None = None) -> ModelInfo:

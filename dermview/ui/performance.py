@@ -89,11 +89,19 @@ class PerformanceDialog(QDialog):
         if report is None:
             layout.addWidget(plain_label("No held-out evaluation is known for this similarity."))
         else:
+            source = report.get("source", "held-out evaluation")
             summary = plain_label(
-                f"{report.get('source', 'held-out evaluation')}. Accuracy {report['accuracy']:.3f}, balanced "
+                f"{source[:1].upper()}{source[1:]}. Accuracy {report['accuracy']:.3f}, balanced "
                 f"accuracy {report['balanced_accuracy']:.3f} (always answering 'nevus' scores 0.669 and 0.143).")
             summary.setWordWrap(True)
             layout.addWidget(summary)
+            folds = report.get("by_fold", [])
+            if len(folds) > 1:  # pooled figures: say how far apart the folds they pool were
+                self.folds = plain_label("Fold by fold (accuracy / balanced accuracy / melanoma recall): " + "; ".join(
+                    f"fold {f['fold']} {f['accuracy']:.3f} / {f['balanced_accuracy']:.3f} / {f['mel_recall']:.2f}"
+                    for f in folds) + ".")
+                self.folds.setWordWrap(True)
+                layout.addWidget(self.folds)
             self.matrix = ConfusionMatrix(report)
             self.bars = RecallPrecisionBars(report)
             pictures = QHBoxLayout()  # side by side: the dialog fits an 800x600 screen
