@@ -90,39 +90,56 @@ def frontier(y_fit, idx, dist, y_val) -> dict:
     return best or {"mel_recall": None}
 
 
+def archive_arrays(archive) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(image ids, diagnosis indices, lesion ids), each (N,), of the archive's available images."""
+    meta = archive.metadata[archive.metadata["available"]]
+    return (meta["image_id"].astype(str).to_numpy(), dx_indices(meta["dx"].astype(str).to_numpy()),
+            meta["lesion_id"].astype(str).to_numpy())
+
+
+def panel_parser(model_help: str) -> argparse.ArgumentParser:
+    """The arguments every panel script takes: --archive, --model FOLD=ONNX (repeated), --threads, --tag."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--archive", required=True)
+    parser.add_argument("--model", action="append", required=True, metavar="FOLD=ONNX", help=model_help)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--tag", default="", help="appended to the report's name")
+    return parser
+
+
+def panel(parser: argparse.ArgumentParser, specs: list[str], labels: np.ndarray, groups: np.ndarray, threads: int):
+    """For each --model FOLD=ONNX: (fold, model path, index rows (its training images), validation rows,
+    its extractor); refuses (parser.error) a network that was not trained without that fold. The test
+    fold is never read."""
+    for spec in specs:
+        fold_text, _, path = spec.partition("=")
+        fold, model = int(fold_text), Path(path)
+        fit, val, _test = splits(labels, groups, fold)
+        extractor = learned.LearnedExtractor(model, threads=threads)
+        if extractor.info.held_out_fold != fold:
+            parser.error(f"{model.name} was trained without fold {extractor.info.held_out_fold}, not fold {fold}")
+        yield fold, model, fit, val, extractor
+
+
 def _text(recall: float | None) -> str:
     return "none (no setting keeps both)" if recall is None else f"{recall:.3f}"
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--archive", required=True)
-    parser.add_argument("--model", action="append", required=True, metavar="FOLD=ONNX",
-                        help="a seed ensemble trained without FOLD (repeat for each split)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--tag", default="", help="appended to the report's name")
+    parser = panel_parser("a seed ensemble trained without FOLD (repeat for each split)")
     parser.add_argument("--work-dir", type=Path, default=None, help="where the ImageNet-only network goes")
     parser.add_argument("--every-frontier", action="store_true",
                         help="the frontier of every space, not only the shipped one's")
     args = parser.parse_args()
     archive = open_archive(args.archive)
-    meta = archive.metadata[archive.metadata["available"]]
-    ids = meta["image_id"].astype(str).to_numpy()
-    labels = dx_indices(meta["dx"].astype(str).to_numpy())
-    groups = meta["lesion_id"].astype(str).to_numpy()
+    ids, labels, groups = archive_arrays(archive)
     from dermview.paths import user_dirs
 
     work = args.work_dir or user_dirs().cache / "training"
     work.mkdir(parents=True, exist_ok=True)
     imagenet = imagenet_extractor(work, args.threads)
     rows = []
-    for spec in args.model:
-        fold_text, _, path = spec.partition("=")
-        fold, model = int(fold_text), Path(path)
-        fit, val, _test = splits(labels, groups, fold)  # the test fold is never read here
-        extractor = learned.LearnedExtractor(model, threads=args.threads)
-        if extractor.info.held_out_fold != fold:
-            parser.error(f"{model.name} was trained without fold {extractor.info.held_out_fold}, not fold {fold}")
+    for fold, _model, fit, val, extractor in panel(parser, args.model, labels, groups, args.threads):
         image_ids = np.concatenate([ids[fit], ids[val]])
         views, colour, _, _ = embedded(archive, image_ids, extractor, fold, 2)
         im_views, _, _, _ = embedded(archive, image_ids, imagenet, fold, 1)  # (cached per fold: the images differ)

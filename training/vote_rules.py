@@ -17,7 +17,6 @@ Writes training/heldout/vote-rules<tag>-validation.json and prints one line per 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -29,11 +28,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "training"))
 
 from dermview.archive import open_archive  # noqa: E402
-from dermview.archive.codes import dx_indices  # noqa: E402
 from dermview.model import learned  # noqa: E402
 from inference_levers import HELDOUT, cross_fitted, embedded, pooled  # noqa: E402
-from panel_probes import beside  # noqa: E402
-from train_embedding import ACCURACY_FLOOR, splits  # noqa: E402
+from panel_probes import archive_arrays, beside, panel, panel_parser  # noqa: E402
+from train_embedding import ACCURACY_FLOOR  # noqa: E402
 
 # name: (accuracy floor, largest prior power)
 RULES = {
@@ -45,26 +43,12 @@ RULES = {
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--archive", required=True)
-    parser.add_argument("--model", action="append", required=True, metavar="FOLD=ONNX",
-                        help="a network trained with --holdout-fold FOLD --no-test (repeat for each network)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--tag", default="", help="appended to the report's name")
+    parser = panel_parser("a network trained with --holdout-fold FOLD --no-test (repeat for each network)")
     args = parser.parse_args()
     archive = open_archive(args.archive)
-    meta = archive.metadata[archive.metadata["available"]]
-    ids = meta["image_id"].astype(str).to_numpy()
-    labels = dx_indices(meta["dx"].astype(str).to_numpy())
-    groups = meta["lesion_id"].astype(str).to_numpy()
+    ids, labels, groups = archive_arrays(archive)
     rows = []
-    for spec in args.model:
-        fold_text, _, path = spec.partition("=")
-        fold, model = int(fold_text), Path(path)
-        fit, val, _test = splits(labels, groups, fold)  # the test fold is never read here
-        extractor = learned.LearnedExtractor(model, threads=args.threads)
-        if extractor.info.held_out_fold != fold:
-            parser.error(f"{model.name} was trained without fold {extractor.info.held_out_fold}, not fold {fold}")
+    for fold, model, fit, val, extractor in panel(parser, args.model, labels, groups, args.threads):
         views, colour, model_hash, _ = embedded(archive, np.concatenate([ids[fit], ids[val]]), extractor, fold, 2)
         n = len(fit)
         points = beside(pooled(views, (0,)), colour, learned.COLOUR_WEIGHT, labels[fit])
