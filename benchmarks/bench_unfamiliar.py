@@ -1,59 +1,89 @@
-"""How often the "unfamiliar image" warning (dermview.model.familiarity) fires, on lesions it never saw
-and on images that are not dermoscopy.
+"""How often the "unfamiliar image" warning fires, on the parts of four corpora that its fit never saw
+(issue "unfamiliar on images no one picked").
 
-The model is fitted exactly as an index build of the chosen similarity fits it (on the colour-texture
-columns of its own description, index.fit_archive_familiarity), but on folds 1-4 only; fold 0 (lesions
-it never saw) stands for new dermoscopy. The non-dermoscopy set is made on the fly (tests/nondermoscopy.py)
-plus photos, screenshots and figures found on this machine.
+The warning is what a query gets (dermview.model.familiarity.judge_query): the image-kind classifier
+shipped beside the learned model (training/fit_familiarity.py), then the colour-texture Gaussian. The
+Gaussian is refitted here on folds 1-4 only, as training/fit_familiarity.py fits the classifier, so
+that HAM10000's fold 0 is lesions neither saw. The corpora and their split: tests/corpora.py.
 
-Run: python benchmarks/bench_unfamiliar.py [--features classic|learned]
+| corpus | test part | target |
+| --- | --- | --- |
+| pictures that are not dermoscopy | 40% of the pictures corpus, by name | flagged >= 95% |
+| clinical photographs of skin | 40% of external/clinical, by name | flagged >= 80%, as clinical photographs |
+| HAM10000 held-out lesions | fold 0 (lesion-grouped) | flagged <= 2% |
+| external dermoscopy | its unread part (40%, by name) | flagged <= 8% |
+
+Run: python benchmarks/bench_unfamiliar.py [--features classic|learned] [--shipped-gaussian]
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 import numpy as np
 from _common import PROJECT_ROOT, require_data
+from PIL import Image
 
 from dermview.archive import open_archive
-from dermview.archive.codes import dx_indices
+from dermview.model.external import UNREAD, part_of
 from dermview.model.extractors import colour_texture_part, get_extractor
-from dermview.model.familiarity import fit_familiarity, sample_rows
-from dermview.model.index import compute_features
-from dermview.model.tuning import held_out_split
+from dermview.model.familiarity import CLINICAL_PHOTO, fit_familiarity, judge_query, sample_rows
 
 sys.path.insert(0, str(PROJECT_ROOT / "tests"))
-from nondermoscopy import found_on_disk, synthetic  # noqa: E402  (test helpers, not shipped)
+sys.path.insert(0, str(PROJECT_ROOT / "training"))
+import corpora  # noqa: E402  (test helpers, not shipped)
+from fit_familiarity import archive_parts  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--features", choices=("classic", "learned"), default="classic")
+    parser.add_argument("--features", choices=("classic", "learned"), default="learned")
     extractor = get_extractor(parser.parse_args().features)
     data = require_data()
+    shared = data.parent
     archive = open_archive(data)
-    meta = archive.metadata
-    ids = meta["image_id"].astype(str).to_numpy()
-    labels = dx_indices(meta["dx"].astype(str).to_numpy())
-    train, test = held_out_split(labels, meta["lesion_id"].astype(str).to_numpy(), 0, 5, 0)
-    fit_rows = train[sample_rows(len(train))]
-    feats, _ = compute_features(lambda i: archive.load_image(i, draft_size=extractor.draft_size),
-                                ids[np.concatenate([fit_rows, test])], extractor)
-    feats = colour_texture_part(extractor, feats)
-    model = fit_familiarity(feats[:len(fit_rows)])
-    held = np.array([model.unfamiliar(f) is not None for f in feats[len(fit_rows):]])
-    made, found = synthetic(data), found_on_disk()
-    for title, images in (("made", made), ("found on this machine", found)):
-        if not images:
-            continue
-        vectors = colour_texture_part(extractor, extractor.extract(np.stack([extractor.prepare(im) for im in images.values()])))
-        fires = np.array([model.unfamiliar(v) is not None for v in vectors])
-        print(f"non-dermoscopy, {title}: fires on {fires.sum()} of {len(fires)} ({fires.mean():.1%})"
-              + ("; missed: " + ", ".join(n for n, f in zip(images, fires) if not f) if not fires.all() else ""))
-    print(f"{extractor.description}; held-out fold 0 (dermoscopy of lesions never seen): fires on {held.sum()} of {len(held):,} "
-          f"({held.mean():.2%}); threshold {model.threshold:.1f}, median archive distance {model.typical:.1f}")
+    kinds = getattr(extractor, "kinds", None)
+    print(f"{extractor.description}; image-kind classifier: "
+          + (f"P(dermoscopy) < {kinds.threshold:.3f}" if kinds else "none shipped for this model"))
+
+    def describe(images: list[Image.Image]) -> np.ndarray:
+        return np.vstack([extractor.extract(np.stack([extractor.prepare(im) for im in images[s:s + 32]]))
+                          for s in range(0, len(images), 32)])
+
+    fit_ids, test_ids = archive_parts(archive)
+    meta = archive.metadata[archive.metadata["available"]]
+    train_ids = np.setdiff1d(meta["image_id"].astype(str).to_numpy(), test_ids)
+    gaussian_ids = np.sort(train_ids)[sample_rows(len(train_ids))]
+    gaussian = fit_familiarity(colour_texture_part(extractor, describe(
+        [archive.load_image(i, draft_size=extractor.draft_size) for i in gaussian_ids])))
+
+    def rates(title: str, source: str, images: dict[str, Image.Image], clinical: bool = False) -> None:
+        start = time.perf_counter()
+        feats = describe(list(images.values()))
+        seconds = (time.perf_counter() - start) / max(1, len(images))
+        verdicts = [judge_query(f[:extractor.passthrough] if kinds else None, colour_texture_part(extractor, f), kinds,
+                                gaussian) for f in feats]
+        flagged = np.array([v is not None for v in verdicts])
+        line = f"{title}: flagged {flagged.sum()} of {len(flagged)} ({flagged.mean():.1%})"
+        if clinical:
+            as_clinical = np.array([v is not None and v.kind == CLINICAL_PHOTO for v in verdicts])
+            line += f", as clinical photographs {as_clinical.sum()} ({as_clinical.mean():.1%})"
+        if 0 < flagged.sum() < len(flagged) and len(flagged) <= 200:
+            names = [n for n, f in zip(images, flagged) if f != (title.startswith(("pictures", "clinical")))]
+            line += ("; missed: " if title.startswith(("pictures", "clinical")) else "; flagged: ") + ", ".join(names[:12])
+        print(f"{line}\n    source: {source}; {seconds * 1000:.0f} ms per image to describe")
+
+    rates("pictures that are not dermoscopy", "scikit-image, scikit-learn, matplotlib and pydicom sample images, "
+          "docs/ screenshots, drawn charts and made images (tests/corpora.py), test part",
+          corpora.split(corpora.pictures(data), corpora.TEST))
+    rates("clinical photographs of skin", "external/clinical (PAD-UFES-20), test part",
+          corpora.split(corpora.clinical(shared), corpora.TEST), clinical=True)
+    rates("HAM10000 held-out lesions", "fold 0 of the lesion-grouped split (never in either fit)",
+          {i: archive.load_image(i, draft_size=extractor.draft_size) for i in test_ids})
+    rates("external dermoscopy", "external/dermoscopy (ISIC archive), unread part",
+          {n: Image.open(p).convert("RGB") for n, _, p in corpora.external_dermoscopy(shared) if part_of(n) == UNREAD})
 
 
 if __name__ == "__main__":

@@ -77,12 +77,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_library_location(parser: argparse.ArgumentParser, default=None) -> None:
+    parser.add_argument("--library", metavar="URL", help=LIBRARY_HELP, default=default)
+    parser.add_argument("--cache-dir", metavar="DIR", help="where dermview keeps everything it writes", default=default)
+
+
 def add_library_parsers(sub) -> None:
     library = sub.add_parser("library", help="your own confirmed cases: add, confirm, list, export, import, delete")
-    library.add_argument("--library", metavar="URL", help=LIBRARY_HELP)
-    library.add_argument("--cache-dir", metavar="DIR", help="where dermview keeps everything it writes")
+    add_library_location(library)
     actions = library.add_subparsers(dest="action", required=True)
-    add = actions.add_parser("add", help="store an image as a new case (awaiting confirmation)")
+
+    def action(name: str, **kwargs) -> argparse.ArgumentParser:
+        # --library and --cache-dir mean the same after the action as before it (users put options last);
+        # SUPPRESS: an action that does not repeat them keeps what was given before it.
+        parser = actions.add_parser(name, **kwargs)
+        add_library_location(parser, default=argparse.SUPPRESS)
+        return parser
+
+    add = action("add", help="store an image as a new case (awaiting confirmation)")
     add.add_argument("image", metavar="IMAGE")
     add.add_argument("--case-id", required=True, help="your pseudonymous label for the case (no patient name)")
     add.add_argument("--site", help="body site")
@@ -92,20 +104,20 @@ def add_library_parsers(sub) -> None:
     add.add_argument("--archive", metavar="PATH", help="also record what dermview suggests for it now (and store "
                      "its features, so that it is searchable the moment it is confirmed)")
     add_features(add)
-    confirm = actions.add_parser("confirm", help="record how a case was confirmed")
+    confirm = action("confirm", help="record how a case was confirmed")
     confirm.add_argument("case_id", metavar="ID")
     confirm.add_argument("--diagnosis", required=True, help="akiec, bcc, bkl, df, mel, nv, vasc or other")
     confirm.add_argument("--other", help="the diagnosis in words, when it is 'other'")
     confirm.add_argument("--dx-type", required=True, help="histo, follow_up, consensus or confocal")
     confirm.add_argument("--by", help="who recorded it")
-    listing = actions.add_parser("list", help="the cases, oldest first, with the awaiting-confirmation count")
+    listing = action("list", help="the cases, oldest first, with the awaiting-confirmation count")
     listing.add_argument("--json", action="store_true", help="one JSON object per case, one per line")
     listing.add_argument("--status", choices=("awaiting", "confirmed"))
-    export = actions.add_parser("export", help="every case and image as a zip (for backup or another machine)")
+    export = action("export", help="every case and image as a zip (for backup or another machine)")
     export.add_argument("output", metavar="OUT.zip")
-    imported = actions.add_parser("import", help="cases from an export zip, in one transaction")
+    imported = action("import", help="cases from an export zip, in one transaction")
     imported.add_argument("input", metavar="IN.zip")
-    delete = actions.add_parser("delete", help="remove a case (and its image, if no other case uses it)")
+    delete = action("delete", help="remove a case (and its image, if no other case uses it)")
     delete.add_argument("case_id", metavar="ID")
     delete.add_argument("--yes", action="store_true", help="really delete (nothing is deleted without it)")
 
@@ -123,6 +135,12 @@ def add_model_parsers(sub) -> None:
     evaluate.add_argument("--test-images", metavar="ZIP_OR_FOLDER",
                           help="external test images (e.g. ISIC2018_Task3_Test_Images.zip)")
     evaluate.add_argument("--ground-truth", metavar="CSV", help="one-hot ground truth (image,MEL,NV,BCC,AKIEC,BKL,DF,VASC)")
+    evaluate.add_argument("--external", metavar="FOLDER",
+                          help="dermoscopy from another clinic: FOLDER/images and FOLDER/labels.csv (image, diagnosis, "
+                               "benign_malignant, label_source); scored by source with melanoma AUC and recall")
+    evaluate.add_argument("--part", choices=("development", "unread", "all"), default="development",
+                          help="with --external: which part of the folder (a fixed split by image name; the unread "
+                               "part is for the one final measurement; default development)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     add_features(evaluate)
     evaluate.add_argument("--model", metavar="ONNX",
@@ -301,7 +319,9 @@ def format_prediction(name: str, outcome) -> str:
                       sorted(prediction.votes.items(), key=lambda kv: -kv[1]) if share >= 0.005)
     nearest = prediction.neighbours[0] if prediction.neighbours else None
     if outcome.unfamiliar:  # muted: its neighbours are not evidence of a diagnosis
-        return f"{name}: UNFAMILIAR IMAGE, no suggestion - {outcome.unfamiliar}"
+        from .model.familiarity import muted_headline
+
+        return f"{name}: {muted_headline(outcome.unfamiliar_kind).upper()} - {outcome.unfamiliar}"
     line = f"{name}: {dx_label(prediction.prediction)} - votes {votes}"
     if nearest:
         line += f"; nearest {nearest.image_id} ({nearest.dx}, {nearest.dx_type}, distance {nearest.distance:.2f})"
@@ -491,6 +511,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     if args.model:
         return run_evaluate_held_out(args, log)
+    if args.external:
+        return run_evaluate_external_folder(args)
     if not args.test_images and not args.in_sample:
         from .archive import open_archive
         from .model.extractors import choose_features, get_extractor
@@ -526,6 +548,42 @@ def run_evaluate(args: argparse.Namespace) -> int:
             print(f"\n  shipped defaults (k={d['k']}, prior power {d['prior_power']}) on the same folds: "
                   f"accuracy {d['accuracy']:.3f}, balanced accuracy {d['balanced_accuracy']:.3f}")
         print(f"\n{NOT_A_MEDICAL_DEVICE}")
+    return EXIT_OK
+
+
+def external_lines(report: dict) -> list[str]:
+    """An external folder's figures, overall and by source, one line each."""
+    def line(label: str, g: dict) -> str:
+        def pct(x):
+            return "-" if x is None else f"{x:.0%}"
+        auc = "-" if g["melanoma_auc"] is None else f"{g['melanoma_auc']:.3f}"
+        bal = "-" if g["balanced_accuracy"] is None else f"{g['balanced_accuracy']:.3f}"
+        return (f"  {label:<42} {g['n']:>5} {g['n_melanoma']:>5} {auc:>9} {pct(g['melanoma_recall']):>10} "
+                f"{pct(g['nevus_called_melanoma']):>10} {bal:>9} {g['unfamiliar']:>6}")
+    head = (f"  {'source':<42} {'n':>5} {'mel':>5} {'mel AUC':>9} {'mel found':>10} {'nv -> mel':>10} "
+            f"{'bal. acc':>9} {'unfam':>6}")
+    return [head, line("all", report["overall"])] + [line(s, g) for s, g in report["by_source"].items()]
+
+
+def run_evaluate_external_folder(args: argparse.Namespace) -> int:
+    from .model.external import evaluate_external_folder
+
+    session, _ = open_session(args)
+    report = evaluate_external_folder(session, Path(args.external), args.part, progress=TerminalProgress("Predicting"))
+    if args.json:
+        print(json.dumps(report))
+        return EXIT_OK
+    print(f"External dermoscopy {args.external}, {args.part} part ({report['overall']['n']:,} images; "
+          f"{session.kind.label.lower()} similarity, k={session.predictor.vote.k}, prior power {session.predictor.vote.prior_power}):")
+    for text in external_lines(report):
+        print(text)
+    print("  mel AUC: melanoma against every other labelled image, ranked by the vote's melanoma share; "
+          "mel found: melanomas suggested as melanoma; nv -> mel: naevi suggested as melanoma")
+    for problem in report["problems"][:10]:
+        print(f"  note: {problem}")
+    for name, why in list(report["failed"].items())[:10]:
+        print(f"  failed: {name}: {why}")
+    print(f"\n{NOT_A_MEDICAL_DEVICE}")
     return EXIT_OK
 
 

@@ -158,3 +158,27 @@ def test_the_command_line_adds_confirms_lists_and_refuses_to_delete_without_yes(
     assert main(["library", "--library", url, "delete", "K-7"]) == 2
     assert "--yes" in capsys.readouterr().err
     assert CaseLibrary(url).counts()["cases"] == 1
+
+
+def test_library_and_cache_dir_may_follow_the_action(tmp_path, data_dir, capsys):
+    """Users put options last: `library add IMG --library URL` means `library --library URL add IMG`."""
+    from dermview.cli import main
+
+    url = f"sqlite:///{tmp_path / 'after.sqlite'}"
+    other = f"sqlite:///{tmp_path / 'before.sqlite'}"
+    image = str(data_dir / "originals" / "ISIC_0024307.jpg")
+    assert main(["library", "add", image, "--case-id", "A-1", "--library", url, "--cache-dir", str(tmp_path / "c")]) == 0
+    assert (tmp_path / "after.sqlite").is_file() and not (tmp_path / "before.sqlite").exists()
+    # given in both places, the one after the action wins; given before only, it still counts
+    assert main(["library", "--library", other, "confirm", "A-1", "--diagnosis", "nv", "--dx-type", "histo",
+                 "--library", url]) == 0
+    capsys.readouterr()
+    assert main(["library", "--library", url, "list", "--json"]) == 0
+    (case,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert case["case_id"] == "A-1" and case["status"] == "confirmed"
+    from dermview.cli import build_parser
+
+    for argv in (["library", "--cache-dir", "X", "list"], ["library", "list", "--cache-dir", "X"],
+                 ["library", "--cache-dir", "Y", "list", "--cache-dir", "X"]):
+        assert build_parser().parse_args(argv).cache_dir == "X"
+    assert build_parser().parse_args(["library", "--library", url, "list"]).library == url

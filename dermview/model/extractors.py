@@ -215,8 +215,10 @@ def _learned_kind() -> FeatureKind:
         return VoteDefaults(k=info.k, prior_power=info.prior_power)
 
     def held_out() -> dict | None:
-        from .learned import held_out_figures, model_info
-        return held_out_figures(model_info().held_out_folds)  # the training runs' reports on held-out folds
+        from .learned import external_figures, held_out_figures, model_info
+        info = model_info()
+        figures = held_out_figures(info.held_out_folds)  # the training runs' reports on held-out folds
+        return figures and {**figures, "external": external_figures(info.card)}
 
     return FeatureKind(name="learned", label="Learned",
                        description="the learned dermoscopy embedding, with colour-texture features beside it",

@@ -25,6 +25,8 @@ from PIL import Image
 
 from ..errors import DermviewError
 from . import features
+from .familiarity import KindClassifier
+from .field import crop_to_field
 
 MODEL_NAME = "dermview-embedding"
 # The square a network reads when its sidecar does not say (the first recipe's; every sidecar has said
@@ -69,12 +71,15 @@ def draft_size(shape: tuple[int, int]) -> tuple[int, int]:
 
 
 def prepare_image(image: Image.Image, size: int | tuple[int, int] = INPUT_SIZE,
-                  grey_world_power: float = 0.0) -> np.ndarray:
+                  grey_world_power: float = 0.0, field_of_view: bool = False) -> np.ndarray:
     """The whole image, squashed to (height, width, 3) RGB uint8 (``size``: a square's side or (width,
-    height)); with ``grey_world_power``, its colour cast taken out (:func:`shades_of_grey`), as the
-    network was trained. For a rectangle, an image standing the other way is turned a quarter first."""
+    height)); with ``field_of_view``, first cropped to what the dermatoscope lit (field.crop_to_field);
+    with ``grey_world_power``, its colour cast taken out (:func:`shades_of_grey`), as the network was
+    trained. For a rectangle, an image standing the other way is turned a quarter first."""
     if image.mode != "RGB":
         image = image.convert("RGB")
+    if field_of_view:
+        image = crop_to_field(image)
     width, height = input_shape(size)
     if width != height and image.width != image.height and (width > height) != (image.width > image.height):
         # A dermatoscopic image has no "up": turning a portrait photograph loses nothing, squashing it would.
@@ -134,6 +139,7 @@ class ModelInfo:
     card: dict
     input_shape: tuple[int, int] = (INPUT_SIZE, INPUT_SIZE)  # (width, height) the network reads
     grey_world_power: float = 0.0  # the colour cast taken out before the network (shades_of_grey), 0: not
+    field_of_view: bool = False  # images cropped to the dermatoscope's lit field first (field.crop_to_field)
     # Every held-out report the sidecar carries, in fold order: ``held_out`` (whose k and vote correction
     # the model uses) and the same recipe's reports on other folds ("other_held_out_metrics").
     held_out_folds: tuple[dict, ...] = ()
@@ -158,6 +164,7 @@ def _read_info(path: Path, mtime_ns: int, size: int) -> ModelInfo:
                      held_out_fold=fold, held_out=card.get("held_out_metrics"), card=card,
                      input_shape=input_shape(card.get("input_size", INPUT_SIZE)),
                      grey_world_power=float(card.get("grey_world_power", 0.0)),
+                     field_of_view=bool(card.get("field_of_view", False)),
                      held_out_folds=held_out_reports(card))
 
 
@@ -192,6 +199,45 @@ def held_out_figures(reports: tuple[dict, ...] | list[dict]) -> dict | None:
     return {**pooled_metrics([r["learned"] for r in usable]), "n": n, "by_fold": folds,
             "source": f"held-out folds {', '.join(numbers[:-1])} and {numbers[-1]} together: {n:,} images of "
                       "lesions the network was never trained on"}
+
+
+def kinds_path(model_path: Path) -> Path:
+    """Where the image-kind classifier fitted on ``model_path``'s embedding lives (familiarity.KindClassifier)."""
+    return model_path.with_name(f"{model_path.stem}.kinds.json")
+
+
+@lru_cache(maxsize=8)
+def _read_kinds(path: Path, mtime_ns: int, version: str) -> KindClassifier | None:
+    try:
+        classifier = KindClassifier.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # damaged: the colour-texture check still guards the query
+    return classifier if classifier.model_version == version else None
+
+
+def kind_classifier(info: ModelInfo) -> KindClassifier | None:
+    """The image-kind classifier shipped beside ``info``'s model file, if it was fitted on this very model's
+    embedding (its version names the file's digest); None otherwise, or if it is missing or damaged."""
+    path = kinds_path(info.path)
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    return _read_kinds(path, mtime, info.version)
+
+
+def external_figures(card: dict) -> dict | None:
+    """The external check a sidecar carries ("external_check": dermview evaluate --external on the unread part
+    of another clinic's dermoscopy, dermview.model.external), as the app quotes it: {"source", "per_class"
+    (recall and called_melanoma per diagnosis present), "melanoma_auc", "n"}; None without one."""
+    check = card.get("external_check")
+    if not isinstance(check, dict) or not isinstance(check.get("overall"), dict):
+        return None
+    overall = check["overall"]
+    per_class = {dx: row for dx, row in overall.get("per_class", {}).items()
+                 if isinstance(row, dict) and {"recall", "called_melanoma", "n"} <= set(row)}
+    return {"source": str(check.get("source", "dermoscopy from other clinics")), "per_class": per_class,
+            "melanoma_auc": overall.get("melanoma_auc"), "n": overall.get("n")}
 
 
 def model_info(path: Path | None = None) -> ModelInfo:
@@ -291,6 +337,8 @@ class LearnedExtractor:
         self.trained_on_archive = self.info.held_out_fold is None
         self._threads = threads
         self._session: Any = None  # an onnxruntime.InferenceSession, made on first use
+        # Tells dermoscopy from clinical photographs and other pictures by the embedding (None: not shipped).
+        self.kinds = kind_classifier(self.info)
 
     def _get_session(self):
         session = self._session
@@ -307,7 +355,7 @@ class LearnedExtractor:
 
     def prepare_network(self, image: Image.Image) -> np.ndarray:
         """(height, width, 3) uint8: what this network reads, prepared as it was trained."""
-        return prepare_image(image, self.input_shape, self.info.grey_world_power)
+        return prepare_image(image, self.input_shape, self.info.grey_world_power, self.info.field_of_view)
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         """(L,) uint8: the network's input and the colour-texture working image, flattened end to end."""

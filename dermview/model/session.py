@@ -17,6 +17,8 @@ from PIL import Image
 from ..archive import Archive
 from ..errors import DermviewError
 from .copies import find_copy, fingerprint
+from .familiarity import Unfamiliar, judge_query
+from .field import device_note
 from .explain import LesionTile, explain, own_cases_sentences
 from .extractors import (AUTO, ClassicExtractor, FeatureExtractor, FeatureKind, choose_features, colour_texture_part,
                          get_kind, vector_key)
@@ -38,8 +40,12 @@ class QueryOutcome:
     excluded_lesion: str | None = None
     # The archive image the query's content is a copy of (another size, JPEG quality or name), if any.
     archive_match: str | None = None
-    # Why the query is unlike the archive's dermatoscopic images (the suggestion is then muted), or None.
+    # Why the query is unlike the archive's dermatoscopic images (the suggestion is then muted), or None;
+    # and what kind of picture it seems to be instead (familiarity.CLINICAL_PHOTO, NOT_DERMOSCOPY, COLOUR_TEXTURE).
     unfamiliar: str | None = None
+    unfamiliar_kind: str | None = None
+    # Dermoscopy that looks taken by another kind of device than the archive's (field.device_note), or None.
+    device_note: str | None = None
     # The query file's content (hex SHA-256); None for "find similar" on an archive image.
     sha256: str | None = None
     # What answered: the similarity (a feature kind's name) and the exact index version it used.
@@ -60,7 +66,9 @@ class QueryOutcome:
 
     def to_json(self) -> dict:
         return {**self.prediction.to_json(), "unfamiliar": self.unfamiliar is not None,
-                "unfamiliar_reason": self.unfamiliar, "archive_match": self.archive_match,
+                "unfamiliar_reason": self.unfamiliar, "unfamiliar_kind": self.unfamiliar_kind,
+                "device_note": self.device_note,
+                "archive_match": self.archive_match,
                 "archive_image": self.archive_image_id, "excluded_lesion": self.excluded_lesion,
                 "sha256": self.sha256, "k": self.k, "features": self.features, "model_version": self.model_version,
                 "search": self.search.value, "own_cases_searched": self.own_cases,
@@ -159,8 +167,11 @@ class ModelSession:
             raise DermviewError(f"{name}: the image could not be described (its features are undefined).")
         extra, archive, searched = self._searched()
         prediction = self.predictor.predict_features(features, k=k, exclude_lesion=own, extra=extra, archive=archive)
+        verdict = None if match else self.unfamiliar(image, features)
         return QueryOutcome(name, prediction, archive_image_id=archive_id, excluded_lesion=own, archive_match=match,
-                            unfamiliar=None if match else self.unfamiliar(image, features),
+                            unfamiliar=verdict.reason if verdict else None,
+                            unfamiliar_kind=verdict.kind if verdict else None,
+                            device_note=None if match or verdict else device_note(image),
                             features=self.features, model_version=self.index.version, vector=features,
                             vector_key=vector_key(self.extractor), **searched)
 
@@ -168,7 +179,8 @@ class ModelSession:
         """The neighbours by lesion and what the result means in words (dermview.model.explain)."""
         tiles, sentences = explain(outcome.prediction, held_out=self.held_out if outcome.search.archive else None,
                                    calibration=self.index.neighbour_distances)
-        return tiles, sentences + own_cases_sentences(outcome)
+        device = [outcome.device_note[0].upper() + outcome.device_note[1:] + "."] if outcome.device_note else []
+        return tiles, device + sentences + own_cases_sentences(outcome)
 
     @property
     def held_out(self) -> dict | None:
@@ -177,15 +189,15 @@ class ModelSession:
             self._held_out = self.kind.held_out()
         return self._held_out
 
-    def unfamiliar(self, image: Image.Image, features: np.ndarray) -> str | None:
-        """Why ``image`` is unlike the archive's images (dermview.model.familiarity), or None."""
-        familiarity = self.index.familiarity
-        if familiarity is None:
-            return None
+    def unfamiliar(self, image: Image.Image, features: np.ndarray) -> Unfamiliar | None:
+        """Why ``image`` is unlike the archive's images (dermview.model.familiarity), or None: first what kind of
+        picture its embedding says it is (when the model ships a classifier), then its colours and texture."""
+        kinds = getattr(self.extractor, "kinds", None)
         colour = colour_texture_part(self.extractor, features)  # from this very image's description
-        if colour is None:
+        if colour is None and self.index.familiarity is not None:
             colour = self._colour_texture.extract(self._colour_texture.prepare(image)[None])[0]
-        return familiarity.unfamiliar(colour)
+        return judge_query(features[: self.extractor.passthrough] if kinds is not None else None, colour, kinds,
+                           self.index.familiarity)
 
     def classify_archive_image(self, image_id: str, k: int | None = None) -> QueryOutcome:
         """"Find similar" for an archive image: its own lesion's images cannot vote."""

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .. import NOT_A_MEDICAL_DEVICE, __version__
 from ..errors import DermviewError
+from ..model.familiarity import muted_headline
 from ..model.extractors import feature_names, kinds
 from ..outputs import atomic_file, check_output_path
 from ..paths import ensure_dir, set_cache_dir, user_dirs
@@ -226,7 +227,7 @@ class ScriptedRun:
         note = classify.feature_note.text() if classify.feature_note.isVisibleTo(window) else ""
         shown = classify.model.item(good)
         outcome = shown.outcome
-        answer = ("unfamiliar image, no suggestion" if outcome.unfamiliar else
+        answer = (muted_headline(outcome.unfamiliar_kind).lower() if outcome.unfamiliar else
                   f"{prediction.prediction} ({prediction.votes[prediction.prediction]:.0%})")
         summary = (f"{shown.name} ({features} features{'; ' + note if note else ''}): {answer}, "
                    f"{len(prediction.neighbours)} neighbours; window {pixmap.width()}x{pixmap.height()}{saved}")

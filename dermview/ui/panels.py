@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QFormLayout, QFrame, QLabel, QListView, QListWidg
 from .. import NOT_A_MEDICAL_DEVICE
 from ..archive.codes import DX_SHORT_NAMES, dx_label, dx_type_label
 from ..model.explain import LesionTile, archive_image_sentence
+from ..model.familiarity import muted_headline
 from ..model.knn import LIBRARY, Prediction
 from ..model.session import QueryOutcome
 from .thumbnails import LARGE_SIZE, THUMB_SIZE, ThumbnailCache, placeholder
@@ -333,14 +334,16 @@ class ResultPanel(QWidget):
         self.query.set_image(pixmap)
         if outcome.unfamiliar:  # muted: no suggestion, no vote chart, a warning in its place
             self.headline.setText(
-                "<span style='color:#a00000'><b>Unfamiliar image: no suggestion.</b></span> "
+                f"<span style='color:#a00000'><b>{escape(muted_headline(outcome.unfamiliar_kind))}.</b></span> "
                 f"{escape(outcome.unfamiliar[0].upper() + outcome.unfamiliar[1:])}. The nearest archive images are "
                 "shown, but they are not evidence of any diagnosis.")
             self.summary.setText("")
             self.chart.set_votes({}, None)
             self.chart.setVisible(False)
         else:
-            self.headline.setText(f"Nearest-neighbour suggestion: <b>{escape(dx_label(prediction.prediction))}</b>")
+            care = (" <span style='color:#a05000'><b>Another kind of dermatoscope? Judge with extra care.</b></span>"
+                    if outcome.device_note else "")
+            self.headline.setText(f"Nearest-neighbour suggestion: <b>{escape(dx_label(prediction.prediction))}</b>{care}")
             self.summary.setText(" ".join(sentences) + " The bars show each diagnosis's share of the weighted, "
                                  "corrected vote: not a probability.")
             self.chart.set_votes(prediction.votes, prediction.prediction)

@@ -12,6 +12,7 @@ from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
 
 from ..archive.codes import DX_CODES
+from ..model.explain import external_summary
 from .text import plain_label
 
 
@@ -102,6 +103,9 @@ class PerformanceDialog(QDialog):
                     for f in folds) + ".")
                 self.folds.setWordWrap(True)
                 layout.addWidget(self.folds)
+            self.external = plain_label(external_summary(report.get("external")))
+            self.external.setWordWrap(True)
+            layout.addWidget(self.external)
             self.matrix = ConfusionMatrix(report)
             self.bars = RecallPrecisionBars(report)
             pictures = QHBoxLayout()  # side by side: the dialog fits an 800x600 screen

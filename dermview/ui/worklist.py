@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFrame, QHBoxLayout
 
 from ..archive.codes import DX_SHORT_NAMES, dx_label
 from ..clinic.worklist import DONE, FAILED, WorkItem
+from ..model.familiarity import COLOUR_TEXTURE, KIND_LABELS
 from .panels import notice_label
 from .status import CancellableProgress
 from .text import plain_label
@@ -169,7 +170,7 @@ class WorklistModel(QAbstractTableModel):
             agree, lesions = item.agreeing_lesions() or (0, 0)
             return "" if outcome.unfamiliar else f"{agree} of {lesions}"
         if column == Column.UNFAMILIAR:
-            return "unfamiliar" if outcome.unfamiliar else ""
+            return KIND_LABELS.get(outcome.unfamiliar_kind or COLOUR_TEXTURE, "unfamiliar") if outcome.unfamiliar else ""
         if column == Column.IN_ARCHIVE:
             return outcome.archive_match or ""
         return ""
