@@ -298,7 +298,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: one line for the user, the traceback only when asked for
         if os.environ.get("DERMVIEW_DEBUG"):
             raise
-        print(f"dermview: internal error: {type(exc).__name__}: {exc}. This is a bug in dermview; "
+        from .library.urls import redacted
+
+        detail = redacted(str(exc).splitlines()[0] if str(exc) else "")[:300]  # never a statement's parameters
+        print(f"dermview: internal error: {type(exc).__name__}: {detail}. This is a bug in dermview; "
               "run again with DERMVIEW_DEBUG=1 for the details and report them.", file=sys.stderr)
         return EXIT_INTERNAL
 

@@ -44,13 +44,16 @@ def check_output_path(path: str | os.PathLike) -> Path:
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, *, private: bool = False) -> Iterator[Path]:
     """A temporary path in the target's folder for a writer that opens files itself (Qt's PDF writer);
-    flushed to disk and renamed over the target at the end, removed if anything fails."""
+    flushed to disk and renamed over the target at the end, removed if anything fails. ``private``: the
+    file stays its owner's alone (0600: dermview's own files); otherwise it is made as an ordinary new
+    file would be (a report or an export the user names)."""
     target = Path(path).expanduser()
     fd, tmp = tempfile.mkstemp(prefix=f"{target.stem}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # as an ordinary new file would be, not mkstemp's owner-only 0600
+    if not private:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # not mkstemp's owner-only 0600
     try:
         yield Path(tmp)
         with open(tmp, "rb+") as written:
@@ -63,10 +66,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 @contextmanager
-def atomic_file(path: str | os.PathLike, mode: str = "w", newline: str | None = None) -> Iterator[IO]:
+def atomic_file(path: str | os.PathLike, mode: str = "w", newline: str | None = None, *,
+                private: bool = False) -> Iterator[IO]:
     """Write through a temporary file in the same folder, flushed to disk and renamed over the target at
-    the end: readers see the old file or the new one, never half of one. ``mode``: "w" (UTF-8 text) or "wb"."""
-    with atomic_path(path) as tmp:
+    the end: readers see the old file or the new one, never half of one. ``mode``: "w" (UTF-8 text) or "wb";
+    ``private`` as for atomic_path."""
+    with atomic_path(path, private=private) as tmp:
         handle: IO
         handle = open(tmp, mode) if "b" in mode else open(tmp, mode, encoding="utf-8", newline=newline)  # noqa: SIM115
         with handle:

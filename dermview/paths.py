@@ -58,8 +58,19 @@ def set_cache_dir(path: str | os.PathLike) -> None:
 
 
 def ensure_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
+    """``path`` made if missing; a folder dermview makes is its owner's alone (0700: cases, sessions and logs
+    are clinicians' data)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
+
+
+def private_file(path: Path) -> None:
+    """Make ``path`` readable and writable by its owner only (0600), if it exists and may be changed."""
+    try:
+        if path.is_file():
+            os.chmod(path, 0o600)
+    except OSError:  # another user's file, or a file system without modes: nothing to protect there
+        pass
 
 
 def unwritable(folder: Path, *, create: bool = True) -> str | None:

@@ -58,13 +58,13 @@ def save_session(items: list[WorkItem], archive: str, path: Path | None = None) 
             digest = sha256_of(data)
             keep = ensure_dir(path.parent / PASTED_FOLDER) / f"{digest}.png"
             if not keep.exists():
-                with atomic_file(keep, "wb") as handle:
+                with atomic_file(keep, "wb", private=True) as handle:
                     handle.write(data)
             record.update(sha256=digest, pasted=keep.name)
         images.append(record)
     document = {"format": SESSION_FORMAT, "version": SESSION_VERSION, "saved_at": now(), "archive": archive,
                 "images": images}
-    with atomic_file(path, "w") as handle:
+    with atomic_file(path, "w", private=True) as handle:
         json.dump(document, handle, indent=1, ensure_ascii=False)
     return path
 

@@ -31,11 +31,11 @@ from ..archive.codes import DX_CODES, DX_TYPE_NAMES
 from ..archive.inputs import sha256_of
 from ..errors import DermviewError
 from ..outputs import atomic_path, now
-from ..paths import ensure_dir, user_dirs
+from ..paths import ensure_dir, private_file, user_dirs
+from .urls import ENV_LIBRARY, check_persistent, redacted, default_url, library_exists, library_url, shown_url, sqlite_path  # noqa: F401  (re-exported)
 
 # 1: cases and images. 2: + case_features (vectors per similarity) and the revision counter.
 SCHEMA_VERSION = 2
-ENV_LIBRARY = "DERMVIEW_LIBRARY"
 OTHER = "other"  # a confirmed diagnosis outside the seven: its text says what
 CONFIRMATIONS = tuple(DX_TYPE_NAMES)  # histo, follow_up, consensus, confocal
 AWAITING, CONFIRMED = "awaiting", "confirmed"
@@ -93,33 +93,17 @@ class SearchableCase:
     vector: np.ndarray | None
 
 
-def default_url() -> str:
-    return f"sqlite:///{user_dirs().data / 'library.sqlite'}"
+def sqlite_tables(path: Path) -> list[str]:
+    """The tables of an SQLite file, read without writing a byte ([] for a missing or empty file)."""
+    import sqlite3
 
-
-def library_url(explicit: str | None = None) -> str:
-    """Where the library is: ``--library``, else ``DERMVIEW_LIBRARY``, else the per-user SQLite file."""
-    return explicit or os.environ.get(ENV_LIBRARY) or default_url()
-
-
-def library_exists(url: str) -> bool:
-    """False only for an SQLite file that is not there yet (searching must not create an empty library)."""
-    driver = _driver_url(url)
-    if driver.startswith("sqlite:///") and driver != "sqlite:///:memory:":
-        return Path(driver[len("sqlite:///"):]).expanduser().is_file()
-    return True
-
-
-def shown_url(url: str) -> str:
-    """The URL without its password, for messages; an SQLite file as its path."""
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        return url[len("sqlite:///"):]
-    if "://" in url and "@" in url.split("://", 1)[1]:
-        scheme, rest = url.split("://", 1)
-        credentials, host = rest.rsplit("@", 1)
-        if ":" in credentials:
-            return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
-    return url
+    if not path.is_file() or path.stat().st_size == 0:
+        return []
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            return [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    except sqlite3.Error as exc:
+        raise DermviewError(f"{path} is not a case library dermview can open ({exc}).") from exc
 
 
 def _driver_url(url: str) -> str:
@@ -137,15 +121,18 @@ class CaseLibrary:
         from sqlalchemy.exc import SQLAlchemyError
 
         self.url = library_url(url)
+        check_persistent(self.url)
         driver = _driver_url(self.url)
         self.is_sqlite = driver.startswith("sqlite")
-        if self.is_sqlite and driver.startswith("sqlite:///") and driver != "sqlite:///:memory:":
-            ensure_dir(Path(driver[len("sqlite:///"):]).expanduser().parent)
+        self.file = sqlite_path(self.url)
+        if self.file is not None:
+            ensure_dir(self.file.parent)
+            self._refuse_foreign(sqlite_tables(self.file))  # before any connection sets WAL, which writes
         try:
             self.engine = create_engine(driver, pool_pre_ping=True)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             detail = " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
-            raise DermviewError(f"{shown_url(self.url)} is not a case library dermview can open ({detail}).") from exc
+            raise DermviewError(f"{shown_url(self.url)} is not a case library dermview can open ({redacted(detail)}).") from exc
         if self.is_sqlite:
             @event.listens_for(self.engine, "connect")
             def _pragmas(connection, _record):  # every connection: concurrent readers, a patient writer
@@ -166,6 +153,9 @@ class CaseLibrary:
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
         self._tables()
         self._open_schema()
+        if self.file is not None:  # the practice's cases: the owner's alone (its journal files too)
+            for path in (self.file, self.file.with_name(self.file.name + "-wal"), self.file.with_name(self.file.name + "-shm")):
+                private_file(path)
 
     def _tables(self) -> None:
         from sqlalchemy import Column, ForeignKey, Integer, LargeBinary, MetaData, String, Table, Text
@@ -190,9 +180,17 @@ class CaseLibrary:
             Column("confirmed_other", Text), Column("dx_type", String(16)), Column("confirmed_by", Text),
             Column("confirmed_at", String(40)))
 
+    def _refuse_foreign(self, tables: list[str]) -> None:
+        """Someone else's database (tables, none of them dermview's) is looked at, never written to."""
+        if tables and "dermview_meta" not in tables:
+            raise DermviewError(
+                f"{shown_url(self.url)} is not a dermview case library: it holds other tables "
+                f"({', '.join(sorted(tables)[:5])}{', ...' if len(tables) > 5 else ''}). Nothing was written to it; "
+                "give an empty database or a new file.")
+
     def _unreachable(self, exc: Exception) -> DermviewError:
         detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return DermviewError(f"The case library at {shown_url(self.url)} cannot be used ({detail}). "
+        return DermviewError(f"The case library at {shown_url(self.url)} cannot be used ({redacted(detail)}). "
                              "The archive still works without it.")
 
     def _open_schema(self) -> None:
@@ -204,6 +202,7 @@ class CaseLibrary:
             try:
                 with self.engine.begin() as connection:
                     if not inspect(connection).has_table("dermview_meta"):
+                        self._refuse_foreign(inspect(connection).get_table_names())
                         self.metadata.create_all(connection)
                         connection.execute(self.meta.insert(), [{"key": "schema_version", "value": str(SCHEMA_VERSION)},
                                                                 {"key": "revision", "value": "0"}])
@@ -452,7 +451,7 @@ class CaseLibrary:
             row = asdict(case)
             row["votes"] = json.dumps(case.votes) if case.votes else ""
             writer.writerow({k: "" if row[k] is None else row[k] for k in EXPORT_COLUMNS})
-        with atomic_path(path) as temporary, zipfile.ZipFile(temporary, "w") as archive:
+        with atomic_path(path, private=True) as temporary, zipfile.ZipFile(temporary, "w") as archive:
             archive.writestr("cases.csv", text.getvalue())
             for digest in sorted({case.sha256 for case in cases}):
                 archive.writestr(f"images/{digest}", self.image(digest))

@@ -239,7 +239,7 @@ def save_index(index: ArchiveIndex, path: Path) -> None:
         **index.projection.to_arrays(), **(index.familiarity.to_arrays() if index.familiarity else {})}
     if not index.projection.is_identity:
         arrays["embedded"] = index.embedded
-    with atomic_file(path, "wb") as handle:
+    with atomic_file(path, "wb", private=True) as handle:
         np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub mistakes **kwds for allow_pickle
 
 

@@ -17,7 +17,8 @@ from ..errors import DermviewError
 from ..model.familiarity import muted_headline
 from ..model.extractors import feature_names, kinds
 from ..outputs import atomic_file, check_output_path
-from ..paths import ensure_dir, set_cache_dir, user_dirs
+from ..library.urls import ENV_LIBRARY, has_password, redacted
+from ..paths import ensure_dir, private_file, set_cache_dir, user_dirs
 
 log = logging.getLogger("dermview")
 
@@ -114,6 +115,7 @@ def setup_logging() -> tuple[Path | None, str | None]:
     problem = None
     try:
         handler: logging.Handler = logging.FileHandler(ensure_dir(folder) / "dermview.log", encoding="utf-8")
+        private_file(folder / "dermview.log")
     except OSError as exc:
         problem = f"the log folder {folder} cannot be written ({exc.strerror or exc})"
         handler, path = logging.NullHandler(), None
@@ -295,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"dermview: error: {exc}", file=sys.stderr)
             return 2
     log_path, log_problem = setup_logging()
-    log.info("dermview %s starting: %s", __version__, " ".join(argv or sys.argv[1:]))
+    log.info("dermview %s starting: %s", __version__, redacted(" ".join(argv or sys.argv[1:])))
 
     from PySide6.QtWidgets import QApplication
 
@@ -307,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationVersion(__version__)
     settings = Settings()
     if args.library:  # before the window opens it
+        if has_password(args.library):  # this run's own, in memory only: the setting keeps no password
+            os.environ[ENV_LIBRARY] = args.library
         settings.library_url = args.library
     window = MainWindow(settings)
     storage_problems = [p for p in (log_problem, settings.problem) if p]

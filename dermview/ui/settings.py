@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from PySide6.QtCore import QByteArray, QSettings
 
 from ..model.extractors import feature_names
 from ..model.predictor import DEFAULT_SEARCH, SearchIn
-from ..paths import unwritable, user_dirs
+from ..library.urls import without_password
+from ..paths import private_file, unwritable, user_dirs
 
 
 class Settings:
@@ -15,8 +18,14 @@ class Settings:
         #: why the settings cannot be kept (the folder is a file, read-only, ...), or None
         reason = unwritable(folder)
         self.problem: str | None = f"the settings folder {folder} cannot be written ({reason})" if reason else None
-        # QSettings keeps values in memory and only fails to save them when the folder is unusable.
-        self._qs = QSettings(str(folder / "dermview.ini"), QSettings.Format.IniFormat)
+        # QSettings keeps values in memory and only fails to save them when the folder is unusable. The file
+        # is made the owner's alone first; QSettings keeps an existing file's permissions when it rewrites it.
+        path = folder / "dermview.ini"
+        if not reason:
+            with contextlib.suppress(OSError):
+                path.touch(mode=0o600, exist_ok=True)
+            private_file(path)
+        self._qs = QSettings(str(path), QSettings.Format.IniFormat)
 
     def _get(self, key: str, default, kind):
         value = self._qs.value(key, default)
@@ -71,7 +80,8 @@ class Settings:
 
     @library_url.setter
     def library_url(self, value: str) -> None:
-        self._qs.setValue("library/url", value)
+        # Never a password on disk: the run that was given one keeps it in memory (library.urls.library_url).
+        self._qs.setValue("library/url", without_password(value) if value else value)
 
     @property
     def recorder(self) -> str:

@@ -1,0 +1,77 @@
+"""Secrets and clinicians' data (issue "keep secrets and clinicians' data safe"): passwords are never shown,
+stored or logged; dermview's own files are its owner's alone; a library that would lose its cases, or a
+database that is not dermview's, is refused before anything is written."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+
+import pytest
+
+from dermview.cli import main
+from dermview.library.urls import has_password, library_url, redacted, shown_url, without_password
+
+
+@pytest.mark.parametrize("url, secret", [
+    ("postgresql://alice:s3cret@db.clinic/cases", "s3cret"),
+    ("postgresql://alice:pa:ss@db.clinic/cases", "pa:ss"),
+    ("postgresql://alice:p@ss@db.clinic/cases", "p@ss"),
+    ("postgresql://alice@db.clinic/cases?password=s3cret&sslmode=require", "s3cret"),
+])
+def test_a_password_is_never_shown(url, secret):
+    for text in (shown_url(url), redacted(f"dermview --library {url} list"), without_password(url)):
+        assert secret not in text and "alice" in text and "db.clinic" in text
+    assert has_password(url)
+    assert "sslmode=require" in without_password(url) or "sslmode" not in url
+    assert not has_password(without_password(url))
+
+
+def test_the_run_keeps_its_password_in_memory_only(monkeypatch):
+    monkeypatch.setenv("DERMVIEW_LIBRARY", "postgresql://alice:s3cret@db.clinic/cases")
+    assert library_url("postgresql://alice@db.clinic/cases") == "postgresql://alice:s3cret@db.clinic/cases"
+    assert library_url("postgresql://bob@db.clinic/cases") == "postgresql://bob@db.clinic/cases"
+
+
+def test_settings_keep_no_password_and_are_private(qapp, tmp_path, monkeypatch):
+    from dermview.paths import user_dirs
+    from dermview.ui.settings import Settings
+
+    monkeypatch.setenv("DERMVIEW_CACHE_DIR", str(tmp_path / "home"))
+    settings = Settings()
+    settings.library_url = "postgresql://alice:s3cret@db.clinic/cases"
+    settings._qs.sync()
+    ini = user_dirs().config / "dermview.ini"
+    assert "s3cret" not in ini.read_text() and "alice@db.clinic" in ini.read_text()
+    assert stat.S_IMODE(ini.stat().st_mode) == 0o600
+    assert stat.S_IMODE(user_dirs().config.stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "sqlite:///:memory:", "sqlite:///file:x?mode=memory&uri=true"])
+def test_a_library_that_would_lose_its_cases_is_refused(url, data_dir, capsys):
+    assert main(["library", "add", str(data_dir / "originals" / "ISIC_0024307.jpg"), "--case-id", "X-1",
+                 "--library", url]) == 2
+    err = capsys.readouterr().err
+    assert "in-memory" in err and "lost" in err and "Added" not in err
+
+
+def test_a_database_that_is_not_a_library_is_refused_untouched(tmp_path, data_dir, capsys):
+    path = tmp_path / "practice.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE patients (name TEXT)")
+        db.execute("INSERT INTO patients VALUES ('A. Smith')")
+    before = path.read_bytes()
+    assert main(["library", "add", str(data_dir / "originals" / "ISIC_0024307.jpg"), "--case-id", "X-1",
+                 "--library", f"sqlite:///{path}"]) == 2
+    assert "not a dermview case library" in capsys.readouterr().err
+    with sqlite3.connect(path) as db:
+        assert [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")] == ["patients"]
+    assert path.read_bytes() == before
+
+
+def test_a_new_library_file_is_private(tmp_path, data_dir):
+    path = tmp_path / "own" / "library.sqlite"
+    assert main(["library", "add", str(data_dir / "originals" / "ISIC_0024307.jpg"), "--case-id", "X-1",
+                 "--library", f"sqlite:///{path}"]) == 0
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
