@@ -179,3 +179,24 @@ def test_the_session_survives_a_restart_and_reports_moved_or_changed_files(make_
     assert items["lesion-0.jpg"].outcome is not None and items["lesion-0.jpg"].error is None
     assert "content has changed" in items["lesion-1.jpg"].error and items["lesion-1.jpg"].outcome is None
     assert "moved or deleted" in items["lesion-2.jpg"].error
+
+
+def test_open_with_keeps_the_saved_session_aside(make_window, small_model, small_archive, data_dir, qtbot):
+    """A window started with an image (the file manager's "Open with") never offered the saved session: the
+    session, notes included, is kept under another name, not overwritten by the one-row worklist."""
+    from dermview.clinic.sessions import save_session, session_file
+    from dermview.clinic.worklist import WorkItem
+
+    save_session([WorkItem(f"/clinic/img-{n}.jpg", note=f"note {n}") for n in range(150)], str(small_archive))
+    window = make_window(keep_session=True)
+    window.pending_files.append(str(data_dir / "originals" / "ISIC_0024307.jpg"))
+    window.open_archive(str(small_archive))
+    qtbot.waitUntil(lambda: window.classify is not None and window.classify.model.rowCount() == 1, timeout=WAIT_MS)
+    wait_all_classified(qtbot, window)
+    window.clinic.save_now()
+    kept = list(session_file().parent.glob("session-*.json"))
+    assert len(kept) == 1
+    import json
+
+    assert [i["note"] for i in json.loads(kept[0].read_text())["images"]] == [f"note {n}" for n in range(150)]
+    assert len(json.loads(session_file().read_text())["images"]) == 1

@@ -77,13 +77,20 @@ def load_session(path: Path | None = None) -> SavedSession | None:
         document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DermviewError(f"The saved session {path} cannot be read ({exc}); it was left as it is.") from exc
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        raise DermviewError(f"The saved session {path} cannot be read ({type(exc).__name__}); it was left as it "
+                            "is.") from exc
     if not isinstance(document, dict) or document.get("format") != SESSION_FORMAT:
         raise DermviewError(f"{path} is not a dermview session; it was left as it is.")
-    if int(document.get("version", 0)) > SESSION_VERSION:
+    version = document.get("version", 0)
+    if not isinstance(version, int) or isinstance(version, bool) or not isinstance(document.get("images", []), list):
+        raise DermviewError(f"The saved session {path} is damaged (its version or image list is not what dermview "
+                            "writes); it was left as it is.")
+    if version > SESSION_VERSION:
         raise DermviewError(f"The saved session {path} was written by a newer dermview; it was left as it is.")
-    images = [i for i in document.get("images", []) if isinstance(i, dict) and isinstance(i.get("name"), str)]
+    images = [i for i in document.get("images", []) if isinstance(i, dict) and isinstance(i.get("name"), str)
+              and all(isinstance(i.get(key), (str, type(None))) for key in ("note", "sha256", "error", "archive_image_id",
+                                                                            "pasted"))]
     if not images:
         return None
     return SavedSession(path, str(document.get("saved_at", "")), str(document.get("archive", "")), images)
@@ -94,6 +101,31 @@ def set_aside(saved: SavedSession) -> Path:
     target = saved.path.with_name(f"session-{time.strftime('%Y%m%d-%H%M%S')}.json")
     os.replace(saved.path, target)
     return target
+
+
+def keep_earlier_session(path: Path | None = None) -> str | None:
+    """Before a worklist that never offered the saved session overwrites it (a window started with images,
+    "Open with"): keep the saved one under another name, damaged or not. A sentence saying where, or None
+    if there was nothing to keep."""
+    path = path or session_file()
+    try:
+        saved = load_session(path)
+    except DermviewError:
+        if not path.exists():
+            return None
+        kept = path.with_name(f"session-damaged-{time.strftime('%Y%m%d-%H%M%S')}.json")
+        try:
+            os.replace(path, kept)
+        except OSError as exc:
+            return f"The saved session could not be read, nor set aside ({exc})."
+        return f"The saved session could not be read; it was kept as {kept}."
+    if saved is None:
+        return None
+    try:
+        kept = set_aside(saved)
+    except OSError as exc:
+        return f"The earlier session could not be set aside: {exc}"
+    return f"Your earlier session ({saved.describe()}) was kept as {kept}."
 
 
 def restore_items(saved: SavedSession) -> list[WorkItem]:

@@ -12,7 +12,8 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
 from ..clinic.report import ReportPage, report_page
-from ..clinic.sessions import SavedSession, load_session, restore_items, save_session, set_aside
+from ..clinic.sessions import (SavedSession, keep_earlier_session, load_session, restore_items, save_session,
+                               set_aside)
 from ..clinic.worklist import write_csv, write_json
 from ..errors import DermviewError
 from ..outputs import check_output_path
@@ -151,7 +152,17 @@ class ClinicActions(QObject):
                                           "found again by path and checked against their SHA-256.")
         self.window.tabs.setCurrentWidget(self.classify.worklist)
 
+    # Whether the session file is this window's to overwrite: once it has saved, or reopened or set aside what
+    # was there. A window started with images ("Open with") never offered the saved session; it keeps it aside.
+    _session_is_ours = False
+
+    def _keep_earlier_session(self) -> None:
+        message = keep_earlier_session()
+        if message:
+            self._say(message)
+
     def reopen(self) -> None:
+        self._session_is_ours = True
         saved, self.offered = self.offered, None
         self.classify.worklist.show_offer(None)
         if saved is not None:
@@ -159,6 +170,7 @@ class ClinicActions(QObject):
             self.window.files.submit("session", lambda: restore_items(saved))
 
     def discard(self) -> None:
+        self._session_is_ours = True
         saved, self.offered = self.offered, None
         self.classify.worklist.show_offer(None)
         if saved is not None:
@@ -180,6 +192,9 @@ class ClinicActions(QObject):
             if not classify.model.items:
                 return  # nothing new: the offered session stays as it is
             self.discard()  # new work began without answering: the old session is kept aside, not lost
+        elif not self._session_is_ours:
+            self._keep_earlier_session()
+        self._session_is_ours = True
         try:
             save_session(classify.model.items, str(self.window.archive.root) if self.window.archive else "")
         except (OSError, DermviewError) as exc:
