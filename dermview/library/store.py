@@ -15,11 +15,8 @@ change, lets a searcher notice changes with one cheap read (dermview.library.sea
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import json
 import os
-import zipfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -27,22 +24,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..archive.codes import DX_CODES, DX_TYPE_NAMES
+from ..archive.codes import DX_CODES
 from ..archive.inputs import sha256_of
 from ..errors import DermviewError
-from ..outputs import atomic_path, now
+from ..outputs import now
 from ..paths import ensure_dir, private_file, user_dirs
+from .rules import (CONFIRMATIONS, MAX_CASE_ID, OTHER, check_age, check_case_id, check_confirmation, check_image,  # noqa: F401
+                    check_note, check_sex, check_text)
+from .transfer import EXPORT_COLUMNS, export_zip, read_export  # noqa: F401  (re-exported)
 from .urls import ENV_LIBRARY, check_persistent, redacted, default_url, library_exists, library_url, shown_url, sqlite_path  # noqa: F401  (re-exported)
 
 # 1: cases and images. 2: + case_features (vectors per similarity) and the revision counter.
 SCHEMA_VERSION = 2
-OTHER = "other"  # a confirmed diagnosis outside the seven: its text says what
-CONFIRMATIONS = tuple(DX_TYPE_NAMES)  # histo, follow_up, consensus, confocal
 AWAITING, CONFIRMED = "awaiting", "confirmed"
-MAX_CASE_ID = 100
-EXPORT_COLUMNS = ("case_id", "sha256", "file_name", "created_at", "body_site", "age", "sex", "note", "features",
-                  "model_version", "suggestion", "votes", "confirmed_dx", "confirmed_other", "dx_type",
-                  "confirmed_by", "confirmed_at")
 
 
 @dataclass
@@ -283,11 +277,12 @@ class CaseLibrary:
         from sqlalchemy.exc import IntegrityError
 
         case_id = check_case_id(case_id)
-        if age is not None and not 0 <= age <= 130:
-            raise DermviewError(f"An age of {age} is not possible; give years between 0 and 130.")
+        age, sex, note = check_age(age), check_sex(sex), check_note(note)
+        file_name, body_site = check_text(file_name, "file name"), check_text(body_site, "body site")
+        check_image(data, file_name or "the image")  # a case is a picture: not a text file, not a damaged image
         digest = sha256_of(data)
         row = {"case_id": case_id, "sha256": digest, "file_name": file_name, "created_at": now(),
-               "body_site": body_site, "age": age, "sex": sex, "note": note or "",
+               "body_site": body_site, "age": age, "sex": sex, "note": note,
                "features": outcome.features if outcome else None,
                "model_version": outcome.model_version if outcome else None,
                "suggestion": None if outcome is None or outcome.unfamiliar else outcome.prediction.prediction,
@@ -315,16 +310,9 @@ class CaseLibrary:
     def confirm(self, case_id: str, diagnosis: str, dx_type: str, *, by: str | None = None,
                 other: str | None = None) -> Case:
         """Record (or correct) how a case turned out: one of the seven diagnoses, or "other" with a text."""
-        if diagnosis not in (*DX_CODES, OTHER):
-            raise DermviewError(f"'{diagnosis}' is not a diagnosis dermview knows; use one of "
-                                f"{', '.join(DX_CODES)} or '{OTHER}' with --other TEXT.")
-        if diagnosis == OTHER and not (other or "").strip():
-            raise DermviewError("A diagnosis of 'other' needs its text (--other), e.g. 'seborrhoeic wart'.")
-        if dx_type not in CONFIRMATIONS:
-            raise DermviewError(f"'{dx_type}' is not a way of confirming a diagnosis; use one of "
-                                f"{', '.join(CONFIRMATIONS)}.")
-        values = {"confirmed_dx": diagnosis, "confirmed_other": (other or "").strip() or None, "dx_type": dx_type,
-                  "confirmed_by": by, "confirmed_at": now()}
+        diagnosis, dx_type, other = check_confirmation(diagnosis, dx_type, other)
+        values = {"confirmed_dx": diagnosis, "confirmed_other": other, "dx_type": dx_type,
+                  "confirmed_by": check_text(by, "name of who confirmed it"), "confirmed_at": now()}
 
         def work(connection):
             done = connection.execute(self.cases.update().where(self.cases.c.case_id == case_id).values(**values))
@@ -442,45 +430,20 @@ class CaseLibrary:
 
     # -- moving between machines ------------------------------------------------------------------
     def export_zip(self, path: str | os.PathLike) -> int:
-        """Every case and image as a zip (cases.csv + images/SHA256), written atomically; the count."""
-        cases = self.cases_list()
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=EXPORT_COLUMNS)
-        writer.writeheader()
-        for case in cases:
-            row = asdict(case)
-            row["votes"] = json.dumps(case.votes) if case.votes else ""
-            writer.writerow({k: "" if row[k] is None else row[k] for k in EXPORT_COLUMNS})
-        with atomic_path(path, private=True) as temporary, zipfile.ZipFile(temporary, "w") as archive:
-            archive.writestr("cases.csv", text.getvalue())
-            for digest in sorted({case.sha256 for case in cases}):
-                archive.writestr(f"images/{digest}", self.image(digest))
-        return len(cases)
+        """Every case and image as a zip (dermview.library.transfer), written atomically; the count."""
+        return export_zip(self, path)
 
     def import_zip(self, path: str | os.PathLike) -> tuple[int, int]:
-        """Cases from an export, in one transaction: (added, already there). A case id that exists with
-        other content stops the import with a message and changes nothing."""
+        """Cases from an export, every one checked first (dermview.library.transfer.read_export), then added
+        in one transaction: (added, already there). A case id that exists with other content stops the import
+        with a message and changes nothing."""
         from sqlalchemy import select
 
-        try:
-            with zipfile.ZipFile(path) as archive:
-                rows = list(csv.DictReader(io.StringIO(archive.read("cases.csv").decode("utf-8"))))
-                blobs = {name.split("/", 1)[1]: archive.read(name) for name in archive.namelist()
-                         if name.startswith("images/") and not name.endswith("/")}
-        except (OSError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
-            raise DermviewError(f"{path} is not a case library export ({exc}).") from exc
-        for digest, data in blobs.items():
-            if sha256_of(data) != digest:
-                raise DermviewError(f"{path}: the image {digest} is damaged (its content has another SHA-256).")
+        cases, images = read_export(path)
 
         def work(connection):
             added = present = 0
-            for raw in rows:
-                row = {k: (raw.get(k) or None) for k in EXPORT_COLUMNS}
-                row["note"] = raw.get("note") or ""
-                row["age"] = int(row["age"]) if row["age"] else None
-                if row["sha256"] not in blobs:
-                    raise DermviewError(f"{path}: case {row['case_id']} has no image in the export.")
+            for row in cases:
                 existing = connection.execute(select(self.cases.c.sha256)
                                               .where(self.cases.c.case_id == row["case_id"])).first()
                 if existing is not None:
@@ -491,7 +454,7 @@ class CaseLibrary:
                     continue
                 if not connection.execute(select(self.images.c.sha256)
                                           .where(self.images.c.sha256 == row["sha256"])).first():
-                    connection.execute(self.images.insert().values(sha256=row["sha256"], data=blobs[row["sha256"]],
+                    connection.execute(self.images.insert().values(sha256=row["sha256"], data=images[row["sha256"]],
                                                                    added_at=now()))
                 connection.execute(self.cases.insert().values(**row))
                 added += 1
@@ -499,16 +462,13 @@ class CaseLibrary:
                 self._bump(connection)
             return added, present
 
-        return self._run(work)
+        from sqlalchemy.exc import IntegrityError
+
+        try:
+            return self._run(work)
+        except IntegrityError as exc:  # another import or add stored one of these cases a moment ago
+            raise DermviewError(f"{os.fspath(path)}: another change to the library stored one of these cases at the "
+                                "same moment; nothing was imported. Import again.") from exc
 
     def close(self) -> None:
         self.engine.dispose()
-
-
-def check_case_id(case_id: str) -> str:
-    """A case id is the clinician's pseudonymous label: 1-100 printable characters, no patient name needed."""
-    cleaned = (case_id or "").strip()
-    if not cleaned or len(cleaned) > MAX_CASE_ID or not cleaned.isprintable():
-        raise DermviewError(f"'{case_id}' is not a usable case id: give 1 to {MAX_CASE_ID} printable characters "
-                            "(a pseudonymous label such as K-2026-017; no patient name is needed).")
-    return cleaned
