@@ -35,6 +35,10 @@ def check_output_path(path: str | os.PathLike) -> Path:
     folder = target.parent if str(target.parent) else Path(".")
     if target.is_dir():
         raise DermviewError(f"Cannot write {target}: it is a folder; give a file name.")
+    if target.exists() and not target.is_file() or target.is_symlink() and not target.exists():
+        # A device, a FIFO or a socket would be replaced by a regular file (as root, /dev/null itself).
+        raise DermviewError(f"Cannot write {target}: it is not a regular file (a device, a pipe or a broken link); "
+                            "give an ordinary file name.")
     if not folder.is_dir():
         raise DermviewError(f"Cannot write {target}: the folder {folder} does not exist.")
     problem = unwritable(folder, create=False)
@@ -59,6 +63,11 @@ def atomic_path(path: str | os.PathLike, *, private: bool = False) -> Iterator[P
         with open(tmp, "rb+") as written:
             os.fsync(written.fileno())
         os.replace(tmp, target)
+    except OSError as exc:  # a full disk, a quota, a vanished folder: the old file stays, whole
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise DermviewError(f"Cannot write {target}: {exc.strerror or exc}. Nothing was written; any earlier file "
+                            "of that name was left as it was.") from exc
     except BaseException:
         with suppress(OSError):
             os.unlink(tmp)
@@ -77,3 +86,12 @@ def atomic_file(path: str | os.PathLike, mode: str = "w", newline: str | None = 
         with handle:
             yield handle
             handle.flush()
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet runs as a formula at a cell's start
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A CSV cell a spreadsheet will show as text, not run as a formula: a leading =, +, -, @, tab or
+    carriage return gets a ' before it (OWASP's advice for CSV injection). Other text is unchanged."""
+    return "'" + text if text[:1] in FORMULA_STARTS else text

@@ -397,3 +397,24 @@ def test_table_columns_are_wide_enough_for_their_longest_text(make_window, small
         assert table.columnWidth(column) >= metrics.horizontalAdvance(model.widest_text(column)), model.headerData(
             column, Qt.Orientation.Horizontal)
     assert model.widest_text(2) == "Actinic keratosis / Bowen's disease (akiec)"
+
+
+def test_the_first_window_fits_the_screen(qtbot):
+    """On its first start (no stored geometry) the window fits the screen's available area: a 1366x768 laptop
+    keeps its status bar and right edge; a large screen gets the usual size."""
+    from PySide6.QtCore import QSize
+
+    from dermview.ui.main_window import FIRST_SIZE, first_size
+
+    laptop = first_size(QSize(1366, 728))  # 1366x768 less a 40-pixel panel
+    assert laptop.width() <= 1366 - 16 and laptop.height() <= 728 - 40
+    assert first_size(QSize(2560, 1400)) == FIRST_SIZE
+    from dermview.ui.main_window import MainWindow
+    from dermview.ui.settings import Settings
+
+    window = MainWindow(Settings())  # a fresh per-user folder (conftest): no stored geometry
+    qtbot.addWidget(window)
+    available = window.screen().availableGeometry()
+    assert window.width() <= available.width() and window.height() <= available.height()
+    window.close()
+    qtbot.waitUntil(lambda: window.service._thread.isFinished(), timeout=10_000)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dermview.errors import DermviewError
+
 from dermview.archive import open_archive
 from dermview.errors import CancelledError
 from dermview.model import index as index_module
@@ -77,7 +79,7 @@ def test_crash_during_write_keeps_the_old_cache(tiny_archive, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(index_module.np, "savez", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(DermviewError, match="disk full"):  # a sentence for the user, not a bare OSError
         save_index(index, path)
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left behind

@@ -103,3 +103,24 @@ def test_an_unreachable_library_server_is_a_message_and_the_archive_still_answer
     wait_for_result(qtbot, window)
     assert current(window).error is None
     assert all(n.source == "archive" for n in window.classify.result.prediction.neighbours)
+
+
+def test_show_case_shows_the_case_asked_for(make_window, small_archive, qtbot, tmp_path, monkeypatch, data_dir):
+    """show_case(case_id) classifies that case's image, whichever row happens to be selected."""
+    from dermview.library.store import CaseLibrary
+
+    url = f"sqlite:///{tmp_path / 'practice.sqlite'}"
+    seeded = CaseLibrary(url)
+    originals = sorted((data_dir / "originals").glob("*.jpg"))
+    seeded.add_case(originals[0].read_bytes(), "A-1", file_name="first.jpg")
+    seeded.add_case(originals[1].read_bytes(), "B-2", file_name="second.jpg")
+    seeded.close()
+    monkeypatch.setenv("DERMVIEW_LIBRARY", url)
+    window = make_window(small_archive)
+    library = window.library
+    qtbot.waitUntil(lambda: library.view is not None and len(library.view.model.cases) == 2, timeout=WAIT_MS)
+    assert library.view.select_case("A-1")
+    rows = window.classify.model.rowCount()
+    library.show_case("B-2")
+    qtbot.waitUntil(lambda: window.classify.model.rowCount() == rows + 1, timeout=WAIT_MS)
+    assert "B-2" in window.classify.model.items[-1].name and "second.jpg" in window.classify.model.items[-1].name

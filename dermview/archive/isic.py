@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DermviewError
-from ..outputs import atomic_file
+from ..outputs import atomic_file, spreadsheet_safe
 from .codes import DX_CODES, ISIC_COLUMNS
 
 
@@ -36,4 +36,4 @@ def write_submission(path: str | Path, rows: Sequence[tuple[str, dict[str, float
         writer.writerow(["image", *ISIC_COLUMNS])
         for stem, scores in rows:
             # 12 decimals: the tie-breaking offsets (1e-9) must survive the rounding.
-            writer.writerow([stem, *(f"{scores[c.lower()]:.12f}" for c in ISIC_COLUMNS)])
+            writer.writerow([spreadsheet_safe(stem), *(f"{scores[c.lower()]:.12f}" for c in ISIC_COLUMNS)])

@@ -18,7 +18,7 @@ from ..archive.codes import DX_CODES
 from ..archive.inputs import InputImage, base_name
 from ..model.explain import by_lesion
 from ..model.session import QueryOutcome
-from ..outputs import atomic_file, now
+from ..outputs import FORMULA_STARTS, atomic_file, now, spreadsheet_safe
 
 # The export's columns, in order. One place: the CSV writer, its reader and the JSON keys follow it.
 VOTE_COLUMNS = tuple(f"vote_{dx}" for dx in DX_CODES)
@@ -125,9 +125,8 @@ def _csv_value(value: object) -> object:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    text = str(value)
     # A spreadsheet would run a cell starting with = + - @ as a formula: a file name must stay a name.
-    return "'" + text if isinstance(value, str) and text[:1] in ("=", "+", "-", "@") else value
+    return spreadsheet_safe(value) if isinstance(value, str) else value
 
 
 def read_csv(path: str | os.PathLike) -> list[dict[str, object]]:
@@ -141,7 +140,7 @@ def read_csv(path: str | os.PathLike) -> list[dict[str, object]]:
         row: dict[str, object] = {}
         for key, text in raw.items():
             text = text or ""
-            if text.startswith("'") and text[1:2] in ("=", "+", "-", "@"):
+            if text.startswith("'") and text[1:2] in FORMULA_STARTS:
                 text = text[1:]
             if text == "":
                 row[key] = "" if key == "note" else None

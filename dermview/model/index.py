@@ -356,6 +356,6 @@ def load_or_build_index(archive: Archive, *, extractor_name: str = "classic",
     index = build_index(archive, extractor_name=extractor_name, progress=progress, cancel=cancel, workers=workers)
     try:
         save_index(index, cache_file(archive, get_extractor(extractor_name)))
-    except OSError as exc:  # a read-only or full disk must not stop the user from working
+    except (OSError, DermviewError) as exc:  # a read-only or full disk must not stop the user from working
         log.warning("could not write the index cache: %s", exc)
     return index

@@ -79,6 +79,10 @@ def draw_pages(pages: list[ReportPage], device: QPagedPaintDevice, new_page: Cal
         painter.end()
 
 
+NOTE_SHARE = 0.15  # of the page's height, at most, for the clinician's note
+_NOTE_CUT = "(shortened here: the note has {:,} characters in all; the worklist keeps it whole)"
+
+
 def write_pdf(pages: list[ReportPage], path: str | os.PathLike) -> Path:
     """``pages`` as an A4 PDF at ``path``, written atomically (a failure leaves no half file)."""
     ensure_gui_application()
@@ -90,7 +94,13 @@ def write_pdf(pages: list[ReportPage], path: str | os.PathLike) -> Path:
         writer.setPageLayout(QPageLayout(QPageSize(QPageSize.PageSizeId.A4), QPageLayout.Orientation.Portrait,
                                          QMarginsF(14, 14, 14, 14), QPageLayout.Unit.Millimeter))
         draw_pages(pages, writer, writer.newPage)
-        del writer  # closes the file; atomic_file then fsyncs and renames it
+        del writer  # closes the file; atomic_path then fsyncs and renames it
+        # Qt's PDF writer says nothing when the disk fills: a PDF ends with its trailer, or it is not whole.
+        with open(temporary, "rb") as written:
+            written.seek(max(0, os.fstat(written.fileno()).st_size - 64))
+            if b"%%EOF" not in written.read():
+                raise DermviewError(f"Cannot write {path}: the PDF came out incomplete (is the disk full?). Nothing "
+                                    "was written; any earlier file of that name was left as it was.")
     return Path(path)
 
 
@@ -159,7 +169,7 @@ def _draw_page(painter: QPainter, device: QPagedPaintDevice, page: ReportPage, n
             y += pen.text(QRectF(0, y, width, 0), paragraph, 8.5, bold=bold) + gap / 2
 
     # The clinician's note and the page's foot come last; the neighbours get the room in between.
-    note = f"Clinician's note: {page.note}" if page.note.strip() else "Clinician's note: (none)"
+    note = _fitted_note(pen, width - 2 * inner, page.note, NOTE_SHARE * area.height() - 2 * inner)
     note_height = pen.height_of(width - 2 * inner, note, 8.5) + 2 * inner
     y += gap / 2 + pen.text(QRectF(0, y + gap / 2, width, 0), page.neighbour_caption, 7.5) + gap / 2
     grid_bottom = area.height() - note_height - gap
@@ -168,6 +178,24 @@ def _draw_page(painter: QPainter, device: QPagedPaintDevice, page: ReportPage, n
     painter.setBrush(Qt.BrushStyle.NoBrush)
     painter.drawRect(QRectF(0, grid_bottom + gap, width, note_height))
     pen.text(QRectF(inner, grid_bottom + gap + inner, width - 2 * inner, 0), note, 8.5)
+
+
+def _fitted_note(pen: _Pen, width: float, note: str, height: float) -> str:
+    """The note's paragraph, shortened (with how long it is in all) to at most ``height``: a long note must not
+    push the neighbours, or the notice, off the page."""
+    if not note.strip():
+        return "Clinician's note: (none)"
+    whole = f"Clinician's note: {note}"
+    if pen.height_of(width, whole, 8.5) <= height:
+        return whole
+    low, high = 0, len(note)
+    while low < high:  # the longest beginning that fits with the remark after it
+        mid = (low + high + 1) // 2
+        if pen.height_of(width, f"Clinician's note: {note[:mid]}... {_NOTE_CUT.format(len(note))}", 8.5) <= height:
+            low = mid
+        else:
+            high = mid - 1
+    return f"Clinician's note: {note[:low]}... {_NOTE_CUT.format(len(note))}"
 
 
 def _draw_neighbours(painter: QPainter, pen: _Pen, page: ReportPage, area: QRectF) -> None:

@@ -215,8 +215,8 @@ class ScriptedRun:
             try:
                 with atomic_file(self.args.layout_json) as handle:
                     json.dump(layout_report(window), handle)
-            except OSError as exc:
-                self.finish(1, f"could not write {self.args.layout_json}: {exc.strerror or exc}")
+            except (OSError, DermviewError) as exc:
+                self.finish(1, f"could not write {self.args.layout_json}: {getattr(exc, 'strerror', None) or exc}")
                 return
         saved = ""
         if self.args.screenshot:

@@ -467,7 +467,12 @@ class LibraryActions(QObject):
 
         def work():
             target = library or CaseLibrary(url)  # the first case creates the library
-            return target, add_work_item(target, item, details.pop("case_id"), **details)
+            try:
+                return target, add_work_item(target, item, details.pop("case_id"), **details)
+            except BaseException:
+                if target is not library:  # made for this case alone: nothing else will close it
+                    target.close()
+                raise
 
         self.window.files.submit("library-add", work)
 
@@ -488,8 +493,9 @@ class LibraryActions(QObject):
             values["case_id"], values["diagnosis"], values["dx_type"], by=values["by"], other=values["other"]))
 
     def show_case(self, case_id: str) -> None:
+        """Classify the image of case ``case_id`` (the one asked for, not whichever row is selected)."""
         library = self.library
-        case = self.view.current_case() if self.view else None
+        case = next((c for c in (self.view.model.cases if self.view else []) if c.case_id == case_id), None)
         if library is None or case is None:
             return
         name = f"case {case.case_id}" + (f" ({case.file_name})" if case.file_name else "")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, QTimer, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (QApplication, QFileDialog, QFrame, QMainWindow, QMessageBox, QScrollArea, QSplitter,
                                QStackedWidget, QTabWidget)
@@ -30,6 +30,16 @@ from .thumbnails import ThumbnailCache
 from .workers import FileJobs, ModelService, ThumbnailLoader
 
 log = logging.getLogger(__name__)
+
+
+FIRST_SIZE = QSize(1400, 900)  # on a large screen; a smaller one gets what fits (first_size)
+
+
+def first_size(available: QSize) -> QSize:
+    """The window's size on its first start: FIRST_SIZE, or what the screen's available area (less the
+    frame a window manager adds, about 30 pixels) holds, whichever is smaller. After that the last size
+    is restored."""
+    return QSize(min(FIRST_SIZE.width(), available.width() - 16), min(FIRST_SIZE.height(), available.height() - 40))
 
 
 class MainWindow(QMainWindow):
@@ -76,7 +86,7 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
-            self.resize(1400, 900)
+            self.resize(first_size(self.screen().availableGeometry().size()))
 
     # -- construction -------------------------------------------------------------------------
     def _build_menus(self) -> None:
