@@ -418,3 +418,34 @@ def test_the_first_window_fits_the_screen(qtbot):
     assert window.width() <= available.width() and window.height() <= available.height()
     window.close()
     qtbot.waitUntil(lambda: window.service._thread.isFinished(), timeout=10_000)
+
+
+def _shown_size(view):
+    """(width, height) in screen pixels of the image a compare view shows."""
+    rect = view.mapFromScene(view.item.sceneBoundingRect()).boundingRect()
+    return rect.width(), rect.height()
+
+
+def test_compare_shows_both_images_at_one_scale_fitted(make_window, small_model, small_archive, data_dir, qtbot):
+    """Side by side means equal magnification: the query (a 600x450 original) and the neighbour (a 200x150
+    archive image) open fitted at the same on-screen size, and stay equal after zooming and after Fit."""
+    window = make_window(small_archive)
+    window.resize(1366, 768)
+    wait_for_index(qtbot, window)
+    drop(window, [data_dir / "originals" / "ISIC_0024307.jpg"])
+    wait_for_result(qtbot, window)
+    window.classify.compare_with(window.classify.result.tiles[0].nearest.image_id)
+    dialog = window.classify.compare
+    qtbot.waitUntil(lambda: dialog.isVisible() and dialog.shown is not None, timeout=WAIT_MS)
+    qtbot.wait(100)
+    for _ in range(2):
+        (lw, lh), (rw, rh) = _shown_size(dialog.left), _shown_size(dialog.right)
+        assert abs(lw - rw) <= 2 and abs(lh - rh) <= 2, ((lw, lh), (rw, rh))
+        viewport = dialog.left.viewport().size()
+        assert lw <= viewport.width() + 1 and lh <= viewport.height() + 1  # fitted: the whole image is in view
+        assert lw >= 0.9 * viewport.width() or lh >= 0.9 * viewport.height()  # and not a stamp in a corner
+        dialog.zoom(1.25)
+        (lw, _), (rw, _) = _shown_size(dialog.left), _shown_size(dialog.right)
+        assert abs(lw - rw) <= 2
+        dialog.fit()
+    dialog.close()

@@ -4,9 +4,9 @@ several images of that lesion are among the neighbours, buttons switch between t
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPixmap, QWheelEvent
+from PySide6.QtGui import QPixmap, QTransform, QWheelEvent
 from PySide6.QtWidgets import (QButtonGroup, QDialog, QDialogButtonBox, QGraphicsPixmapItem, QGraphicsScene,
-                               QGraphicsView, QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout)
+                               QGraphicsView, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout)
 
 from .thumbnails import LARGE_SIZE, ThumbnailCache
 
@@ -68,8 +68,11 @@ class CompareDialog(QDialog):
         for column, (label, view) in enumerate(((self.query_title, self.left), (self.neighbour_title, self.right))):
             label.setTextFormat(Qt.TextFormat.PlainText)  # file names
             label.setWordWrap(True)
+            # Two equal halves whatever the titles say: equal views are what equal magnification needs.
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             grid.addWidget(label, 0, column)
             grid.addWidget(view, 1, column)
+            grid.setColumnStretch(column, 1)
         # One button per image of the lesion among the neighbours: the "+N more" of its tile.
         self.choices = QButtonGroup(self)
         choice_row = QHBoxLayout()
@@ -117,10 +120,13 @@ class CompareDialog(QDialog):
     def _ready(self, image_id: str, size: int) -> None:
         if size == LARGE_SIZE and image_id == self._wanted and self.shown != image_id:
             self.show_neighbour(image_id)
-            if self.isVisible() and len(self.images) == 1:
+            if self.isVisible() and not self._zoomed:
                 self.fit()
 
+    _zoomed = False  # the clinician zoomed: a neighbour arriving later keeps that zoom
+
     def zoom(self, factor: float) -> None:
+        self._zoomed = True
         for view in (self.left, self.right):
             view.scale(factor, factor)
 
@@ -128,9 +134,22 @@ class CompareDialog(QDialog):
         return self.left.transform().m11(), self.right.transform().m11()
 
     def fit(self) -> None:
+        """Both images whole and at one magnification: the scale at which the query fits the smaller view."""
+        self._zoomed = False
+        rect = self.left.item.sceneBoundingRect()
+        if rect.isEmpty():
+            return
+        scale = min(min(view.viewport().width() / rect.width(), view.viewport().height() / rect.height())
+                    for view in (self.left, self.right))
         for view in (self.left, self.right):
-            view.fitInView(self.left.item, Qt.AspectRatioMode.KeepAspectRatio)
+            view.setTransform(QTransform.fromScale(scale, scale))
+            view.centerOn(rect.center())
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
         self.fit()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if not self._zoomed:  # still fitted: keep fitting as the dialog takes its size
+            self.fit()
