@@ -1,23 +1,36 @@
 #!/bin/sh
-# Renders the README's screenshots offscreen: four cases (a melanoma, a nevus, an unfamiliar image, an
-# archive image under another name, size and JPEG quality) at three screen sizes. Needs the archive next
-# to the project and the learned index (built on first use). Run from the project root.
+# Renders the documentation's screenshots offscreen: four cases (a melanoma, a nevus, an unfamiliar image, an
+# archive image under another name, size and JPEG quality) at three screen sizes, and at 1366x768 an external
+# melanoma and naevus (other institutions' dermatoscopes), a clinical photograph and an ordinary photo; then
+# the compare view, and every PNG shrunk (docs/optimise_png.py). Needs the archive next to the project and the
+# learned index (built on first use). Run from the project root.
 set -eu
 ARCHIVE=${ARCHIVE:-../shared/data/ham10000}
+EXTERNAL=${EXTERNAL:-../shared/data/external}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 # The copy is recognised by its content, not its name: a smaller, re-compressed copy under a clinic's name.
 .venv/bin/python -c "
 from PIL import Image
-Image.open('$ARCHIVE/originals/ISIC_0024525.jpg').resize((450, 338)).save('$WORK/clinic-visit-0042.jpg', quality=70)"
+Image.open('$ARCHIVE/originals/ISIC_0024525.jpg').resize((450, 338)).save('$WORK/clinic-visit-0042.jpg', quality=70)
+from skimage import data
+Image.fromarray(data.coffee()).save('$WORK/coffee-cup.jpg', quality=90)"
 cp "$ARCHIVE/segmentations/ISIC_0024306_segmentation.png" "$WORK/lesion-mask.png"
+shot() {  # size name image
+  QT_QPA_PLATFORM=offscreen .venv/bin/dermview --archive "$ARCHIVE" --window-size "$1" \
+    --screenshot "docs/result-$1-$2.png" --layout-json "$WORK/layout.json" "$3"
+  echo "$1 $2: $(cat "$WORK/layout.json")"
+}
 for size in 1366x768 1920x1080 1280x720; do
-  for case in melanoma:originals/ISIC_0024482.jpg nevus:originals/ISIC_0024311.jpg \
-              unfamiliar:"$WORK/lesion-mask.png" archive-copy:"$WORK/clinic-visit-0042.jpg"; do
-    name=${case%%:*}; image=${case#*:}
-    case $image in /*) ;; *) image=$ARCHIVE/$image ;; esac
-    QT_QPA_PLATFORM=offscreen .venv/bin/dermview --archive "$ARCHIVE" --window-size "$size" \
-      --screenshot "docs/result-$size-$name.png" --layout-json "$WORK/layout.json" "$image"
-    echo "$size $name: $(cat "$WORK/layout.json")"
-  done
+  shot "$size" melanoma "$ARCHIVE/originals/ISIC_0024482.jpg"
+  shot "$size" nevus "$ARCHIVE/originals/ISIC_0024311.jpg"
+  shot "$size" unfamiliar "$WORK/lesion-mask.png"
+  shot "$size" archive-copy "$WORK/clinic-visit-0042.jpg"
 done
+# From the external development part (never the unread one): a framed melanoma and a naevus.
+shot 1366x768 external-melanoma "$EXTERNAL/dermoscopy/images/ISIC_0000004.jpg"
+shot 1366x768 external-nevus "$EXTERNAL/dermoscopy/images/ISIC_0000012.jpg"
+shot 1366x768 clinical-photo "$EXTERNAL/clinical/PADUFES20_PAT_1088_373_781.jpg"
+shot 1366x768 photo "$WORK/coffee-cup.jpg"
+QT_QPA_PLATFORM=offscreen .venv/bin/python docs/compare_screenshot.py
+.venv/bin/python docs/optimise_png.py docs/*.png

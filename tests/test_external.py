@@ -97,3 +97,40 @@ def test_evaluate_external_refuses_a_folder_without_labels(tmp_path, small_archi
     assert main(["evaluate", "--archive", str(small_archive), "--features", "classic", "--cache-dir", str(session_cache),
                  "--external", str(tmp_path)]) == 2
     assert "has no labels.csv" in capsys.readouterr().err
+
+
+def test_the_shipped_model_quotes_its_external_figures_and_says_where_it_has_none():
+    """The learned similarity's figures carry the external check beside the held-out folds; the sentences a
+    result and a report show name where the images came from, and say so for a diagnosis with no figure."""
+    from dermview.model.explain import external_sentence, external_summary
+    from dermview.model.extractors import get_kind
+
+    figures = get_kind("learned").held_out()
+    outside = figures["external"]
+    assert outside is not None and "none in HAM10000" in outside["source"] and outside["n"] >= 200
+    assert set(outside["per_class"]) == {"mel", "nv"}
+    melanoma = external_sentence("mel", outside)
+    assert f"found {round(100 * outside['per_class']['mel']['recall'])} of 100 melanomas" in melanoma
+    assert outside["source"] in melanoma
+    assert "no figure from other clinics' devices for basal cell carcinomas" in external_sentence("bcc", outside)
+    assert "No external figure for akiec, bcc, bkl, df, vasc" in external_summary(outside)
+    assert "no figures on dermoscopy from other clinics" in external_sentence("mel", None)
+
+
+def test_the_result_text_and_the_performance_view_say_both(qtbot, small_model):
+    from PySide6.QtCore import Qt
+
+    from dermview.model.explain import explain
+    from dermview.model.extractors import get_kind
+    from dermview.ui.performance import PerformanceDialog
+
+    figures = get_kind("learned").held_out()
+    _, _, predictor = small_model
+    prediction = predictor.predict_archive_image(predictor.index.image_ids[0])
+    _, sentences = explain(prediction, held_out=figures)
+    text = " ".join(sentences)
+    assert "On lesions it never saw" in text and "other clinics' devices" in text
+    dialog = PerformanceDialog("Learned", figures)
+    qtbot.addWidget(dialog)
+    assert dialog.external.textFormat() == Qt.TextFormat.PlainText
+    assert "melanoma AUC" in dialog.external.text() and "none in HAM10000" in dialog.external.text()

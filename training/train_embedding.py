@@ -687,6 +687,8 @@ def evaluate_fold(archive, ids, labels, tr, va, te, model_path: Path, *, classic
     report["learned"] = {**choice, **knn_metrics_in_space(space_fitter(extractor), feats, labels, fit, te,
                                                           choice["k"], choice["prior_power"])}
 
+    majority = np.bincount(labels[fit], minlength=N_CLASSES).argmax()
+    report["majority_accuracy"] = float((labels[te] == majority).mean())
     if not classic:
         return report
     log.info("the colour-texture model on the same split")
@@ -696,8 +698,6 @@ def evaluate_fold(archive, ids, labels, tr, va, te, model_path: Path, *, classic
     c_choice = choose_in(fit_kernel_lda, classic)
     report["classic"] = {**c_choice, **knn_metrics_in_space(fit_kernel_lda, classic, labels, fit, te,
                                                             c_choice["k"], c_choice["prior_power"])}
-    majority = np.bincount(labels[fit], minlength=N_CLASSES).argmax()
-    report["majority_accuracy"] = float((labels[te] == majority).mean())
     return report
 
 
@@ -758,6 +758,8 @@ def write_model_card(path: Path, sidecar: dict) -> None:
         rows = ["| model | k | prior power | accuracy | balanced accuracy | " + " | ".join(DX_CODES) + " |",
                 "|---" * (5 + N_CLASSES) + "|"]
         for name, label in (("learned", "learned similarity: embedding + colour-texture (this recipe)"), ("classic", "colour-texture features")):
+            if name not in h:  # a run with --skip-classic
+                continue
             r = h[name]
             rows.append(f"| {label} | {r['k']} | {r['prior_power']:.2f} | {r['accuracy']:.3f} | "
                         f"{r['balanced_accuracy']:.3f} | " + " | ".join(f"{r['per_class'][c]['recall']:.2f}" for c in DX_CODES) + " |")
@@ -816,6 +818,8 @@ stochastic depth, AdamW with warm-up and cosine decay. Seed {sidecar['seed']}. T
 
 ## Held-out evaluation
 {table}
+## Dermoscopy from other clinics' devices
+{external_section(sidecar)}
 ## Intended use and limits
 - Intended: showing a clinician or student archive images that look alike, with their confirmed
   diagnoses, to support learning and research.
@@ -825,6 +829,47 @@ stochastic depth, AdamW with warm-up and cosine decay. Seed {sidecar['seed']}. T
   recall above is far from what a screening tool would need.
 """
     path.write_text(text, encoding="utf-8")
+
+
+def external_section(sidecar: dict) -> str:
+    """The card's external check (``external_check``: dermview evaluate --external --json on another clinic's
+    dermoscopy) by source, and what was tried for it (``trials``), as markdown."""
+    check = sidecar.get("external_check")
+    if not check:
+        text = ("Not measured for this model. HAM10000's held-out folds come from the archive's own four sources; "
+                "they say nothing about another clinic's dermatoscope.\n")
+    else:
+        def pct(x):
+            return "-" if x is None else f"{x:.0%}"
+
+        def num(x):
+            return "-" if x is None else f"{x:.3f}"
+
+        rows = ["| source | images | melanomas | melanoma AUC | melanomas suggested as melanoma | naevi suggested as "
+                "melanoma | balanced accuracy (mel, nv) |", "|---|---:|---:|---:|---:|---:|---:|"]
+        for name, group in [("**all**", check["overall"]), *check["by_source"].items()]:
+            rows.append(f"| {name} | {group['n']} | {group['n_melanoma']} | {num(group['melanoma_auc'])} | "
+                        f"{pct(group['melanoma_recall'])} | {pct(group['nevus_called_melanoma'])} | "
+                        f"{num(group['balanced_accuracy'])} |")
+        present = sorted(check["overall"]["per_class"])
+        missing = [c for c in DX_CODES if c not in present]
+        source = check.get("source", "external dermoscopy")
+        text = (f"{source[:1].upper()}{source[1:]}, scored with `dermview evaluate --external` (labels mapped onto "
+                f"HAM10000's by `dermview.model.external.LABEL_MAP`; rows with only a benign/malignant label count in "
+                f"the AUC alone). This network was trained, and its vote chosen, before any of these images was "
+                f"looked at. The external folder's unread part (2 in 5 images) is kept for the one final "
+                f"measurement of a recipe chosen for other devices.\n\n" + "\n".join(rows) + "\n\n"
+                + (f"No external figure for {', '.join(missing)}: the external images are "
+                   f"{' and '.join(present)} only.\n" if missing else ""))
+    trials = sidecar.get("trials") or []
+    if trials:
+        text += ("\nWhat was tried for other devices (held-out networks of one fold; validation lesions of HAM10000 and "
+                 "the external development part, never the unread part):\n\n| tried | HAM10000 validation lesions: "
+                 "accuracy / balanced accuracy / melanoma recall | external development part: melanoma AUC / found / "
+                 "naevi called melanoma | verdict |\n|---|---|---|---|\n"
+                 + "\n".join(f"| {t['tried']} | {t['validation']} | {t['external']} | {t['verdict']} |" for t in trials)
+                 + "\n")
+    return text
 
 
 def attach_held_out(sidecar: dict, report_paths: list[Path]) -> None:
@@ -841,12 +886,22 @@ def attach_held_out(sidecar: dict, report_paths: list[Path]) -> None:
     sidecar["other_held_out_metrics"] = reports[1:]
 
 
-def rewrite_card(model_path: Path, tuning_from: list[Path] | None) -> int:
-    """Attach held-out reports to an already trained model (when the runs went in parallel)."""
+def rewrite_card(model_path: Path, tuning_from: list[Path] | None, external: Path | None = None,
+                 trials: Path | None = None) -> int:
+    """Attach held-out reports (and an external check, and the table of what was tried) to an already trained
+    model (when the runs went in parallel)."""
     sidecar_path = model_path.with_suffix(".json")
     sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
     if tuning_from:
         attach_held_out(sidecar, tuning_from)
+    if external:
+        report = json.loads(external.read_text(encoding="utf-8"))
+        sidecar["external_check"] = {"source": f"{report['overall']['n']} dermoscopic images from other institutions in "
+                                               f"the ISIC archive, none in HAM10000; the {report['part']} part of "
+                                               "dermview's external check",
+                                     "part": report["part"], "overall": report["overall"], "by_source": report["by_source"]}
+    if trials:
+        sidecar["trials"] = json.loads(trials.read_text(encoding="utf-8"))
     sidecar_path.write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
     if sidecar.get("held_out_fold") is None:
         write_model_card(model_path.parent / "MODEL_CARD.md", sidecar)
@@ -932,6 +987,10 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="use only this many images (smoke tests)")
     parser.add_argument("--card-only", type=Path, metavar="ONNX", default=None,
                         help="no training: rewrite this model's sidecar and model card with --tuning-from")
+    parser.add_argument("--external-report", type=Path, metavar="JSON", default=None,
+                        help="with --card-only: the external check (dermview evaluate --external ... --json) to quote")
+    parser.add_argument("--trials", type=Path, metavar="JSON", default=None,
+                        help="with --card-only: the table of what was tried ([{tried, validation, external, verdict}])")
     parser.add_argument("--evaluate-only", type=Path, metavar="ONNX", default=None,
                         help="no training: evaluate this held-out model on its fold (with --holdout-fold) and "
                              "rewrite its sidecar's k, vote correction and held-out report")
@@ -953,7 +1012,7 @@ def main(argv=None) -> int:
         parser.error(f"--cut must be between 1 and {arch.blocks - 1} for {arch.backbone}")
 
     if args.card_only:
-        return rewrite_card(args.card_only, args.tuning_from)
+        return rewrite_card(args.card_only, args.tuning_from, args.external_report, args.trials)
     if args.merge_only:
         if args.out is None or args.out.suffix != ".onnx":
             parser.error("--merge-only needs --out FILE.onnx")

@@ -107,8 +107,8 @@ def external_sentence(dx: str, external: dict | None) -> str:
         return (f"On dermoscopy from other clinics' devices it found {round(100 * row['recall'])} of 100 melanomas"
                 f"{also} ({where}).")
     if row:
-        return (f"On dermoscopy from other clinics' devices it called {round(100 * row['recall'])} of 100 "
-                f"{dx_name(dx, 2)} {dx_name(dx)} and {round(100 * row['called_melanoma'])} of 100 melanoma ({where}).")
+        return (f"On dermoscopy from other clinics' devices it recognised {round(100 * row['recall'])} of 100 "
+                f"{dx_name(dx, 2)}, and called {round(100 * row['called_melanoma'])} of 100 of them melanoma ({where}).")
     known = " and ".join(dx_name(code, 2) for code in external.get("per_class", {}))
     return (f"dermview has no figure from other clinics' devices for {dx_name(dx, 2)}: the external images it was "
             f"checked on were {known or 'of other diagnoses'} only.")
