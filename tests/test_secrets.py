@@ -75,3 +75,50 @@ def test_a_new_library_file_is_private(tmp_path, data_dir):
                  "--library", f"sqlite:///{path}"]) == 0
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_a_postgresql_database_that_is_not_a_library_is_refused_untouched(cluster, data_dir, capsys):
+    import psycopg
+
+    url = cluster.database("practice_records")
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("CREATE TABLE patients (name TEXT)")
+    assert main(["library", "list", "--library", url]) == 2
+    assert "not a dermview case library" in capsys.readouterr().err
+    with psycopg.connect(url) as db:
+        tables = [r[0] for r in db.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+    assert tables == ["patients"]
+
+
+def test_an_import_racing_another_change_is_a_sentence(cluster, data_dir, tmp_path, capsys):
+    """Another process stores one of the imported cases while the import waits on its row: the import ends in
+    one sentence (exit 2) and changes nothing, never SQL with its parameters."""
+    import threading
+
+    import psycopg
+
+    from dermview.library.store import CaseLibrary
+
+    source = CaseLibrary(f"sqlite:///{tmp_path / 'source.sqlite'}")
+    image = (data_dir / "originals" / "ISIC_0024307.jpg").read_bytes()
+    source.add_case(image, "K-1")
+    source.export_zip(tmp_path / "export.zip")
+    source.close()
+    url = cluster.database("race")
+    CaseLibrary(url).close()  # the schema
+    other = psycopg.connect(url)  # another workstation, mid-transaction: holds K-1's key
+    other.execute("INSERT INTO images (sha256, data, added_at) VALUES (%s, %s, 'now')",
+                  ("0" * 64, b"x"))
+    other.execute("INSERT INTO cases (case_id, sha256, created_at, note) VALUES ('K-1', %s, 'now', '')", ("0" * 64,))
+    codes = []
+    importer = threading.Thread(target=lambda: codes.append(main(["library", "import", str(tmp_path / "export.zip"),
+                                                                  "--library", url])))
+    importer.start()
+    importer.join(1.0)
+    assert importer.is_alive()  # waiting for the other transaction's row
+    other.commit()
+    other.close()
+    importer.join(30)
+    assert codes == [2]
+    err = capsys.readouterr().err
+    assert "nothing was imported" in err and "INSERT" not in err and "%(" not in err
