@@ -59,7 +59,7 @@ def main() -> None:
     for name, fit in spaces:
         evaluate.fit_kernel_lda = fit
         try:
-            report = cross_validate(index.features, labels, groups, fixed=FoldChoice(31, 0.5, 0.0))
+            report = cross_validate(index.features, labels, groups, fixed=FoldChoice(31, 0.5))
         finally:
             evaluate.fit_kernel_lda = original
         print(f"{name:<48} {report['accuracy']:8.3f}  {report['balanced_accuracy']:8.3f}  "

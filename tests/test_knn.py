@@ -138,7 +138,7 @@ def test_tuning_only_sees_the_training_images(small_model, monkeypatch):
 
     def spy(features, y, g, **kwargs):
         seen_groups.append(set(g))
-        return FoldChoice(15, 0.5, 0.0)
+        return FoldChoice(15, 0.5)
 
     monkeypatch.setattr(evaluate, "tune", spy)
     from sklearn.model_selection import StratifiedGroupKFold

@@ -217,7 +217,7 @@ def test_training_stopped_and_resumed_ends_where_an_uninterrupted_run_does(tmp_p
     import train_embedding as te
 
     torch.set_num_threads(1)  # as small as this is, more threads only wait for each other
-    arch = te.Architecture(input_size=learned.INPUT_SIZE)  # the smaller square: quicker
+    arch = te.Architecture(input_size=learned.SIDECAR_DEFAULT_INPUT_SIZE)  # the smaller square: quicker
     early, _, _, _ = te.build_modules(arch)
     with torch.no_grad():
         shape = early.eval()(torch.zeros(1, 3, arch.shape[1], arch.shape[0])).shape[1:]

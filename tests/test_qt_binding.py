@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 CODE = """
 import sys
 from PySide6.QtCore import QObject, Signal
@@ -20,6 +22,8 @@ print(sys.getrefcount(True) - before)
 """
 
 
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="True is immortal from Python 3.12 (PEP 683): its reference "
+                    "count never changes, so the defect cannot show, nor crash the app")
 def test_signal_emit_keeps_reference_counts():
     """PySide6 6.12.0 dropped a reference to True on every emit: scrolling the grid aborted the app."""
     result = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, timeout=120,

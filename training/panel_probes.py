@@ -57,7 +57,7 @@ def imagenet_extractor(work: Path, threads: int) -> learned.LearnedExtractor:
 
     path = work / "imagenet-lite0.onnx"
     if not path.is_file():
-        arch = te.Architecture(input_size=learned.INPUT_SIZE)  # 192, as it was first measured
+        arch = te.Architecture(input_size=learned.SIDECAR_DEFAULT_INPUT_SIZE)  # 192, as it was first measured
         _, late, _, Full = te.build_modules(arch)
         te.export_member(late.eval(), Full, path, arch)
         path.with_suffix(".json").write_text(json.dumps(

@@ -61,8 +61,8 @@ BACKBONES = {"lite0": 16, "lite1": 21}
 
 # What a sidecar written before a setting existed means: the recipe as it was then.
 CARD_DEFAULTS = {"backbone": "lite0", "cut": CUT, "melanoma_weight": 1.0, "mixup": 0.0,
-                 "input_size": learned.INPUT_SIZE, "grey_world_power": 0.0,
-                 "field_of_view": False, "device_augment": False}  # learned.INPUT_SIZE: the first recipe's 192
+                 "input_size": learned.SIDECAR_DEFAULT_INPUT_SIZE, "grey_world_power": 0.0,
+                 "field_of_view": False, "device_augment": False}  # learned.SIDECAR_DEFAULT_INPUT_SIZE: the first recipe's 192
 
 
 def card_setting(card: dict, key: str):

@@ -106,9 +106,6 @@ class Archive:
         self.close()
 
     # -- images --------------------------------------------------------------------------------
-    def has_image(self, image_id: str) -> bool:
-        return image_id in self._source_of
-
     def read_bytes(self, image_id: str) -> bytes:
         source = self._source_of.get(image_id)
         if source is None:

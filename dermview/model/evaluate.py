@@ -123,7 +123,7 @@ def evaluate_archive(archive, index, *, folds: int = 5, seed: int = 0, log=None,
     report = cross_validate(index.features, labels, groups, folds=folds, seed=seed, raw_pixels=raw, progress=log,
                             fit=fit)
     shipped = cross_validate(index.features, labels, groups, folds=folds, seed=seed, fit=fit,
-                             fixed=FoldChoice(DEFAULT_K, DEFAULT_PRIOR_POWER, 0.0))
+                             fixed=FoldChoice(DEFAULT_K, DEFAULT_PRIOR_POWER))
     report["shipped_defaults"] = {
         "k": DEFAULT_K, "prior_power": DEFAULT_PRIOR_POWER, "accuracy": shipped["accuracy"],
         "balanced_accuracy": shipped["balanced_accuracy"],

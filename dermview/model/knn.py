@@ -134,12 +134,6 @@ def tie_free_scores(shares: np.ndarray, class_distance: np.ndarray) -> np.ndarra
     return np.clip(scores, 0.0, 1.0)
 
 
-def class_distances(points: np.ndarray, labels: np.ndarray, queries: np.ndarray,
-                    exclude: np.ndarray | None = None) -> np.ndarray:
-    """Distance from every query to the nearest point of each class (Q, C)."""
-    return class_distances_in(squared_distances(points, queries, exclude), labels)
-
-
 def class_distances_in(sq: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Distance to the nearest point of each class, from squared distances (Q, N) already computed."""
     out = np.full((sq.shape[0], len(DX_CODES)), np.inf)

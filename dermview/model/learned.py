@@ -31,7 +31,7 @@ from .field import crop_to_field
 MODEL_NAME = "dermview-embedding"
 # The square a network reads when its sidecar does not say (the first recipe's; every sidecar has said
 # since, and the shipped network reads 256: training/train_embedding.INPUT_SIZE).
-INPUT_SIZE = 192
+SIDECAR_DEFAULT_INPUT_SIZE = 192
 # EfficientNet-Lite's ImageNet weights come from TensorFlow, which scales pixels as (x - 127) / 128.
 PIXEL_OFFSET = 127.0
 PIXEL_SCALE = 128.0
@@ -70,7 +70,7 @@ def draft_size(shape: tuple[int, int]) -> tuple[int, int]:
     return max(shape), min(shape)
 
 
-def prepare_image(image: Image.Image, size: int | tuple[int, int] = INPUT_SIZE,
+def prepare_image(image: Image.Image, size: int | tuple[int, int] = SIDECAR_DEFAULT_INPUT_SIZE,
                   grey_world_power: float = 0.0, field_of_view: bool = False) -> np.ndarray:
     """The whole image, squashed to (height, width, 3) RGB uint8 (``size``: a square's side or (width,
     height)); with ``field_of_view``, first cropped to what the dermatoscope lit (field.crop_to_field);
@@ -137,7 +137,7 @@ class ModelInfo:
     held_out_fold: int | None
     held_out: dict | None  # metrics on held-out lesions, from the training run's report
     card: dict
-    input_shape: tuple[int, int] = (INPUT_SIZE, INPUT_SIZE)  # (width, height) the network reads
+    input_shape: tuple[int, int] = (SIDECAR_DEFAULT_INPUT_SIZE, SIDECAR_DEFAULT_INPUT_SIZE)  # (width, height) the network reads
     grey_world_power: float = 0.0  # the colour cast taken out before the network (shades_of_grey), 0: not
     field_of_view: bool = False  # images cropped to the dermatoscope's lit field first (field.crop_to_field)
     # Every held-out report the sidecar carries, in fold order: ``held_out`` (whose k and vote correction
@@ -162,7 +162,7 @@ def _read_info(path: Path, mtime_ns: int, size: int) -> ModelInfo:
                      k=int(card.get("k", 15)), prior_power=float(card.get("prior_power", 0.5)),
                      trained_on="all" if fold is None else f"fold {fold} held out",
                      held_out_fold=fold, held_out=card.get("held_out_metrics"), card=card,
-                     input_shape=input_shape(card.get("input_size", INPUT_SIZE)),
+                     input_shape=input_shape(card.get("input_size", SIDECAR_DEFAULT_INPUT_SIZE)),
                      grey_world_power=float(card.get("grey_world_power", 0.0)),
                      field_of_view=bool(card.get("field_of_view", False)),
                      held_out_folds=held_out_reports(card))

@@ -37,7 +37,6 @@ class GridPoint:
 class FoldChoice:
     k: int
     prior_power: float
-    inner_score: float
 
 
 # (labels of the indexed points (N,), neighbour indices (Q, kmax), distances (Q, kmax), class prior (C,))
@@ -78,7 +77,7 @@ def tune(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, *, seed: 
     good_enough = [r for r in results if r.objective >= best - K_TOLERANCE]
     smallest_k = min(r.k for r in good_enough)
     chosen = max((r for r in good_enough if r.k == smallest_k), key=lambda r: r.objective)
-    return FoldChoice(k=chosen.k, prior_power=chosen.prior_power, inner_score=chosen.objective)
+    return FoldChoice(k=chosen.k, prior_power=chosen.prior_power)
 
 
 def held_out_split(labels: np.ndarray, groups: np.ndarray, fold: int, folds: int, seed: int):

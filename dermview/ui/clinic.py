@@ -133,7 +133,12 @@ class ClinicActions(QObject):
         """Draw ``pages`` on the printer the dialog set up, on the file worker."""
         self._printer = printer  # alive until the file worker has drawn on it
         self._say(f"Printing {len(pages)} page{'s' if len(pages) != 1 else ''} ...")
-        self.window.files.submit("print", lambda: (draw_pages(pages, printer, printer.newPage), len(pages))[1])
+
+        def job() -> int:
+            draw_pages(pages, printer, printer.newPage)
+            return len(pages)
+
+        self.window.files.submit("print", job)
 
     # -- the session that survives a restart ------------------------------------------------------
     def offer_last_session(self) -> None:

@@ -3,6 +3,8 @@ several images of that lesion are among the neighbours, buttons switch between t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap, QTransform, QWheelEvent
 from PySide6.QtWidgets import (QButtonGroup, QDialog, QDialogButtonBox, QGraphicsPixmapItem, QGraphicsScene,
@@ -21,7 +23,7 @@ class SyncedView(QGraphicsView):
         self.setScene(scene)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
-        self.zoom_changed = None
+        self.zoom_changed: Callable[[float], None] | None = None  # the dialog's one zoom for both sides
         if pixmap is not None:
             self.set_pixmap(pixmap)
 

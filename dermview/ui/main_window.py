@@ -150,7 +150,7 @@ class MainWindow(QMainWindow):
         self.classify.save_case_wanted.connect(self.library.save_case)
         self.service.query_done.connect(self.classify.query_done)
         self.service.query_failed.connect(self.classify.query_failed)
-        self.tabs = QTabWidget()
+        self.tabs: QTabWidget = QTabWidget()
         self.tabs.addTab(self.classify, "Classify")
         self.tabs.addTab(self.classify.worklist, "Worklist")
         self.detail_page = QScrollArea()  # scrolls on a small screen rather than forcing the window's height
@@ -172,8 +172,8 @@ class MainWindow(QMainWindow):
         state = self.settings.geometry("splitter-main")
         if state is not None:
             self.splitter.restoreState(state)
-        if self.pages.count() > 1:
-            old = self.pages.widget(1)
+        old = self.pages.widget(1) if self.pages.count() > 1 else None
+        if old is not None:
             self.pages.removeWidget(old)
             old.deleteLater()
         self.pages.addWidget(self.splitter)
