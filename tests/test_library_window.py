@@ -124,3 +124,28 @@ def test_show_case_shows_the_case_asked_for(make_window, small_archive, qtbot, t
     library.show_case("B-2")
     qtbot.waitUntil(lambda: window.classify.model.rowCount() == rows + 1, timeout=WAIT_MS)
     assert "B-2" in window.classify.model.items[-1].name and "second.jpg" in window.classify.model.items[-1].name
+
+
+def test_a_library_made_for_a_first_case_that_fails_is_closed(make_window, small_archive, qtbot, tmp_path,
+                                                             monkeypatch, data_dir):
+    """The first case creates the library; if adding it fails (here: a note over the limit), the library made
+    for it is closed again, not left open with its file handles, and the window says why."""
+    from dermview.library import store
+    from dermview.library.rules import MAX_NOTE
+
+    closed = []
+    real_close = store.CaseLibrary.close
+    monkeypatch.setattr(store.CaseLibrary, "close", lambda self: (closed.append(self.url), real_close(self))[1])
+    url = f"sqlite:///{tmp_path / 'practice.sqlite'}"
+    monkeypatch.setenv("DERMVIEW_LIBRARY", url)
+    window = make_window(small_archive)
+    library = window.library
+    drop(window, [sorted((data_dir / "originals").glob("*.jpg"))[0]])
+    wait_for_result(qtbot, window)
+    click(qtbot, window.classify.save_case_button)
+    form = library.form
+    qtbot.keyClicks(form.case_id, "K-1")
+    form.note.setPlainText("n" * (MAX_NOTE + 1))
+    click(qtbot, save_button(form))
+    qtbot.waitUntil(lambda: url in closed, timeout=WAIT_MS)
+    assert library.library is None

@@ -122,3 +122,22 @@ def test_an_import_racing_another_change_is_a_sentence(cluster, data_dir, tmp_pa
     assert codes == [2]
     err = capsys.readouterr().err
     assert "nothing was imported" in err and "INSERT" not in err and "%(" not in err
+
+
+def test_control_characters_are_refused_not_printed(tmp_path, data_dir, capsys):
+    url = f"sqlite:///{tmp_path / 'l.sqlite'}"
+    image = str(data_dir / "originals" / "ISIC_0024307.jpg")
+    assert main(["library", "add", image, "--case-id", "K-\x1b]0;pwned\x07", "--library", url]) == 2
+    assert main(["library", "add", image, "--case-id", "K-1", "--library", url]) == 0
+    assert main(["library", "confirm", "K-1", "--diagnosis", "other", "--other", "wart\x1b[2J", "--dx-type", "histo",
+                 "--library", url]) == 2
+    out, err = capsys.readouterr()
+    assert "\x1b" not in out and "\x1b" not in err and "control characters" in err
+
+
+def test_the_saved_session_is_private(tmp_path):
+    from dermview.clinic.sessions import save_session
+    from dermview.clinic.worklist import WorkItem
+
+    path = save_session([WorkItem("/clinic/a.jpg", note="left shoulder")], "/archive", tmp_path / "s" / "last.json")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
