@@ -863,8 +863,8 @@ def external_section(sidecar: dict) -> str:
                    f"{' and '.join(present)} only.\n" if missing else ""))
     trials = sidecar.get("trials") or []
     if trials:
-        text += ("\nWhat was tried for other devices (held-out networks of one fold; validation lesions of HAM10000 and "
-                 "the external development part, never the unread part):\n\n| tried | HAM10000 validation lesions: "
+        text += ("\nWhat was tried for other devices (networks trained without fold 0; HAM10000 validation lesions, and "
+                 "the external development part):\n\n| tried | HAM10000 validation lesions: "
                  "accuracy / balanced accuracy / melanoma recall | external development part: melanoma AUC / found / "
                  "naevi called melanoma | verdict |\n|---|---|---|---|\n"
                  + "\n".join(f"| {t['tried']} | {t['validation']} | {t['external']} | {t['verdict']} |" for t in trials)
