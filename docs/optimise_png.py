@@ -9,13 +9,18 @@ from pathlib import Path
 
 from PIL import Image
 
+LIMIT = 600_000  # bytes: no tracked screenshot over it (issue "a project a newcomer can pick up")
+
 
 def optimise(path: Path) -> tuple[int, int]:
     before = path.stat().st_size
     image = Image.open(path)
     if image.mode != "P":
-        image = image.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG)
-        image.save(path, optimize=True)
+        rgb = image.convert("RGB")
+        for colours in (256, 160, 96):  # fewer colours until the file is under LIMIT (large windows)
+            rgb.quantize(colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG).save(path, optimize=True)
+            if path.stat().st_size <= LIMIT:
+                break
     return before, path.stat().st_size
 
 

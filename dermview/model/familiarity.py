@@ -164,6 +164,10 @@ class KindClassifier:
         return model
 
 
+# After the reason, on a muted result (the window and the report): why the neighbours are still shown.
+MUTED_NEIGHBOURS = "The nearest archive images are shown for reference only."
+
+
 def muted_headline(kind: str | None) -> str:
     """The headline of a muted result: what the query looks like, and that there is no suggestion."""
     if kind == CLINICAL_PHOTO:

@@ -117,5 +117,5 @@ def device_note(image: Image.Image) -> str | None:
     if not reasons:
         return None
     return ("this image looks as if it came from another kind of dermatoscope than the archive's: "
-            + "; ".join(reasons) + ". dermview finds fewer melanomas on other devices' images, so judge its "
+            + "; ".join(reasons) + ". dermview is less accurate on images from other devices, so judge its "
             "neighbours with extra care")

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QFormLayout, QFrame, QLabel, QListView, QListWidg
 from .. import NOT_A_MEDICAL_DEVICE
 from ..archive.codes import DX_SHORT_NAMES, dx_label, dx_type_label
 from ..model.explain import LesionTile, archive_image_sentence
-from ..model.familiarity import muted_headline
+from ..model.familiarity import MUTED_NEIGHBOURS, muted_headline
 from ..model.knn import LIBRARY, Prediction
 from ..model.session import QueryOutcome
 from .thumbnails import LARGE_SIZE, THUMB_SIZE, ThumbnailCache, placeholder
@@ -335,8 +335,7 @@ class ResultPanel(QWidget):
         if outcome.unfamiliar:  # muted: no suggestion, no vote chart, a warning in its place
             self.headline.setText(
                 f"<span style='color:#a00000'><b>{escape(muted_headline(outcome.unfamiliar_kind))}.</b></span> "
-                f"{escape(outcome.unfamiliar[0].upper() + outcome.unfamiliar[1:])}. The nearest archive images are "
-                "shown, but they are not evidence of any diagnosis.")
+                f"{escape(outcome.unfamiliar[0].upper() + outcome.unfamiliar[1:])}. {MUTED_NEIGHBOURS}")
             self.summary.setText("")
             self.chart.set_votes({}, None)
             self.chart.setVisible(False)
