@@ -27,7 +27,9 @@ from .start_page import StartPage
 from .status import IndexStatus
 from .text import warn
 from .thumbnails import ThumbnailCache
-from .workers import FileJobs, ModelService, ThumbnailLoader
+from .file_jobs import FileJobs
+from .thumbnail_loader import ThumbnailLoader
+from .workers import ModelService
 
 log = logging.getLogger(__name__)
 

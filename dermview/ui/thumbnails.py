@@ -7,7 +7,7 @@ from collections import OrderedDict
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 
-from .workers import ThumbnailLoader
+from .thumbnail_loader import ThumbnailLoader
 
 THUMB_SIZE = 112  # longest side in the grid and the neighbour strip
 LARGE_SIZE = 800  # longest side of the detail view and the compare view

@@ -1,11 +1,11 @@
-"""Threads of the window: one serial model worker, and a pool for thumbnails.
+"""The window's model worker: one serial thread that owns everything slow about the model (opening the
+index, building it, queries).
 
-The model worker owns everything slow about the model (opening the index, building it, queries).
-Requests reach it as queued signals and are handled one at a time; each query carries a
-generation number and the worker skips any query that a newer one has superseded, so 20 rapid
-drops cost one prediction, not twenty. Results come back as signals; the GUI thread ignores any
-result whose generation is not the newest. Thumbnails are decoded on a separate QThreadPool,
-newest request first, and delivered as QImages; QPixmaps are made on the GUI thread only.
+Requests reach it as queued signals and are handled one at a time; each query carries a generation
+number and the worker skips any query that a newer one has superseded, so 20 rapid drops cost one
+prediction, not twenty. Results come back as signals; the GUI thread ignores any result whose generation
+is not the newest. Thumbnails (ui/thumbnail_loader.py) and file-system work (ui/file_jobs.py) have
+threads of their own.
 """
 
 from __future__ import annotations
@@ -14,16 +14,15 @@ import logging
 import threading
 from collections import deque
 from dataclasses import dataclass
-from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
 from ..archive import Archive
 from ..archive.inputs import InputImage
 from ..errors import CancelledError, DermviewError
 from ..model.extractors import AUTO
-from ..library.search import load_neighbour_image, search_library
+from ..library.search import search_library
 from ..model.knn import Prediction
 from ..model.predictor import DEFAULT_SEARCH, SearchIn
 from ..model.session import ModelSession, QueryOutcome
@@ -390,122 +389,3 @@ class ModelService(QObject):
         self.latest_load += 1
         self._thread.quit()
         self._thread.wait()
-
-
-class _ThumbnailJob(QRunnable):
-    def __init__(self, loader: ThumbnailLoader):
-        super().__init__()
-        self._loader = loader
-
-    def run(self) -> None:
-        while True:
-            job = self._loader.next_job()
-            if job is None:
-                return
-            key, image_id, size = job
-            try:
-                image = load_neighbour_image(self._loader.archive, self._loader.library, image_id, size)
-                image = fit_within(image, size)
-                self._loader.loaded.emit(key, to_qimage(image))
-            except DermviewError as exc:
-                self._loader.failed.emit(key, str(exc))
-            except Exception as exc:  # keep the pool alive whatever one file does
-                log.exception("thumbnail %s", image_id)
-                self._loader.failed.emit(key, str(exc))
-
-
-class ThumbnailLoader(QObject):
-    """Decodes archive images at reduced size off the GUI thread, newest request first."""
-
-    loaded = Signal(str, QImage)
-    failed = Signal(str, str)
-    MAX_QUEUE = 600  # requests for rows long scrolled past are dropped
-
-    def __init__(self, archive: Archive, parent: QObject | None = None):
-        super().__init__(parent)
-        self.archive = archive
-        self.library = None  # the case library, whose images can be neighbours too
-        self._lock = threading.Lock()
-        self._queue: deque[tuple[str, str, int]] = deque()
-        self._queued: set[str] = set()
-        self._running = 0
-        self._closed = False
-        self._pool = QThreadPool()
-        self._pool.setMaxThreadCount(max(1, min(4, QThread.idealThreadCount())))
-
-    def request(self, image_id: str, size: int) -> str:
-        key = f"{image_id}@{size}"
-        with self._lock:
-            if self._closed or key in self._queued:
-                return key
-            self._queue.append((key, image_id, size))
-            self._queued.add(key)
-            while len(self._queue) > self.MAX_QUEUE:
-                old_key, _, _ = self._queue.popleft()
-                self._queued.discard(old_key)
-            start = self._running < self._pool.maxThreadCount()
-            if start:
-                self._running += 1
-        if start:
-            self._pool.start(_ThumbnailJob(self))
-        return key
-
-    def next_job(self):
-        with self._lock:
-            if self._closed or not self._queue:
-                self._running -= 1
-                return None
-            job = self._queue.pop()  # newest first: what is on screen now
-            self._queued.discard(job[0])
-            return job
-
-    def forget(self, key: str) -> None:
-        """A failed or evicted key may be requested again."""
-        with self._lock:
-            self._queued.discard(key)
-
-    def shutdown(self) -> None:
-        with self._lock:
-            self._closed = True
-            self._queue.clear()
-            self._queued.clear()
-        self._pool.waitForDone()
-
-
-class _FileCall(QRunnable):
-    def __init__(self, jobs: FileJobs, key: str, generation: int, func: Callable[[], object]):
-        super().__init__()
-        self._jobs, self._key, self._generation, self._func = jobs, key, generation, func
-
-    def run(self) -> None:
-        try:
-            value, error = self._func(), None
-        except DermviewError as exc:
-            value, error = None, str(exc)
-        except Exception as exc:  # keep the window informed whatever the file system does
-            log.exception("file job %s", self._key)
-            value, error = None, f"Unexpected problem: {exc}"
-        self._jobs.done.emit(self._key, self._generation, value, error)
-
-
-class FileJobs(QObject):
-    """Slow file-system work (opening an archive, walking a dropped folder, which on a network share takes
-    seconds) off the GUI thread: one at a time, answered in the order asked, each tagged with a number
-    so that the window can drop answers a newer request has superseded."""
-
-    done = Signal(str, int, object, object)  # key, generation, value, error message
-
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self._pool = QThreadPool()
-        self._pool.setMaxThreadCount(1)
-        self._generation = 0
-
-    def submit(self, key: str, func: Callable[[], object]) -> int:
-        self._generation += 1
-        self._pool.start(_FileCall(self, key, self._generation, func))
-        return self._generation
-
-    def shutdown(self) -> None:
-        self._pool.clear()
-        self._pool.waitForDone()
