@@ -9,7 +9,6 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA = PROJECT_ROOT.parent / "shared" / "data" / "ham10000"
-sys.path.insert(0, str(PROJECT_ROOT))
 
 
 def require_data() -> Path:

@@ -22,7 +22,6 @@ CHILD = r"""
 import json, os, sys, time
 start = time.perf_counter()
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, PROJECT_ROOT)
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 from dermview.ui.main_window import MainWindow

@@ -22,7 +22,6 @@ from _common import DATA, PROJECT_ROOT, require_data
 CHILD = r"""
 import json, os, sys, time
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, PROJECT_ROOT)
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 from dermview.ui.main_window import MainWindow

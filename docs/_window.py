@@ -4,13 +4,11 @@ similarity that never touches the user's session, and a wait that keeps it paint
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 ARCHIVE = ROOT.parent / "shared" / "data" / "ham10000"
 
 

@@ -37,7 +37,6 @@ import numpy as np
 from PIL import Image, ImageEnhance
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from dermview.archive import Archive  # noqa: E402
 from dermview.archive.codes import DX_CODES, dx_indices  # noqa: E402
