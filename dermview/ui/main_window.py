@@ -75,6 +75,7 @@ class MainWindow(QMainWindow):
         self.files_dropped.connect(self.add_queries)
         self.clinic = ClinicActions(self)
         self.library = LibraryActions(self)
+        self.library.counts_changed.connect(self._show_library_counts)
 
         self.pages = QStackedWidget()
         self.start_page = StartPage()
@@ -127,6 +128,7 @@ class MainWindow(QMainWindow):
         self.status = IndexStatus(self.statusBar(), self.service.cancel_index)
         self.archive_label, self.index_label = self.status.archive_label, self.status.index_label
         self.library_label = self.status.library_label
+        self.library.counts_changed.connect(lambda status, _title: self.library_label.setText(status))
 
     def _build_pages(self, archive: Archive) -> None:
         """The browser and the tabs for a newly opened archive (its thumbnails belong to it)."""
@@ -328,6 +330,13 @@ class MainWindow(QMainWindow):
         image.save(buffer, "PNG")
         count = self.classify.model.rowCount() + 1 if self.classify is not None else 1
         self._add_inputs([bytes_input(f"pasted image {count}.png", bytes(data))], [])
+
+    def _show_library_counts(self, _status: str, title: str) -> None:
+        if self.library.view is None:  # no archive open yet: no tab to title
+            return
+        index = self.tabs.indexOf(self.library.view)
+        if index >= 0:
+            self.tabs.setTabText(index, title)
 
     def add_queries(self, paths: list) -> None:
         """Files, folders or zips to classify: walked on the file worker, then listed in order."""
