@@ -31,11 +31,10 @@ from ..outputs import now
 from ..paths import ensure_dir, private_file, user_dirs
 from .rules import (CONFIRMATIONS, MAX_CASE_ID, OTHER, check_age, check_case_id, check_confirmation, check_image,  # noqa: F401
                     check_note, check_sex, check_text)
+from .schema import SCHEMA_VERSION, create, make_tables, migrate, schema_version  # noqa: F401  (re-exported)
 from .transfer import EXPORT_COLUMNS, export_zip, read_export  # noqa: F401  (re-exported)
 from .urls import ENV_LIBRARY, check_persistent, redacted, default_url, library_exists, library_url, shown_url, sqlite_path  # noqa: F401  (re-exported)
 
-# 1: cases and images. 2: + case_features (vectors per similarity) and the revision counter.
-SCHEMA_VERSION = 2
 AWAITING, CONFIRMED = "awaiting", "confirmed"
 
 
@@ -152,27 +151,10 @@ class CaseLibrary:
                 private_file(path)
 
     def _tables(self) -> None:
-        from sqlalchemy import Column, ForeignKey, Integer, LargeBinary, MetaData, String, Table, Text
-
-        self.metadata = MetaData()
-        self.meta = Table("dermview_meta", self.metadata, Column("key", String(64), primary_key=True),
-                          Column("value", Text, nullable=False))
-        self.images = Table("images", self.metadata, Column("sha256", String(64), primary_key=True),
-                            Column("data", LargeBinary, nullable=False), Column("added_at", String(40), nullable=False))
-        self.features = Table("case_features", self.metadata,
-                              Column("sha256", String(64), ForeignKey("images.sha256"), primary_key=True),
-                              Column("kind", String(200), primary_key=True),  # "learned:<version>"
-                              Column("vector", LargeBinary, nullable=False))  # float32, little-endian
-        self.cases = Table(
-            "cases", self.metadata,
-            Column("case_id", String(MAX_CASE_ID), primary_key=True),
-            Column("sha256", String(64), ForeignKey("images.sha256"), nullable=False),
-            Column("file_name", Text), Column("created_at", String(40), nullable=False),
-            Column("body_site", Text), Column("age", Integer), Column("sex", String(16)),
-            Column("note", Text, nullable=False), Column("features", String(32)), Column("model_version", Text),
-            Column("suggestion", String(16)), Column("votes", Text), Column("confirmed_dx", String(16)),
-            Column("confirmed_other", Text), Column("dx_type", String(16)), Column("confirmed_by", Text),
-            Column("confirmed_at", String(40)))
+        tables = make_tables()
+        self.metadata, self.meta, self.images, self.features, self.cases = (
+            tables.metadata, tables.meta, tables.images, tables.features, tables.cases)
+        self.schema = tables
 
     def _refuse_foreign(self, tables: list[str]) -> None:
         """Someone else's database (tables, none of them dermview's) is looked at, never written to."""
@@ -197,9 +179,7 @@ class CaseLibrary:
                 with self.engine.begin() as connection:
                     if not inspect(connection).has_table("dermview_meta"):
                         self._refuse_foreign(inspect(connection).get_table_names())
-                        self.metadata.create_all(connection)
-                        connection.execute(self.meta.insert(), [{"key": "schema_version", "value": str(SCHEMA_VERSION)},
-                                                                {"key": "revision", "value": "0"}])
+                        create(connection, self.schema)
                         return
                     version = self._schema_version(connection)
                 break
@@ -216,11 +196,7 @@ class CaseLibrary:
     migrated_backup: Path | None = None  # the export written before this process migrated the library
 
     def _schema_version(self, connection, *, lock: bool = False) -> int:
-        from sqlalchemy import select
-
-        query = select(self.meta.c.value).where(self.meta.c.key == "schema_version")
-        row = connection.execute(query.with_for_update() if lock and not self.is_sqlite else query).first()
-        return int(row[0]) if row else 0
+        return schema_version(connection, self.schema, lock=lock and not self.is_sqlite)
 
     def _backup(self, version: int) -> Path:
         """Every case and image as an export zip, before a migration touches anything."""
@@ -230,16 +206,7 @@ class CaseLibrary:
         return path
 
     def _migrate(self, connection) -> None:
-        """Bring an older schema up to SCHEMA_VERSION, in the caller's transaction. Another process may have
-        done it meanwhile: the version is read again under a lock."""
-        version = self._schema_version(connection, lock=True)
-        if version >= SCHEMA_VERSION:
-            return
-        self.metadata.create_all(connection)  # 1 -> 2: case_features (only the missing tables are created)
-        if version < 2:
-            connection.execute(self.meta.insert().values(key="revision", value="0"))
-        connection.execute(self.meta.update().where(self.meta.c.key == "schema_version")
-                           .values(value=str(SCHEMA_VERSION)))
+        migrate(connection, self.schema, lock=not self.is_sqlite)
 
     def _bump(self, connection) -> None:
         """Raise the revision: in the same transaction as the change it announces."""
