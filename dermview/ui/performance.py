@@ -113,6 +113,7 @@ class PerformanceDialog(QDialog):
             pictures.addSpacing(12)
             pictures.addWidget(self.bars, 1, Qt.AlignmentFlag.AlignTop)
             layout.addLayout(pictures)
+        layout.addStretch(1)  # room to spare goes below the pictures, not between the sentences
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
