@@ -772,9 +772,8 @@ def write_model_card(path: Path, sidecar: dict) -> None:
                  f"{h.get('classic', {}).get('rule', 'the same')}). Per-class columns are recall. Always answering "
                  f"`nv` scores {h['majority_accuracy']:.3f} accuracy and 0.143 balanced accuracy on this fold.\n\n"
                  + "\n".join(rows) + "\n")
-        notes = sidecar.get("evaluation_notes", [])
-        if notes:
-            table += "\nHow these numbers came about:\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+        table += ("\nWhat else was tried, with its figure and verdict, is one table in the project's "
+                  "`docs/experiments.md`.\n")
     text = f"""# Model card: dermview learned embedding (`{sidecar['version']}`)
 
 **Not a medical device.** A research and teaching aid that finds similar archive images; it must not
