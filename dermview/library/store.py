@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -31,59 +30,11 @@ from ..outputs import now
 from ..paths import ensure_dir, private_file, user_dirs
 from .rules import (CONFIRMATIONS, MAX_CASE_ID, OTHER, check_age, check_case_id, check_confirmation, check_image,  # noqa: F401
                     check_note, check_sex, check_text)
+from .records import AWAITING, CONFIRMED, Case, SearchableCase  # noqa: F401  (re-exported)
 from .schema import SCHEMA_VERSION, create, make_tables, migrate, schema_version  # noqa: F401  (re-exported)
 from .transfer import EXPORT_COLUMNS, export_zip, read_export  # noqa: F401  (re-exported)
 from .urls import ENV_LIBRARY, check_persistent, redacted, default_url, library_exists, library_url, shown_url, sqlite_path  # noqa: F401  (re-exported)
 
-AWAITING, CONFIRMED = "awaiting", "confirmed"
-
-
-@dataclass
-class Case:
-    case_id: str
-    sha256: str
-    file_name: str | None
-    created_at: str
-    body_site: str | None
-    age: int | None
-    sex: str | None
-    note: str
-    features: str | None
-    model_version: str | None
-    suggestion: str | None
-    votes: dict | None
-    confirmed_dx: str | None
-    confirmed_other: str | None
-    dx_type: str | None
-    confirmed_by: str | None
-    confirmed_at: str | None
-
-    @property
-    def status(self) -> str:
-        """A case without a confirmed diagnosis awaits confirmation, and never votes."""
-        return CONFIRMED if self.confirmed_dx else AWAITING
-
-    def to_json(self) -> dict:
-        return {**asdict(self), "status": self.status}
-
-    @property
-    def outcome_text(self) -> str:
-        """"mel (histo)", "other: seborrhoeic wart (histo)" or "awaiting confirmation"."""
-        if not self.confirmed_dx:
-            return "awaiting confirmation"
-        what = f"other: {self.confirmed_other}" if self.confirmed_dx == OTHER else self.confirmed_dx
-        return f"{what} ({self.dx_type})"
-
-
-@dataclass(frozen=True)
-class SearchableCase:
-    """A confirmed case with one of the seven diagnoses, and its stored vector for one similarity (or None)."""
-
-    case_id: str
-    sha256: str
-    dx: str
-    dx_type: str
-    vector: np.ndarray | None
 
 
 def sqlite_tables(path: Path) -> list[str]:

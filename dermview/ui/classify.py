@@ -26,7 +26,8 @@ from .settings import Settings
 from .text import plain_label, tooltip
 from .thumbnails import ThumbnailCache
 from .workers import NOT_READY, BatchJob, BatchResult, ModelService, QueryResult
-from .worklist import WorklistModel, WorklistView
+from .worklist import WorklistView
+from .worklist_model import WorklistModel
 
 DISPLAY_CACHE = 4  # large query pixmaps kept for stepping back and forth (each up to 1600 px: ~8 MB)
 
