@@ -404,7 +404,7 @@ def test_the_first_window_fits_the_screen(qtbot):
     keeps its status bar and right edge; a large screen gets the usual size."""
     from PySide6.QtCore import QSize
 
-    from dermview.ui.main_window import FIRST_SIZE, first_size
+    from dermview.ui.screen import FIRST_SIZE, first_size
 
     laptop = first_size(QSize(1366, 728))  # 1366x768 less a 40-pixel panel
     assert laptop.width() <= 1366 - 16 and laptop.height() <= 728 - 40

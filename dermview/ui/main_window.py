@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (QApplication, QFileDialog, QFrame, QMainWindow, QMessageBox, QScrollArea, QSplitter,
                                QStackedWidget, QTabWidget)
@@ -28,20 +28,11 @@ from .status import IndexStatus
 from .text import warn
 from .thumbnails import ThumbnailCache
 from .file_jobs import FileJobs
+from .screen import first_size
 from .thumbnail_loader import ThumbnailLoader
 from .workers import ModelService
 
 log = logging.getLogger(__name__)
-
-
-FIRST_SIZE = QSize(1400, 900)  # on a large screen; a smaller one gets what fits (first_size)
-
-
-def first_size(available: QSize) -> QSize:
-    """The window's size on its first start: FIRST_SIZE, or what the screen's available area (less the
-    frame a window manager adds, about 30 pixels) holds, whichever is smaller. After that the last size
-    is restored."""
-    return QSize(min(FIRST_SIZE.width(), available.width() - 16), min(FIRST_SIZE.height(), available.height() - 40))
 
 
 class MainWindow(QMainWindow):
@@ -332,9 +323,7 @@ class MainWindow(QMainWindow):
         self._add_inputs([bytes_input(f"pasted image {count}.png", bytes(data))], [])
 
     def _show_library_counts(self, _status: str, title: str) -> None:
-        if self.library.view is None:  # no archive open yet: no tab to title
-            return
-        index = self.tabs.indexOf(self.library.view)
+        index = self.tabs.indexOf(self.library.view) if self.library.view is not None else -1  # no archive: no tab
         if index >= 0:
             self.tabs.setTabText(index, title)
 
