@@ -127,3 +127,20 @@ def test_the_result_fits_a_1366x768_laptop_screen(tiny_archive, tiny_cache, tmp_
     assert report["query_image"][0] >= 300
     assert report["neighbours_visible"] >= 9 and report["neighbour_tile"][0] >= 150
     assert shot.stat().st_size > 50_000
+
+
+def test_a_library_password_reaches_neither_the_log_nor_the_settings(tiny_archive, tiny_cache, tmp_path):
+    """`dermview --library postgresql://user:PASSWORD@host/db`: the run may use the password, but the log shows
+    `***` and the stored setting has no password at all (issue "keep secrets and clinicians' data safe")."""
+    url = "postgresql://alice:S3cr3t-pw@127.0.0.1:1/cases"
+    result = run_dermview("--self-test", "--features", "classic", "--archive", tiny_archive, "--library", url,
+                          env_changes={"DERMVIEW_CACHE_DIR": tiny_cache})
+    assert result.returncode == 0, result.stderr
+    written = [p for p in Path(tiny_cache).rglob("*") if p.is_file() and p.suffix in (".log", ".ini")]
+    assert any(p.suffix == ".log" for p in written) and any(p.suffix == ".ini" for p in written)
+    for path in written:
+        text = path.read_text(errors="replace")
+        assert "S3cr3t-pw" not in text, path
+    log = next(p for p in written if p.suffix == ".log").read_text()
+    assert "alice:***@127.0.0.1" in log
+    assert "S3cr3t-pw" not in result.stdout + result.stderr
