@@ -149,6 +149,8 @@ class LibraryActions(QObject):
 
     def _confirm(self, values: dict) -> None:
         library = self.library
+        if library is None:  # closed since the form opened
+            return
         if values.get("by"):
             self.window.settings.recorder = values["by"]
         self.window.files.submit("library-confirm", lambda: library.confirm(
@@ -175,8 +177,10 @@ class LibraryActions(QObject):
         library = self.library
 
         def answered(button) -> None:
+            if library is None:
+                return
             if self.question is not None and self.question.standardButton(button) == QMessageBox.StandardButton.Yes:
-                self.window.files.submit("library-delete", lambda: (library.delete_case(case_id), case_id)[1])
+                self.window.files.submit("library-delete", lambda: delete_then_name(library, case_id))
 
         self.question.buttonClicked.connect(answered)
         self.question.open()
@@ -231,3 +235,9 @@ class LibraryActions(QObject):
     def shutdown(self) -> None:
         if self.library is not None:
             self.library.close()
+
+
+def delete_then_name(library: CaseLibrary, case_id: str) -> str:
+    """The file worker's job for Delete: the case's id once it is gone."""
+    library.delete_case(case_id)
+    return case_id

@@ -1,6 +1,5 @@
-"""The main window: wiring only. The start page, the archive browser, the archive-image detail and the
-Classify tab are widgets of their own; the core (dermview.model.session) decides everything about
-similarity, and worker threads do all slow work."""
+"""The main window: wiring only. Its pages and tabs are widgets of their own; the core (dermview.model.session)
+decides everything about similarity, and worker threads do all slow work."""
 
 from __future__ import annotations
 
@@ -287,6 +286,8 @@ class MainWindow(QMainWindow):
 
     # -- browsing -----------------------------------------------------------------------------
     def show_archive_image(self, image_id: str) -> None:
+        if self.archive is None:
+            return
         meta = self.archive.metadata
         row = meta.loc[meta["image_id"] == image_id].iloc[0]
         same = meta[(meta["lesion_id"] == row["lesion_id"]) & (meta["image_id"] != image_id)]
@@ -294,7 +295,7 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.detail_page)
 
     def select_image(self, image_id: str) -> None:
-        if not self.browser.select_image(image_id):  # filtered out: show it anyway
+        if self.browser is None or not self.browser.select_image(image_id):  # filtered out: show it anyway
             self.show_archive_image(image_id)
 
     # -- queries ------------------------------------------------------------------------------
@@ -341,10 +342,12 @@ class MainWindow(QMainWindow):
         self.classify.add_inputs(images, problems)
 
     def find_similar(self, image_id: str) -> None:
-        self.classify.find_similar(image_id)
+        if self.classify is not None:
+            self.classify.find_similar(image_id)
 
     def _show_worklist(self) -> None:
-        self.tabs.setCurrentWidget(self.classify.worklist)
+        if self.classify is not None:
+            self.tabs.setCurrentWidget(self.classify.worklist)
         self.browser_action.setChecked(False)  # the table wants the width
 
     # -- drag and drop: thin handlers that only pass paths on ---------------------------------
@@ -352,9 +355,7 @@ class MainWindow(QMainWindow):
         if event.mimeData().hasUrls() or event.mimeData().hasImage():
             event.acceptProposedAction()
 
-    def dragMoveEvent(self, event) -> None:
-        if event.mimeData().hasUrls() or event.mimeData().hasImage():
-            event.acceptProposedAction()
+    dragMoveEvent = dragEnterEvent  # the same answer while the drag moves
 
     def dropEvent(self, event) -> None:
         paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
