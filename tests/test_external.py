@@ -134,3 +134,14 @@ def test_the_result_text_and_the_performance_view_say_both(qtbot, small_model):
     qtbot.addWidget(dialog)
     assert dialog.external.textFormat() == Qt.TextFormat.PlainText
     assert "melanoma AUC" in dialog.external.text() and "none in HAM10000" in dialog.external.text()
+
+
+@pytest.mark.parametrize("table, words", [("image,diagnosis\n", "lists no images"), ("name,dx\nA,mel\n", "no 'image' column"),
+                                          (b"\xff\xfe\x00", "could not be read")])
+def test_a_labels_table_that_is_no_use_is_one_sentence(tmp_path, small_archive, session_cache, capsys, table, words):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels.csv").write_bytes(table if isinstance(table, bytes) else table.encode())
+    assert main(["evaluate", "--archive", str(small_archive), "--features", "classic", "--cache-dir", str(session_cache),
+                 "--external", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert words in err and len(err.strip().splitlines()) == 1

@@ -126,8 +126,11 @@ def external_lines(report: dict) -> list[str]:
 
 
 def run_evaluate_external_folder(args: argparse.Namespace) -> int:
-    from ..model.external import evaluate_external_folder
+    from ..model.external import evaluate_external_folder, read_external
 
+    images, _ = read_external(Path(args.external), args.part)  # a wrong folder fails before the index is opened
+    if not images:
+        raise DermviewError(f"{args.external} has no labelled images in its {args.part} part.")
     session, _ = open_session(args)
     report = evaluate_external_folder(session, Path(args.external), args.part, progress=TerminalProgress("Predicting"))
     if args.json:

@@ -70,12 +70,16 @@ def read_external(folder: Path, part: str = ALL) -> tuple[list[ExternalImage], l
         raise DermviewError(f"{folder} has no labels.csv (columns image, diagnosis, and optionally "
                             "benign_malignant and label_source).")
     try:
-        with open(table, newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
+        with open(table, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            columns = reader.fieldnames or []
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DermviewError(f"{table} could not be read ({exc}).") from exc
-    if not rows or "image" not in rows[0]:
+    if "image" not in columns:
         raise DermviewError(f"{table} has no 'image' column.")
+    if not rows:
+        raise DermviewError(f"{table} lists no images.")
     images, problems = [], []
     for row in rows:
         name = (row.get("image") or "").strip()
