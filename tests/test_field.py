@@ -71,3 +71,19 @@ def test_the_device_note_fires_on_another_devices_look(originals):
         assert note is not None and "dark frame covers" in note and "extra care" in note
     bluish = [device_note(cast(image, (0.8, 1.0, 1.3))) for image in originals]
     assert sum(n is not None and "colour cast" in n for n in bluish) >= 6
+
+
+def test_predict_says_another_device_in_json_and_text(originals, small_archive, small_model, session_cache, tmp_path,
+                                                      capsys):
+    import json
+
+    from dermview.cli import main
+
+    path = tmp_path / "framed.png"
+    framed(originals[0]).save(path)
+    common = ["--archive", str(small_archive), "--features", "classic", "--cache-dir", str(session_cache), str(path)]
+    assert main(["predict", "--json", *common]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert not result["unfamiliar"] and "dark frame covers" in result["device_note"]
+    assert main(["predict", *common]) == 0
+    assert "another kind of dermatoscope? judge with extra care" in capsys.readouterr().out

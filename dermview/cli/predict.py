@@ -40,6 +40,8 @@ def format_prediction(name: str, outcome) -> str:
     line = f"{name}: {dx_label(prediction.prediction)} - votes {votes}"
     if nearest:
         line += f"; nearest {nearest.image_id} ({nearest.dx}, {nearest.dx_type}, distance {nearest.distance:.2f})"
+    if outcome.device_note:  # dermoscopy that looks taken otherwise than the archive's: say so on the line
+        line += " [another kind of dermatoscope? judge with extra care]"
     where = archive_image_sentence(outcome)
     return f"{line} ({where[:-1]})" if where else line
 
