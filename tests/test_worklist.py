@@ -200,3 +200,20 @@ def test_open_with_keeps_the_saved_session_aside(make_window, small_model, small
 
     assert [i["note"] for i in json.loads(kept[0].read_text())["images"]] == [f"note {n}" for n in range(150)]
     assert len(json.loads(session_file().read_text())["images"]) == 1
+
+
+def test_a_muted_row_shows_no_vote_and_names_what_it_is(make_window, small_model, small_archive, data_dir, qtbot,
+                                                        tmp_path):
+    from nondermoscopy import synthetic
+
+    letter = tmp_path / "referral-letter.png"
+    synthetic(data_dir)["document-1.png"].save(letter)
+    window = make_window(small_archive)
+    wait_for_index(qtbot, window)
+    drop(window, [letter, data_dir / "originals" / "ISIC_0024307.jpg"])
+    wait_all_classified(qtbot, window)
+    model = window.classify.model
+    rows = {item.file_name: row for row, item in enumerate(model.items)}
+    muted, lesion = rows["referral-letter.png"], rows["ISIC_0024307.jpg"]
+    assert model.index(muted, Column.MELANOMA).data() == "" and model.index(muted, Column.UNFAMILIAR).data() == "unlike the archive"
+    assert model.index(lesion, Column.MELANOMA).data().endswith("%") and model.index(lesion, Column.UNFAMILIAR).data() == ""

@@ -13,6 +13,7 @@ from .status import CancellableProgress
 from .text import plain_label
 from .workers import ROW_THUMBNAIL
 
+from ..model.familiarity import CLINICAL_PHOTO, KIND_LABELS
 from .worklist_model import HEADERS, KEY_ROLE, SHOW_FILTERS, Column, WorklistFilter, WorklistModel  # noqa: F401  (Column re-exported)
 
 
@@ -63,7 +64,7 @@ class WorklistView(QWidget):
         metrics = self.table.fontMetrics()
         widest = {Column.SUGGESTION: "could not be classified", Column.MELANOMA: HEADERS[Column.MELANOMA],
                   Column.SHARE: HEADERS[Column.SHARE], Column.AGREEING: HEADERS[Column.AGREEING],
-                  Column.UNFAMILIAR: HEADERS[Column.UNFAMILIAR], Column.IN_ARCHIVE: "ISIC_0000000"}
+                  Column.UNFAMILIAR: KIND_LABELS[CLINICAL_PHOTO], Column.IN_ARCHIVE: "ISIC_0000000"}
         for column, text in widest.items():
             self.table.setColumnWidth(column, metrics.horizontalAdvance(text) + 24)
         self.table.selectionModel().currentRowChanged.connect(self._current_row_changed)

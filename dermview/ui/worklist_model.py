@@ -157,8 +157,8 @@ class WorklistModel(QAbstractTableModel):
             return "none (unfamiliar)" if outcome.unfamiliar else DX_SHORT_NAMES[outcome.prediction.prediction]
         if outcome is None:
             return ""
-        if column == Column.MELANOMA:
-            return f"{item.share('mel'):.0%}"
+        if column == Column.MELANOMA:  # muted like the suggestion: an unfamiliar image's vote is no evidence
+            return "" if outcome.unfamiliar else f"{item.share('mel'):.0%}"
         if column == Column.SHARE:
             return "" if outcome.unfamiliar else f"{item.share(outcome.prediction.prediction):.0%}"
         if column == Column.AGREEING:
@@ -180,7 +180,7 @@ class WorklistModel(QAbstractTableModel):
         if outcome is None:
             return -1.0
         if column == Column.MELANOMA:
-            return float(item.share("mel") or 0.0)
+            return -1.0 if outcome.unfamiliar else float(item.share("mel") or 0.0)
         if column == Column.SHARE:
             return -1.0 if outcome.unfamiliar else float(item.share(outcome.prediction.prediction) or 0.0)
         if column == Column.AGREEING:
