@@ -146,3 +146,24 @@ def test_the_kind_classifier_names_the_likelier_kind():
     assert classifier.judge(np.array([np.nan, 0, 0])).kind == NOT_DERMOSCOPY
     p = classifier.probabilities(np.eye(3))
     assert np.allclose(p.sum(axis=1), 1) and (np.argmax(p, axis=1) == [0, 1, 2]).all()
+
+
+def test_the_report_and_the_worklist_export_name_the_kind(originals_archive, originals_learned, session_cache, data_dir,
+                                                          tmp_path, monkeypatch):
+    from dermview.archive.inputs import gather_inputs
+    from dermview.clinic.report import report_page
+    from dermview.clinic.worklist import WorkItem, read_csv, write_csv
+    from dermview.model.session import ModelSession
+
+    archive, index = originals_learned
+    session = ModelSession(archive, index)
+    photo = _test_part_clinical(data_dir, 1)[0]
+    (image,), _ = gather_inputs([photo])
+    item = WorkItem(image.name, input=image)
+    item.record(session.classify(image))
+    page = report_page(item, session)
+    assert page.headline == "Clinical photograph, not dermoscopy: no suggestion" and page.muted
+    assert "archive holds only dermoscopy" in " ".join(page.sentences)
+    write_csv([item], tmp_path / "worklist.csv")
+    (row,) = read_csv(tmp_path / "worklist.csv")
+    assert row["unfamiliar"] is True and row["unfamiliar_kind"] == "clinical_photograph" and row["suggestion"] is None
