@@ -96,7 +96,8 @@ def test_predict_names_the_kind_of_picture(originals_archive, originals_learned,
         assert not results[copy.name]["unfamiliar"] and results[copy.name]["unfamiliar_kind"] is None
 
 
-def test_the_window_says_clinical_photograph(make_window, originals_archive, originals_learned, data_dir, qtbot):
+def test_the_window_says_clinical_photograph(make_window, originals_archive, originals_learned, data_dir, qtbot,
+                                             tmp_path):
     photo = _test_part_clinical(data_dir, 1)[0]
     window = make_window(originals_archive, features="learned")
     wait_for_index(qtbot, window)
@@ -105,6 +106,14 @@ def test_the_window_says_clinical_photograph(make_window, originals_archive, ori
     result = window.classify.result
     assert "Clinical photograph, not dermoscopy: no suggestion" in result.headline.text()
     assert "archive holds only dermoscopy" in result.headline.text()
+    assert result.chart.votes() == {}
+    from corpora import TEST, drawn_charts, part
+
+    chart_name = next(name for name in drawn_charts() if part(name) == TEST)  # a part no fit saw
+    chart = tmp_path / "chart.png"
+    drawn_charts()[chart_name].save(chart)
+    drop(window, [chart])
+    qtbot.waitUntil(lambda: "Not a dermoscopic image: no suggestion" in result.headline.text(), timeout=60_000)
     assert result.chart.votes() == {}
 
 
