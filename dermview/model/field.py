@@ -3,9 +3,11 @@
 Many dermatoscopes leave a dark round or oval frame around the field they light (a contact plate's
 rim, vignetting at the lens's edge). HAM10000's devices mostly fill the frame; other clinics' often do
 not, and a network that sees a black ring learns "black ring" (issue "another clinic's dermatoscope":
-an external melanoma's nearest archive images shared its frame, not its lesion). dermview crops a query
-and every archive image alike to the field the dermatoscope lit and paints what frame is left with the
-skin colour at the field's rim, before any similarity sees them.
+an external melanoma's nearest archive images shared its frame, not its lesion). crop_to_field crops an
+image to the field the dermatoscope lit and paints what frame is left with the skin colour at the field's
+rim; a network trained so (its sidecar says "field_of_view") sees queries and archive images alike that
+way. The shipped network was not (tried, not adopted: docs/experiments.md). The frame and the colour cast
+also drive the "another kind of dermatoscope" note (device_note).
 """
 
 from __future__ import annotations
