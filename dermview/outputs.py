@@ -35,7 +35,7 @@ def check_output_path(path: str | os.PathLike) -> Path:
     folder = target.parent if str(target.parent) else Path(".")
     if target.is_dir():
         raise DermviewError(f"Cannot write {target}: it is a folder; give a file name.")
-    if target.exists() and not target.is_file() or target.is_symlink() and not target.exists():
+    if (target.exists() and not target.is_file()) or (target.is_symlink() and not target.exists()):
         # A device, a FIFO or a socket would be replaced by a regular file (as root, /dev/null itself).
         raise DermviewError(f"Cannot write {target}: it is not a regular file (a device, a pipe or a broken link); "
                             "give an ordinary file name.")

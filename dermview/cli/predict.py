@@ -41,7 +41,9 @@ def format_prediction(name: str, outcome) -> str:
     if nearest:
         line += f"; nearest {nearest.image_id} ({nearest.dx}, {nearest.dx_type}, distance {nearest.distance:.2f})"
     if outcome.device_note:  # dermoscopy that looks taken otherwise than the archive's: say so on the line
-        line += " [another kind of dermatoscope? judge with extra care]"
+        from ..model.field import DEVICE_CARE
+
+        line += f" [{DEVICE_CARE.lower()}]"
     where = archive_image_sentence(outcome)
     return f"{line} ({where[:-1]})" if where else line
 

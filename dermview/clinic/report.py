@@ -13,7 +13,7 @@ from .. import NOT_A_MEDICAL_DEVICE
 from ..archive.codes import DX_CODES, DX_SHORT_NAMES, dx_label, dx_type_label
 from ..errors import DermviewError
 from ..model.explain import archive_image_sentence
-from ..model.familiarity import MUTED_NEIGHBOURS, muted_headline
+from ..model.familiarity import muted_headline, muted_text
 from ..model.knn import LIBRARY
 from ..model.session import ModelSession
 from .worklist import WorkItem
@@ -63,7 +63,7 @@ def report_page(item: WorkItem, session: ModelSession) -> ReportPage:
     tiles, sentences = session.explain(outcome)
     if outcome.unfamiliar:
         headline = muted_headline(outcome.unfamiliar_kind)
-        sentences = [f"{outcome.unfamiliar[0].upper()}{outcome.unfamiliar[1:]}. {MUTED_NEIGHBOURS}"]
+        sentences = [muted_text(outcome.unfamiliar)]
     else:
         headline = f"Nearest-neighbour suggestion: {dx_label(prediction.prediction)}"
         sentences = [*sentences, "Vote shares are each diagnosis's share of the weighted, corrected vote of the "

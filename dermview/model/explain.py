@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..archive.codes import dx_label
+from ..archive.codes import DX_CODES, dx_label
 from .knn import LIBRARY, Neighbour, Prediction
 
 
@@ -83,6 +83,11 @@ def suggestion_vs_majority(prediction: Prediction, majority: str | None) -> str 
             "(two in three archive images are nevi).")
 
 
+def as_sentence(clause: str) -> str:
+    """A reason as the core words it ("this image looks ...") made a sentence to show: capitalised, with a stop."""
+    return clause[:1].upper() + clause[1:].rstrip(".") + "."
+
+
 def held_out_sentence(dx: str, held_out: dict | None) -> str | None:
     """How often this suggestion was right on lesions the model never saw, per 100, with where from."""
     if not held_out or dx not in held_out.get("per_class", {}):
@@ -128,7 +133,7 @@ def external_summary(external: dict | None) -> str:
         parts.append(f"found {round(100 * per_class['mel']['recall'])} of 100 melanomas")
     if "nv" in per_class:
         parts.append(f"called {round(100 * per_class['nv']['called_melanoma'])} of 100 naevi melanoma")
-    missing = [code for code in ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc") if code not in per_class]
+    missing = [code for code in DX_CODES if code not in per_class]
     none = f" No external figure for {', '.join(missing)}." if missing else ""
     return (f"Dermoscopy from other clinics' devices ({external.get('source', 'external check')}): "
             + ", ".join(parts) + "." + none)

@@ -140,11 +140,11 @@ def evaluate_external_folder(session, folder: Path, part: str = DEVELOPMENT, *,
         raise DermviewError(f"{folder} has no labelled images in its {part} part.")
     rows: list[tuple[ExternalImage, str, float, bool]] = []
     failed = {}
-    from ..archive.imaging import decode_image
+    from ..archive.imaging import load_image_file
 
     for n, item in enumerate(images):
-        try:
-            image = decode_image(item.path.read_bytes(), item.name, draft_size=session.extractor.draft_size)
+        try:  # the project's one file reader: only ordinary files, within its size limits
+            image = load_image_file(item.path, draft_size=session.extractor.draft_size)
             outcome = session.classify_image(image, item.path.name, stem=item.name)
         except (DermviewError, OSError) as exc:
             failed[item.name] = str(exc)

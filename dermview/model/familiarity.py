@@ -164,8 +164,10 @@ class KindClassifier:
         return model
 
 
-# After the reason, on a muted result (the window and the report): why the neighbours are still shown.
-MUTED_NEIGHBOURS = "The nearest archive images are shown for reference only."
+def muted_text(reason: str) -> str:
+    """What a muted result says under its headline (the window and the report alike): the reason, and why the
+    neighbours are still shown."""
+    return f"{reason[:1].upper()}{reason[1:]}. The nearest archive images are shown for reference only."
 
 
 def muted_headline(kind: str | None) -> str:

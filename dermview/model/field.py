@@ -86,8 +86,8 @@ def crop_to_field(image: Image.Image) -> Image.Image:
 
 # -- does the device look like the archive's? ------------------------------------------------------
 #
-# Measured on every third archive image (3,339 of 10,015; benchmarks/bench_device.py): the illuminant's chromaticity (shades of grey, power 6: log(R/G), log(B/G)) has this mean and
-# covariance, and 99% of the images lie within a Mahalanobis distance of 3.08; 99% have less than 9.6%
+# Measured on every third archive image (3,339 of 10,015; benchmarks/bench_device.py): the illuminant's
+# chromaticity (shades of grey, power 6: log(R/G), log(B/G)) has this mean and covariance, and 99% of the images lie within a Mahalanobis distance of 3.08; 99% have less than 9.6%
 # of their area in a dark frame. Of the external dermoscopy (483 images of other institutions), 10.6%
 # lie beyond the colour bound and 6.6% have a frame over 5%.
 ARCHIVE_ILLUMINANT_MEAN = np.array([0.290, 0.052])
@@ -96,10 +96,20 @@ ILLUMINANT_BOUND = 3.08
 FRAME_BOUND = 0.096
 
 
+# The short words the window and the command line put beside a suggestion that device_note qualifies.
+DEVICE_CARE = "Another kind of dermatoscope? Judge with extra care"
+
+
+def illuminant(pixels: np.ndarray, power: float) -> np.ndarray:
+    """(3,) the illuminant of (H, W, 3) pixels (0-255, in the caller's float dtype) by shades of grey
+    (Finlayson and Trezzi): each channel's power mean, in 0-1. learned.shades_of_grey takes it out."""
+    return np.power(np.mean(np.power(pixels / 255.0, power), axis=(0, 1)), 1.0 / power)
+
+
 def illuminant_chroma(image: Image.Image) -> np.ndarray:
     """(2,) log(R/G), log(B/G) of ``image``'s illuminant as shades of grey (power 6) estimates it."""
-    x = np.asarray(image.convert("RGB").resize((100, 75), Image.Resampling.BILINEAR), np.float64) / 255.0
-    light = np.maximum(np.power(np.mean(np.power(x, 6.0), axis=(0, 1)), 1 / 6.0), 1e-4)
+    x = np.asarray(image.convert("RGB").resize((100, 75), Image.Resampling.BILINEAR), np.float64)
+    light = np.maximum(illuminant(x, 6.0), 1e-4)
     return np.array([np.log(light[0] / light[1]), np.log(light[2] / light[1])])
 
 

@@ -26,7 +26,7 @@ from PIL import Image
 from ..errors import DermviewError
 from . import features
 from .familiarity import KindClassifier
-from .field import crop_to_field
+from .field import crop_to_field, illuminant
 
 MODEL_NAME = "dermview-embedding"
 # The square a network reads when its sidecar does not say (the first recipe's; every sidecar has said
@@ -93,8 +93,8 @@ def shades_of_grey(pixels: np.ndarray, power: float) -> np.ndarray:
     channels' power means (Finlayson and Trezzi's shades of grey; power 6 in the ISIC 2018-2019 winners'
     preprocessing) are equal, keeping their average. Takes out a camera's or a clinic's colour cast."""
     x = pixels.astype(np.float32)
-    illuminant = np.power(np.mean(np.power(x / 255.0, power), axis=(0, 1)), 1.0 / power)  # (3,)
-    gain = illuminant.mean() / np.maximum(illuminant, 1e-3)
+    light = illuminant(x, power)  # (3,)
+    gain = light.mean() / np.maximum(light, 1e-3)
     return np.clip(np.rint(x * gain), 0, 255).astype(np.uint8)
 
 

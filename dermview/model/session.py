@@ -19,7 +19,7 @@ from ..errors import DermviewError
 from .copies import find_copy, fingerprint
 from .familiarity import Unfamiliar, judge_query
 from .field import device_note
-from .explain import LesionTile, explain, own_cases_sentences
+from .explain import LesionTile, as_sentence, explain, own_cases_sentences
 from .extractors import (AUTO, ClassicExtractor, FeatureExtractor, FeatureKind, choose_features, colour_texture_part,
                          get_kind, vector_key)
 from .index import ArchiveIndex, CancelCheck, ProgressCallback, load_or_build_index
@@ -179,7 +179,7 @@ class ModelSession:
         """The neighbours by lesion and what the result means in words (dermview.model.explain)."""
         tiles, sentences = explain(outcome.prediction, held_out=self.held_out if outcome.search.archive else None,
                                    calibration=self.index.neighbour_distances)
-        device = [outcome.device_note[0].upper() + outcome.device_note[1:] + "."] if outcome.device_note else []
+        device = [as_sentence(outcome.device_note)] if outcome.device_note else []
         return tiles, device + sentences + own_cases_sentences(outcome)
 
     @property

@@ -10,7 +10,8 @@ from PySide6.QtWidgets import (QFormLayout, QFrame, QLabel, QListView, QListWidg
 from .. import NOT_A_MEDICAL_DEVICE
 from ..archive.codes import DX_SHORT_NAMES, dx_label, dx_type_label
 from ..model.explain import LesionTile, archive_image_sentence
-from ..model.familiarity import MUTED_NEIGHBOURS, muted_headline
+from ..model.familiarity import muted_headline, muted_text
+from ..model.field import DEVICE_CARE
 from ..model.knn import LIBRARY, Prediction
 from ..model.session import QueryOutcome
 from .thumbnails import LARGE_SIZE, THUMB_SIZE, ThumbnailCache, placeholder
@@ -335,13 +336,12 @@ class ResultPanel(QWidget):
         if outcome.unfamiliar:  # muted: no suggestion, no vote chart, a warning in its place
             self.headline.setText(
                 f"<span style='color:#a00000'><b>{escape(muted_headline(outcome.unfamiliar_kind))}.</b></span> "
-                f"{escape(outcome.unfamiliar[0].upper() + outcome.unfamiliar[1:])}. {MUTED_NEIGHBOURS}")
+                f"{escape(muted_text(outcome.unfamiliar))}")
             self.summary.setText("")
             self.chart.set_votes({}, None)
             self.chart.setVisible(False)
         else:
-            care = (" <span style='color:#a05000'><b>Another kind of dermatoscope? Judge with extra care.</b></span>"
-                    if outcome.device_note else "")
+            care = f" <span style='color:#a05000'><b>{DEVICE_CARE}.</b></span>" if outcome.device_note else ""
             self.headline.setText(f"Nearest-neighbour suggestion: <b>{escape(dx_label(prediction.prediction))}</b>{care}")
             self.summary.setText(" ".join(sentences) + " The bars show each diagnosis's share of the weighted, "
                                  "corrected vote: not a probability.")
