@@ -34,7 +34,7 @@ from dermview.model.familiarity import CLINICAL_PHOTO, fit_familiarity, judge_qu
 sys.path.insert(0, str(PROJECT_ROOT / "tests"))
 sys.path.insert(0, str(PROJECT_ROOT / "training"))
 import corpora  # noqa: E402  (test helpers, not shipped)
-from fit_familiarity import archive_parts  # noqa: E402
+from fit_familiarity import archive_parts, describe  # noqa: E402
 
 
 def main() -> None:
@@ -48,20 +48,16 @@ def main() -> None:
     print(f"{extractor.description}; image-kind classifier: "
           + (f"P(dermoscopy) < {kinds.threshold:.3f}" if kinds else "none shipped for this model"))
 
-    def describe(images: list[Image.Image]) -> np.ndarray:
-        return np.vstack([extractor.extract(np.stack([extractor.prepare(im) for im in images[s:s + 32]]))
-                          for s in range(0, len(images), 32)])
-
     fit_ids, test_ids = archive_parts(archive)
     meta = archive.metadata[archive.metadata["available"]]
     train_ids = np.setdiff1d(meta["image_id"].astype(str).to_numpy(), test_ids)
     gaussian_ids = np.sort(train_ids)[sample_rows(len(train_ids))]
     gaussian = fit_familiarity(colour_texture_part(extractor, describe(
-        [archive.load_image(i, draft_size=extractor.draft_size) for i in gaussian_ids])))
+        extractor, [archive.load_image(i, draft_size=extractor.draft_size) for i in gaussian_ids])))
 
     def rates(title: str, source: str, images: dict[str, Image.Image], clinical: bool = False) -> None:
         start = time.perf_counter()
-        feats = describe(list(images.values()))
+        feats = describe(extractor, list(images.values()))
         seconds = (time.perf_counter() - start) / max(1, len(images))
         verdicts = [judge_query(f[:extractor.passthrough] if kinds else None, colour_texture_part(extractor, f), kinds,
                                 gaussian) for f in feats]

@@ -30,6 +30,7 @@ from dermview.archive import open_archive  # noqa: E402
 from dermview.archive.codes import dx_indices  # noqa: E402
 from dermview.model.external import UNREAD, part_of  # noqa: E402
 from dermview.model.familiarity import CLINICAL_PHOTO, DERMOSCOPY, IMAGE_KINDS, NOT_DERMOSCOPY, KindClassifier  # noqa: E402
+from dermview.model.index import compute_features  # noqa: E402
 from dermview.model.learned import LearnedExtractor, kinds_path  # noqa: E402
 from dermview.model.tuning import held_out_split  # noqa: E402
 
@@ -40,11 +41,14 @@ DERMOSCOPY_BUDGET = {"ham10000": 0.01, "external": 0.03}
 REGULARISATION = 0.05  # logistic regression's C on standardised features
 
 
+def describe(extractor, images: list[Image.Image]) -> np.ndarray:
+    """(N, F) descriptions of decoded images, as a query's (index.compute_features, the index build's own loop)."""
+    return compute_features(lambda key: images[int(key)], [str(i) for i in range(len(images))], extractor)[0]
+
+
 def embed(extractor: LearnedExtractor, images: list[Image.Image]) -> np.ndarray:
-    """(N, D) network embeddings, as a query's."""
-    out = [extractor.embed(np.stack([extractor.prepare_network(im) for im in images[s:s + 32]]))
-           for s in range(0, len(images), 32)]
-    return np.vstack(out) if out else np.zeros((0, extractor.passthrough), np.float32)
+    """(N, D) network embeddings, as a query's: the leading columns of its description."""
+    return describe(extractor, images)[:, :extractor.passthrough]
 
 
 def crops(image: Image.Image, n: int, rng: np.random.Generator) -> list[Image.Image]:
