@@ -15,6 +15,7 @@ from ..errors import DermviewError
 from ..model.explain import archive_image_sentence
 from ..model.familiarity import muted_headline, muted_text
 from ..model.knn import LIBRARY
+from ..model.outline import OUTLINE_COLOUR_NAME, draw_outline, lesion_lines
 from ..model.session import ModelSession
 from .worklist import WorkItem
 
@@ -50,6 +51,7 @@ class ReportPage:
     method: str  # similarity, k, exact index version
     note: str
     notice: str
+    lesion: list[str]  # the outlined lesion's measures in words (lesion_measures.measure_lines), or why none
     load_query: Callable[[], Image.Image]  # the query at full resolution (up to QUERY_PRINT_SIDE)
     load_neighbour: Callable[[str], Image.Image]  # an archive image by id
 
@@ -90,7 +92,13 @@ def report_page(item: WorkItem, session: ModelSession) -> ReportPage:
         where=where, neighbours=neighbours, neighbour_caption=caption, method=method, note=item.note,
         notice=f"{NOT_A_MEDICAL_DEVICE} The suggestion is the vote of the most similar archive images (HAM10000); "
                "judge it by looking at them.",
-        load_query=_query_loader(item, session), load_neighbour=session.neighbour_image)
+        lesion=lesion_lines(outcome, f"drawn on the image in {OUTLINE_COLOUR_NAME}"), load_query=_outlined(_query_loader(item, session), outcome),
+        load_neighbour=session.neighbour_image)
+
+
+def _outlined(load: Callable[[], Image.Image], outcome) -> Callable[[], Image.Image]:
+    mask = outcome.lesion.mask if outcome.lesion is not None else None
+    return load if mask is None else (lambda: draw_outline(load(), mask))
 
 
 def _query_loader(item: WorkItem, session: ModelSession) -> Callable[[], Image.Image]:

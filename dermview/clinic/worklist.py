@@ -22,8 +22,12 @@ from ..outputs import FORMULA_STARTS, atomic_file, now, spreadsheet_safe
 
 # The export's columns, in order. One place: the CSV writer, its reader and the JSON keys follow it.
 VOTE_COLUMNS = tuple(f"vote_{dx}" for dx in DX_CODES)
+# The lesion's measures inside dermview's outline (dermview.model.lesion_measures), numbers but the colours.
+LESION_MEASURES = ("area_share", "shape_asymmetry", "colour_asymmetry", "border_irregularity")
+LESION_COLUMNS = (*(f"lesion_{key}" for key in LESION_MEASURES), "lesion_colours")
 EXPORT_COLUMNS = ("file_name", "source", "sha256", "status", "suggestion", *VOTE_COLUMNS, "agreeing_lesions",
-                  "nearest_lesions", "unfamiliar", "unfamiliar_kind", "unfamiliar_reason", "device_note", "archive_match", "k", "similarity",
+                  "nearest_lesions", "unfamiliar", "unfamiliar_kind", "unfamiliar_reason", "device_note",
+                  *LESION_COLUMNS, "lesion_reason", "archive_match", "k", "similarity",
                   "model_version", "neighbours", "note", "classified_at", "error")
 
 PENDING, DONE, FAILED = "waiting", "done", "error"
@@ -106,6 +110,12 @@ def export_row(item: WorkItem) -> dict[str, object]:
                    archive_match=outcome.archive_match, k=outcome.k, similarity=outcome.features,
                    model_version=outcome.model_version,
                    neighbours=" ".join(n.image_id for n in prediction.neighbours))
+        lesion = outcome.lesion.to_json() if outcome.lesion else None
+        if lesion is not None:
+            row.update({f"lesion_{key}": lesion[key] for key in LESION_MEASURES},
+                       lesion_colours="; ".join(lesion["colours"]))
+        elif outcome.lesion is not None:
+            row.update(lesion_reason=outcome.lesion.outline.sentence)
     return row
 
 
@@ -133,7 +143,7 @@ def read_csv(path: str | os.PathLike) -> list[dict[str, object]]:
     """An export read back, with numbers and flags as numbers and booleans (the round trip's other half)."""
     with open(path, encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    numeric = set(VOTE_COLUMNS)
+    numeric = set(VOTE_COLUMNS) | {f"lesion_{key}" for key in LESION_MEASURES}
     integers = {"agreeing_lesions", "nearest_lesions", "k"}
     parsed = []
     for raw in rows:

@@ -284,7 +284,7 @@ _SESSIONS: dict[tuple, object] = {}
 _SESSIONS_LOCK = threading.Lock()
 
 
-def _shared_session(path: Path, version: str, threads: int):
+def _shared_session(path: Path, version: str, threads: int, what: str = "learned model"):
     """One onnxruntime session per model file for the whole process (runs are thread-safe).
 
     Creating one takes ~0.1 s with the GIL held; doing it once, not for every index build and
@@ -303,7 +303,7 @@ def _shared_session(path: Path, version: str, threads: int):
             try:
                 session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
             except Exception as exc:  # InvalidProtobuf, InvalidGraph, Fail, ...: onnxruntime's own types
-                raise DermviewError(f"The learned model file {path.name} is damaged or not a model dermview "
+                raise DermviewError(f"The {what} file {path.name} is damaged or not a model dermview "
                                     f"can run ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}).") from exc
             _SESSIONS[key] = session
         return session

@@ -25,6 +25,7 @@ from .extractors import (AUTO, ClassicExtractor, FeatureExtractor, FeatureKind, 
 from .index import ArchiveIndex, CancelCheck, ProgressCallback, load_or_build_index
 from ..archive.inputs import InputImage, sha256_of
 from .knn import Prediction
+from .outline import NOT_DERMOSCOPY, LesionDescription, describe, not_outlined
 from .predictor import DEFAULT_SEARCH, ExtraPoints, Predictor, SearchIn
 
 
@@ -58,6 +59,8 @@ class QueryOutcome:
     # The query's own feature vector (before projection), kept so that saving it as a case needs no rerun.
     vector: np.ndarray | None = field(default=None, repr=False)
     vector_key: str = ""  # which similarity's vector it is (dermview.model.extractors.vector_key)
+    # The query's lesion: its outline at the decoded image's size and its measures (dermview.model.outline).
+    lesion: LesionDescription | None = field(default=None, repr=False)
 
     @property
     def k(self) -> int:
@@ -72,7 +75,9 @@ class QueryOutcome:
                 "archive_image": self.archive_image_id, "excluded_lesion": self.excluded_lesion,
                 "sha256": self.sha256, "k": self.k, "features": self.features, "model_version": self.model_version,
                 "search": self.search.value, "own_cases_searched": self.own_cases,
-                "library_problem": self.library_problem}
+                "library_problem": self.library_problem,
+                "lesion": self.lesion.to_json() if self.lesion else None,
+                "lesion_reason": self.lesion.outline.sentence if self.lesion else None}
 
 
 class OwnCasesSource(ExtraPoints, Protocol):
@@ -173,7 +178,8 @@ class ModelSession:
                             unfamiliar_kind=verdict.kind if verdict else None,
                             device_note=None if match or verdict else device_note(image),
                             features=self.features, model_version=self.index.version, vector=features,
-                            vector_key=vector_key(self.extractor), **searched)
+                            vector_key=vector_key(self.extractor), lesion=not_outlined(NOT_DERMOSCOPY) if verdict else describe(image),
+                            **searched)
 
     def explain(self, outcome: QueryOutcome) -> tuple[list[LesionTile], list[str]]:
         """The neighbours by lesion and what the result means in words (dermview.model.explain)."""
@@ -205,4 +211,5 @@ class ModelSession:
         prediction = self.predictor.predict_archive_image(image_id, k=k, extra=extra, archive=archive)
         return QueryOutcome(image_id, prediction, archive_image_id=image_id,
                             excluded_lesion=self.predictor.lesion_of(image_id), features=self.features,
-                            model_version=self.index.version, **searched)
+                            model_version=self.index.version, lesion=describe(self.archive.load_image(image_id)),
+                            **searched)

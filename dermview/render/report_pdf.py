@@ -167,6 +167,8 @@ def _draw_page(painter: QPainter, device: QPagedPaintDevice, page: ReportPage, n
     for paragraph, bold in [(page.where, True), (" ".join(page.sentences), False)]:
         if paragraph:
             y += pen.text(QRectF(0, y, width, 0), paragraph, 8.5, bold=bold) + gap / 2
+    if page.lesion:
+        y += pen.text(QRectF(0, y, width, 0), " ".join(page.lesion), 8) + gap / 2
 
     # The clinician's note and the page's foot come last; the neighbours get the room in between.
     note = _fitted_note(pen, width - 2 * inner, page.note, NOTE_SHARE * area.height() - 2 * inner)

@@ -57,7 +57,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         prog="dermview",
         description="Browse HAM10000 and classify dermatoscopic images by their nearest archive images. "
                     + NOT_A_MEDICAL_DEVICE,
-        epilog="Command-line tools: dermview info | index | evaluate | predict (each has --help).")
+        epilog="Command-line tools: dermview info | index | evaluate | predict | outline | report | library "
+               "(each has --help).")
     parser.add_argument("images", nargs="*", help="images to classify once the archive is open")
     parser.add_argument("--archive", metavar="PATH", help="the HAM10000 folder (default: the last one opened)")
     parser.add_argument("--query", action="append", default=[], metavar="IMAGE", help="an image to classify")
@@ -78,6 +79,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--library", metavar="URL",
                         help="the case library: a practice's PostgreSQL database (postgresql://user@host/db) or an "
                              "SQLite file (sqlite:///PATH); remembered. Default: DERMVIEW_LIBRARY, else the per-user file")
+    parser.add_argument("--outlines", choices=("on", "off"),
+                        help="draw the lesion's outline on the query, the neighbours and the archive image (View > "
+                             "Lesion Outlines, key O); remembered like the choice in the window")
     parser.add_argument("--timeout", type=float, default=900.0, help=argparse.SUPPRESS)
     parser.add_argument("--version", action="version", version=f"dermview {__version__}")
     return parser.parse_args(argv)
@@ -322,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
         window.report_error("dermview cannot use its own folders", warning)
     if args.features:
         window.settings.features = args.features
+    if args.outlines:
+        window.outline_action.setChecked(args.outlines == "on")
     install_file_open_handler(app, window)
     install_exception_hook(window)
     if scripted:

@@ -47,7 +47,9 @@ class ClassifyPanel(QWidget):
         self.session: ModelSession | None = None
         self._pending: dict[int, int] = {}  # query generation -> row key; newest wins
         self.shown_key: int | None = None  # the row whose result is on screen
-        self._display: OrderedDict[int, QPixmap] = OrderedDict()  # row key -> large query pixmap
+        # row key -> the large query pixmap, and the same with its lesion's outline (None: no lesion found)
+        self._display: OrderedDict[int, tuple[QPixmap, QPixmap | None]] = OrderedDict()
+        self.compare: CompareDialog | None = None  # the open comparison, if any
 
         self.features_combo = QComboBox()
         self.features_combo.setObjectName("features-combo")
@@ -298,7 +300,8 @@ class ClassifyPanel(QWidget):
             item.record(result.outcome)
             self.model.changed(key)
             self._batch_progress()
-        self._display[key] = QPixmap.fromImage(result.image)
+        self._display[key] = (QPixmap.fromImage(result.image),
+                              None if result.outlined is None else QPixmap.fromImage(result.outlined))
         while len(self._display) > DISPLAY_CACHE:
             self._display.popitem(last=False)
         if self.worklist.current_key() == key:
@@ -319,7 +322,8 @@ class ClassifyPanel(QWidget):
         if item is None or item.outcome is None:
             return
         tiles, sentences = self.session.explain(item.outcome) if self.session is not None else ([], [])
-        self.result.show_result(item.file_name, self._display[key], item.outcome, tiles, sentences)
+        plain, outlined = self._display[key]
+        self.result.show_result(item.file_name, plain, item.outcome, tiles, sentences, outlined)
         self.shown_key = key
         self._update_position()
         self.result_shown.emit()
@@ -338,6 +342,16 @@ class ClassifyPanel(QWidget):
             self._current_changed(current)
         self.classify_waiting()
 
+    def set_outlines(self, on: bool) -> None:
+        """The lesion's outline on the query, every neighbour tile and both sides of an open comparison."""
+        self.result.set_outlines(on)
+        compare = self.compare
+        if compare is not None and self.result.query_pixmap is not None:
+            try:
+                compare.set_outlines(on, self.result.query_pixmap)
+            except RuntimeError:  # closed: Qt deleted it (WA_DeleteOnClose)
+                self.compare = None
+
     # -- compare -------------------------------------------------------------------------------
     def compare_with(self, image_id: str) -> None:
         """Open the query beside the lesion that ``image_id`` belongs to; its other images among the
@@ -350,6 +364,6 @@ class ClassifyPanel(QWidget):
         images = [(n.image_id, f"{n.image_id}: {dx_label(n.dx)}, confirmed by {dx_type_label(n.dx_type).lower()}; "
                    f"lesion {n.lesion_id}, distance {n.distance:.2f}") for n in members] or [(image_id, image_id)]
         self.compare = CompareDialog(self.thumbnails, self.result.query_pixmap, f"Query: {self.result.query_name}",
-                                     images, self)
+                                     images, self, outlined=self.result.outlines)
         self.compare.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.compare.show()

@@ -10,6 +10,7 @@ from PySide6.QtGui import QPixmap, QTransform, QWheelEvent
 from PySide6.QtWidgets import (QButtonGroup, QDialog, QDialogButtonBox, QGraphicsPixmapItem, QGraphicsScene,
                                QGraphicsView, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout)
 
+from .thumbnail_loader import OUTLINE, PLAIN
 from .thumbnails import LARGE_SIZE, ThumbnailCache
 
 
@@ -45,8 +46,9 @@ class CompareDialog(QDialog):
     ((image_id, title) pairs, the lesion's closest image first)."""
 
     def __init__(self, thumbnails: ThumbnailCache, query: QPixmap, query_title: str,
-                 images: list[tuple[str, str]], parent=None):
+                 images: list[tuple[str, str]], parent=None, *, outlined: bool = False):
         super().__init__(parent)
+        self.outlined = outlined  # the neighbour with its lesion's outline (the query comes drawn or not)
         self.setWindowTitle("Compare query and neighbour")
         self.resize(1100, 640)
         self.thumbnails = thumbnails
@@ -109,7 +111,7 @@ class CompareDialog(QDialog):
     def show_neighbour(self, image_id: str) -> None:
         """Put ``image_id`` on the right as soon as its large image is loaded (now, if it is cached)."""
         self._wanted = image_id
-        pixmap = self.thumbnails.get(image_id, LARGE_SIZE)
+        pixmap = self.thumbnails.get(image_id, LARGE_SIZE, OUTLINE if self.outlined else PLAIN)
         if pixmap is None:
             self.neighbour_title.setText(f"Loading {image_id} ...")
             return
@@ -124,6 +126,15 @@ class CompareDialog(QDialog):
             self.show_neighbour(image_id)
             if self.isVisible() and not self._zoomed:
                 self.fit()
+
+    def set_outlines(self, on: bool, query: QPixmap) -> None:
+        """Both sides with the lesion's outline, or without (``query``: the query as it is now to be shown)."""
+        self.outlined = on
+        transform = self.left.transform()
+        self.left.set_pixmap(query, self.logical_width)
+        self.left.setTransform(transform)
+        self.shown = None
+        self.show_neighbour(self._wanted)
 
     _zoomed = False  # the clinician zoomed: a neighbour arriving later keeps that zoom
 

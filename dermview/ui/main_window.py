@@ -103,6 +103,11 @@ class MainWindow(QMainWindow):
         self.browser_action = QAction("Archive &Browser", self, checkable=True, checked=True,
                                       shortcut=QKeySequence("Ctrl+B"), toggled=self.show_browser)
         view_menu.addAction(self.browser_action)
+        self.outline_action = QAction("Lesion &Outlines", self, checkable=True, checked=self.settings.outlines,
+                                      shortcut=QKeySequence("O"), toggled=self.show_outlines)
+        self.outline_action.setToolTip("Draw dermview's outline of the lesion on the query, the neighbours, the "
+                                       "comparison and the archive image")
+        view_menu.addAction(self.outline_action)
         model_menu = self.menuBar().addMenu("&Model")
         self.rebuild_action = QAction("&Rebuild Index", self, triggered=lambda: self._load_index(rebuild=True))
         model_menu.addAction(self.rebuild_action)
@@ -144,6 +149,8 @@ class MainWindow(QMainWindow):
         self.classify.save_case_wanted.connect(self.library.save_case)
         self.service.query_done.connect(self.classify.query_done)
         self.service.query_failed.connect(self.classify.query_failed)
+        self.classify.set_outlines(self.settings.outlines)
+        self.detail.set_outlines(self.settings.outlines)
         self.tabs: QTabWidget = QTabWidget()
         self.tabs.addTab(self.classify, "Classify")
         self.tabs.addTab(self.classify.worklist, "Worklist")
@@ -270,6 +277,12 @@ class MainWindow(QMainWindow):
         self.browser.setVisible(visible)
         if visible and self.splitter.sizes()[0] == 0:
             self.splitter.setSizes([self.width() * 3 // 5, self.width() * 2 // 5])
+
+    def show_outlines(self, on: bool) -> None:
+        self.settings.outlines = on
+        if self.classify is not None:
+            self.classify.set_outlines(on)
+            self.detail.set_outlines(on)
 
     def _tab_changed(self, index: int) -> None:
         if self.tabs.widget(index) is self.detail_page:  # an archive image is looked at: bring its browser back

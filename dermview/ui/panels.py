@@ -13,13 +13,18 @@ from ..model.explain import LesionTile, archive_image_sentence
 from ..model.familiarity import muted_headline, muted_text
 from ..model.field import DEVICE_CARE
 from ..model.knn import LIBRARY, Prediction
+from ..model.outline import OUTLINE_COLOUR_NAME, lesion_lines
 from ..model.session import QueryOutcome
+from .thumbnail_loader import BOTH_OUTLINES, OUTLINE, PLAIN
 from .thumbnails import LARGE_SIZE, THUMB_SIZE, ThumbnailCache, placeholder
 from .text import escape, plain_label, rich_label
 from .text import tooltip as plain_tooltip
 from .votes import VoteChart
 
 IMAGE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+# Where the measures say their outline is: drawn, or how to draw it.
+OUTLINE_SHOWN = f"drawn in {OUTLINE_COLOUR_NAME}"
+OUTLINE_HIDDEN = "View > Lesion Outlines, or the key O, draws it"
 
 
 class ScaledImage(QLabel):
@@ -63,6 +68,7 @@ class ThumbnailStrip(QListWidget):
         super().__init__()
         self.thumbnails = thumbnails
         self.image_size = size
+        self.outline = PLAIN  # or OUTLINE: the lesion's outline drawn on every picture (View > Lesion Outlines)
         self.caption_lines = caption_lines
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setResizeMode(QListView.ResizeMode.Adjust)
@@ -91,10 +97,20 @@ class ThumbnailStrip(QListWidget):
             return
         self.image_size = size
         self._apply_size()
+        self._refresh_icons()
+
+    def set_outlined(self, outlined: bool) -> None:
+        """Draw the lesion's outline on every picture, or not (loaded with it as needed)."""
+        outline = OUTLINE if outlined else PLAIN
+        if outline != self.outline:
+            self.outline = outline
+            self._refresh_icons()
+
+    def _refresh_icons(self) -> None:
         self._loaded.clear()
         for i in range(self.count()):
             item = self.item(i)
-            pixmap = self.thumbnails.get(item.data(IMAGE_ID_ROLE), size)
+            pixmap = self.thumbnails.get(item.data(IMAGE_ID_ROLE), self.image_size, self.outline)
             if pixmap is not None:
                 item.setIcon(pixmap)
                 self._loaded.add(item.data(IMAGE_ID_ROLE))
@@ -103,7 +119,7 @@ class ThumbnailStrip(QListWidget):
         item = QListWidgetItem(caption)
         item.setData(IMAGE_ID_ROLE, image_id)
         item.setToolTip(plain_tooltip(tooltip))
-        pixmap = self.thumbnails.get(image_id, self.image_size)
+        pixmap = self.thumbnails.get(image_id, self.image_size, self.outline)
         item.setIcon(pixmap if pixmap is not None else placeholder(self.image_size, self.image_size * 3 // 4))
         if pixmap is not None:
             self._loaded.add(image_id)
@@ -123,7 +139,7 @@ class ThumbnailStrip(QListWidget):
         for i in range(self.count()):
             item = self.item(i)
             if item.data(IMAGE_ID_ROLE) == image_id:
-                pixmap = self.thumbnails.get(image_id, self.image_size)
+                pixmap = self.thumbnails.get(image_id, self.image_size, self.outline)
                 if pixmap is not None:
                     item.setIcon(pixmap)
                     self._loaded.add(image_id)
@@ -148,8 +164,13 @@ class DetailPanel(QWidget):
         super().__init__()
         self.thumbnails = thumbnails
         self.image_id: str | None = None
+        self.available = False
         self.image = ScaledImage()
         self.image.set_image(None, "Select an image in the archive")
+        self.outline = PLAIN  # BOTH_OUTLINES with View > Lesion Outlines: dermview's and the published one
+        self.outline_note = plain_label("")
+        self.outline_note.setWordWrap(True)
+        self.outline_note.setObjectName("outline-agreement")
         form_frame = QWidget()
         self.form = QFormLayout(form_frame)
         self.fields = {}
@@ -170,6 +191,7 @@ class DetailPanel(QWidget):
         self.lesion_strip.itemClicked.connect(lambda item: self.image_chosen.emit(item.data(IMAGE_ID_ROLE)))
         layout = QVBoxLayout(self)
         layout.addWidget(self.image, 3)
+        layout.addWidget(self.outline_note)
         layout.addWidget(form_frame)
         layout.addWidget(self.similar)
         layout.addWidget(self.lesion_title)
@@ -190,17 +212,36 @@ class DetailPanel(QWidget):
         self.lesion_title.setText(f"Other images of lesion {row['lesion_id']}: {len(others)}")
         for image_id, dx in others:
             self.lesion_strip.add(image_id, image_id, f"{image_id} ({dx})")
-        if not available:
+        self.available = available
+        self._show_large()
+
+    def set_outlines(self, on: bool) -> None:
+        """Draw dermview's outline and the published one (where the archive folder has it) on the image, or not."""
+        self.outline = BOTH_OUTLINES if on else PLAIN
+        self.lesion_strip.set_outlined(on)
+        if self.image_id is not None:
+            self._show_large()
+
+    def _show_large(self) -> None:
+        self.outline_note.setText("")
+        self.outline_note.setVisible(bool(self.outline))
+        if not self.available:
             self.image.set_image(None, "The image file is missing from the archive")
             return
-        pixmap = self.thumbnails.get(self.image_id, LARGE_SIZE)
+        pixmap = self.thumbnails.get(str(self.image_id), LARGE_SIZE, self.outline)
         self.image.set_image(pixmap, "Loading...")
+        if pixmap is not None:
+            self._large_ready(str(self.image_id), LARGE_SIZE)
 
     def _large_ready(self, image_id: str, size: int) -> None:
         if size == LARGE_SIZE and image_id == self.image_id:
-            pixmap = self.thumbnails.get(image_id, LARGE_SIZE)
-            error = self.thumbnails.error(image_id, LARGE_SIZE)
+            pixmap = self.thumbnails.get(image_id, LARGE_SIZE, self.outline)
+            if pixmap is None:  # the other variant arrived; this one is on its way
+                return
+            error = self.thumbnails.error(image_id, LARGE_SIZE, self.outline)
             self.image.set_image(None if error else pixmap, error or "")
+            if self.outline:
+                self.outline_note.setText(self.thumbnails.note(image_id, LARGE_SIZE, self.outline))
 
 
 # How a diagnosis was confirmed, in a tile's few characters (the tool tip has the full wording).
@@ -238,7 +279,10 @@ class ResultPanel(QWidget):
         self.thumbnails = thumbnails
         self.prediction: Prediction | None = None
         self.tiles: list[LesionTile] = []
-        self.query_pixmap: QPixmap | None = None
+        self.outcome: QueryOutcome | None = None
+        self.plain_query: QPixmap | None = None
+        self.outlined_query: QPixmap | None = None  # the query with its lesion's outline, when one was found
+        self.outlines = False  # View > Lesion Outlines: drawn on the query and on every neighbour
         self.query_name = ""
         self.title = rich_label("Drop an image anywhere on the window, or use File &gt; Open Image.")
         self.title.setWordWrap(True)
@@ -254,6 +298,9 @@ class ResultPanel(QWidget):
         self.summary.setObjectName("result-summary")
         self.chart = VoteChart()
         self.chart.setVisible(False)  # no bars before there is a vote to show
+        self.lesion_text = plain_label("")
+        self.lesion_text.setWordWrap(True)
+        self.lesion_text.setObjectName("lesion-measures")
         self.neighbour_title = plain_label("Nearest archive lesions")
         self.neighbour_title.setWordWrap(True)
         self.neighbours = ThumbnailStrip(thumbnails, wrap=True, size=NEIGHBOUR_TILE, caption_lines=4)
@@ -265,7 +312,7 @@ class ResultPanel(QWidget):
         left = QWidget()
         self.left_layout = QVBoxLayout(left)
         self.left_layout.setContentsMargins(0, 0, 4, 0)
-        for widget in (self.title, self.query, self.headline, self.summary, self.chart):
+        for widget in (self.title, self.query, self.headline, self.summary, self.chart, self.lesion_text):
             self.left_layout.addWidget(widget, 1 if widget is self.query else 0)
         # Text never overlaps the image: on a small screen the column scrolls instead.
         scroll = QScrollArea()
@@ -302,6 +349,23 @@ class ResultPanel(QWidget):
         area = QSize(strip.width() - frame - strip.verticalScrollBar().sizeHint().width(), strip.height() - frame)
         strip.set_image_size(tile_size_for(area, strip.cell, len(self.tiles) or WANTED_VISIBLE))
 
+    @property
+    def query_pixmap(self) -> QPixmap | None:
+        """The query as it is shown: with its outline when outlines are on and one was found."""
+        return self.outlined_query if self.outlines and self.outlined_query is not None else self.plain_query
+
+    def set_outlines(self, on: bool) -> None:
+        """Draw the lesion's outline on the query and on every neighbour tile, or take it away."""
+        self.outlines = on
+        self.neighbours.set_outlined(on)
+        if self.plain_query is not None:
+            self.query.set_image(self.query_pixmap)
+        self._show_lesion_text()
+
+    def _show_lesion_text(self) -> None:
+        lines = lesion_lines(self.outcome, OUTLINE_SHOWN if self.outlines else OUTLINE_HIDDEN) if self.outcome else []
+        self.lesion_text.setText("\n".join(lines))
+
     def add_above(self, widget: QWidget) -> None:
         """Put ``widget`` (the list of queries) at the top of the query's column."""
         self.left_layout.insertWidget(0, widget)
@@ -318,21 +382,26 @@ class ResultPanel(QWidget):
         self.summary.setText("")
         self.chart.set_votes({}, None)
         self.chart.setVisible(False)
+        self.outcome = None
+        self.lesion_text.setText("")
+        self.plain_query = self.outlined_query = None
         self.neighbours.clear()
         self.neighbour_title.setText("Nearest archive lesions")
 
     def show_result(self, name: str, pixmap: QPixmap, outcome: QueryOutcome, tiles: list[LesionTile],
-                    sentences: list[str]) -> None:
+                    sentences: list[str], outlined: QPixmap | None = None) -> None:
         prediction = outcome.prediction
         self.prediction = prediction
         self.tiles = tiles
-        self.query_pixmap = pixmap
+        self.plain_query, self.outlined_query = pixmap, outlined
         self.query_name = name
+        self.outcome = outcome
+        self._show_lesion_text()
         note = f" {escape(self.trained_on_archive_note)}" if self.trained_on_archive_note else ""
         sentence = archive_image_sentence(outcome)
         where = f"<br><b>{escape(sentence)}</b>{note}" if sentence else ""
         self.title.setText(f"Query: <b>{escape(name)}</b>{where}")
-        self.query.set_image(pixmap)
+        self.query.set_image(self.query_pixmap)
         if outcome.unfamiliar:  # muted: no suggestion, no vote chart, a warning in its place
             self.headline.setText(
                 f"<span style='color:#a00000'><b>{escape(muted_headline(outcome.unfamiliar_kind))}.</b></span> "

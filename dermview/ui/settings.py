@@ -101,6 +101,15 @@ class Settings:
     def view_mode(self, value: str) -> None:
         self._qs.setValue("view/mode", value)
 
+    @property
+    def outlines(self) -> bool:
+        """View > Lesion Outlines: the lesion's outline drawn on the query, the neighbours and the archive image."""
+        return str(self._get("view/outlines", "false", str)).lower() == "true"
+
+    @outlines.setter
+    def outlines(self, value: bool) -> None:
+        self._qs.setValue("view/outlines", "true" if value else "false")
+
     def geometry(self, key: str) -> QByteArray | None:
         value = self._qs.value(f"window/{key}")
         return value if isinstance(value, QByteArray) else None

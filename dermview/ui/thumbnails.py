@@ -7,7 +7,7 @@ from collections import OrderedDict
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 
-from .thumbnail_loader import ThumbnailLoader
+from .thumbnail_loader import PLAIN, ThumbnailLoader, split_key, thumbnail_key
 
 THUMB_SIZE = 112  # longest side in the grid and the neighbour strip
 LARGE_SIZE = 800  # longest side of the detail view and the compare view
@@ -39,13 +39,10 @@ class ThumbnailCache(QObject):
         loader.loaded.connect(self._on_loaded)
         loader.failed.connect(self._on_failed)
 
-    @staticmethod
-    def _split(key: str) -> tuple[str, int]:
-        image_id, size = key.rsplit("@", 1)
-        return image_id, int(size)
-
-    def get(self, image_id: str, size: int = THUMB_SIZE) -> QPixmap | None:
-        key = f"{image_id}@{size}"
+    def get(self, image_id: str, size: int = THUMB_SIZE, outline: str = PLAIN) -> QPixmap | None:
+        """The picture if it is cached; otherwise None, and it is loaded (``ready`` says when). ``outline``: what is
+        drawn on it (thumbnail_loader.PLAIN, OUTLINE or BOTH_OUTLINES)."""
+        key = thumbnail_key(image_id, size, outline)
         pixmap = self._pixmaps.get(key)
         if pixmap is not None:
             self._pixmaps.move_to_end(key)
@@ -54,23 +51,27 @@ class ThumbnailCache(QObject):
             return placeholder(size, size * 3 // 4, "cannot read")
         if key not in self._pending:
             self._pending.add(key)
-            self._loader.request(image_id, size)
+            self._loader.request(image_id, size, outline)
         return None
 
-    def error(self, image_id: str, size: int = THUMB_SIZE) -> str | None:
-        return self._failed.get(f"{image_id}@{size}")
+    def error(self, image_id: str, size: int = THUMB_SIZE, outline: str = PLAIN) -> str | None:
+        return self._failed.get(thumbnail_key(image_id, size, outline))
+
+    def note(self, image_id: str, size: int, outline: str) -> str:
+        """What a loaded picture with both outlines shows, in words."""
+        return self._loader.note(thumbnail_key(image_id, size, outline))
 
     def _on_loaded(self, key: str, image: QImage) -> None:
         self._pending.discard(key)
         self._pixmaps[key] = QPixmap.fromImage(image)
         while len(self._pixmaps) > self.CAPACITY:
             self._pixmaps.popitem(last=False)
-        self.ready.emit(*self._split(key))
+        self.ready.emit(*split_key(key))
 
     def _on_failed(self, key: str, message: str) -> None:
         self._pending.discard(key)
         self._failed[key] = message
-        self.ready.emit(*self._split(key))
+        self.ready.emit(*split_key(key))
 
     def __len__(self) -> int:
         return len(self._pixmaps)

@@ -15,6 +15,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
+from PIL import Image
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
@@ -26,6 +27,7 @@ from ..library.search import search_library
 from ..model.knn import Prediction
 from ..model.predictor import DEFAULT_SEARCH, SearchIn
 from ..model.session import ModelSession, QueryOutcome
+from ..model.outline import draw_outline
 from ..render.qimage import fit_within, to_qimage
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,7 @@ class QueryResult:
     name: str
     image: QImage
     outcome: QueryOutcome
+    outlined: QImage | None = None  # the image with its lesion's outline drawn, when one was found
 
     @property
     def prediction(self) -> Prediction:
@@ -82,7 +85,7 @@ NOT_READY = "The archive index is not ready."
 
 
 def _answer(session: ModelSession, image: InputImage | None, archive_image_id: str | None, k: int, size: int, *,
-            draft: int | None = None, known: QueryOutcome | None = None) -> tuple[QueryOutcome, QImage]:
+            draft: int | None = None, known: QueryOutcome | None = None) -> tuple[QueryOutcome, Image.Image]:
     """Classify a new image (read once: exactly what `dermview predict` does) or an archive image, unless
     ``known`` already answers it, and decode it for the window at ``size`` px at most (from a JPEG draft
     of at least ``draft`` px). Worker thread."""
@@ -93,7 +96,7 @@ def _answer(session: ModelSession, image: InputImage | None, archive_image_id: s
     else:
         outcome = known or session.classify_archive_image(str(archive_image_id), k=k)
         picture = session.archive.load_image(str(archive_image_id), draft_size=draft)
-    return outcome, to_qimage(fit_within(picture, size))
+    return outcome, fit_within(picture, size)
 
 
 class _ModelWorker(QObject):
@@ -199,9 +202,11 @@ class _ModelWorker(QObject):
             return
         session.search = self._service.search
         try:
-            outcome, image = _answer(session, request.image, request.archive_image_id, request.k, QUERY_DISPLAY_SIZE,
-                                     known=request.known)
-            result = QueryResult(request.generation, name, image, outcome)
+            outcome, picture = _answer(session, request.image, request.archive_image_id, request.k,
+                                       QUERY_DISPLAY_SIZE, known=request.known)
+            mask = outcome.lesion.mask if outcome.lesion is not None else None
+            result = QueryResult(request.generation, name, to_qimage(picture), outcome,
+                                 None if mask is None else to_qimage(draw_outline(picture, mask)))
         except DermviewError as exc:
             self.query_failed.emit(request.generation, name, str(exc))
             return
@@ -227,7 +232,7 @@ class _ModelWorker(QObject):
         try:
             outcome, picture = _answer(session, job.image, job.archive_image_id, job.k, ROW_THUMBNAIL,
                                        draft=ROW_THUMBNAIL * 2)
-            self.batch_done.emit(generation, BatchResult(job.key, outcome, picture))
+            self.batch_done.emit(generation, BatchResult(job.key, outcome, to_qimage(picture)))
         except DermviewError as exc:
             self.batch_failed.emit(generation, job.key, str(exc))
         except MemoryError:

@@ -1,0 +1,293 @@
+"""The lesion's outline: a segmentation network (ONNX) that finds the lesion in a dermoscopic image.
+
+The network is trained by ``training/train_outline.py`` on HAM10000's published masks (lesion-grouped,
+one fold held out) and shipped as ``dermview/resources/models/dermview-outline.onnx`` with a JSON sidecar
+(its held-out Jaccard figures and the archive's lesion measures by diagnosis, lesion_measures). It reads
+the image squashed to INPUT_SHAPE and answers with a probability per pixel; :func:`segment` turns that
+into one lesion at the image's own size, or says why there is none. The published masks are never an
+input: a new image has none.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from ..errors import DermviewError
+from . import lesion_measures
+from .field import frame_mask
+from .lesion_measures import LesionMeasures
+
+MODEL_NAME = "dermview-outline"
+ENV_MODEL = "DERMVIEW_OUTLINE_MODEL"  # points dermview at another .onnx (tests, retrained models)
+# (width, height) the outline network reads: the archive's 4:3 frame, as a multiple of 16.
+INPUT_SHAPE = (192, 144)
+THRESHOLD = 0.5  # a pixel is lesion when the network gives it at least this probability
+# Less than this share of the image is no lesion worth outlining (a speck, a hair's shadow). The
+# smallest published mask covers 1.1% of its image; 0.3% leaves room for a small lesion on a wide field.
+MIN_SHARE = 0.003
+# A region lying mostly on the dark frame, or mostly in the image's outer band, is the frame or a
+# corner's shadow, not a lesion.
+BORDER_BAND = 0.08
+MOSTLY = 0.6
+
+NO_LESION = "no_lesion"
+ONLY_BORDER = "only_border"
+NO_MODEL = "no_model"
+NOT_DERMOSCOPY = "not_dermoscopy"
+REASONS = {
+    NO_LESION: "No lesion was found in this image, so no outline is drawn.",
+    ONLY_BORDER: "Only the image's border or the dermatoscope's frame was found, not a lesion, so no outline is drawn.",
+    NO_MODEL: "The outline network is not installed, so no outline is drawn.",
+    NOT_DERMOSCOPY: "The image does not look like dermoscopy, so no outline is drawn.",
+}
+
+
+@dataclass(frozen=True)
+class Outline:
+    """A lesion found in an image: ``mask`` (H, W) bool at the image's own size; or None, and ``reason``
+    (a key of REASONS) saying why."""
+
+    mask: np.ndarray | None
+    reason: str | None = None
+
+    @property
+    def found(self) -> bool:
+        return self.mask is not None
+
+    @property
+    def sentence(self) -> str | None:
+        return REASONS.get(self.reason) if self.reason else None
+
+
+def prepare(image: Image.Image) -> np.ndarray:
+    """An RGB image -> (144, 192, 3) uint8, squashed to INPUT_SHAPE (a portrait image is squashed too;
+    :func:`segment` turns it first)."""
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return np.asarray(image.resize(INPUT_SHAPE, Image.Resampling.BILINEAR), np.uint8)
+
+
+def read_mask(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
+    """A published mask file -> (H, W) bool, resized to ``size`` (width, height) when given."""
+    with Image.open(path) as mask:
+        mask = mask.convert("L")
+        if size is not None and mask.size != size:
+            mask = mask.resize(size, Image.Resampling.BILINEAR)
+        return np.asarray(mask) >= 128
+
+
+def jaccard(found: np.ndarray | None, truth: np.ndarray) -> float:
+    """Intersection over union of two (H, W) bool masks; no mask found counts as an empty one."""
+    if found is None:
+        found = np.zeros_like(truth)
+    union = np.logical_or(found, truth).sum()
+    return 1.0 if union == 0 else float(np.logical_and(found, truth).sum() / union)
+
+
+def keep_lesion(probability: np.ndarray, pixels: np.ndarray) -> Outline:
+    """(H, W) float probability and the (H, W, 3) uint8 image it belongs to -> the lesion: the largest
+    connected region above THRESHOLD with its holes filled, unless it is too small or lies on the border."""
+    regions, count = ndimage.label(probability >= THRESHOLD)
+    if count == 0:
+        return Outline(None, NO_LESION)
+    sizes = np.bincount(regions.ravel())[1:]
+    largest = regions == (int(np.argmax(sizes)) + 1)
+    area = int(largest.sum())
+    if area < MIN_SHARE * largest.size:
+        return Outline(None, NO_LESION)
+    h, w = largest.shape
+    band_y, band_x = max(1, round(h * BORDER_BAND)), max(1, round(w * BORDER_BAND))
+    inner = np.zeros_like(largest)
+    inner[band_y:h - band_y, band_x:w - band_x] = True
+    on_frame = (largest & frame_mask(pixels)).sum()
+    if on_frame >= MOSTLY * area or (largest & ~inner).sum() >= MOSTLY * area:
+        return Outline(None, ONLY_BORDER)
+    return Outline(ndimage.binary_fill_holes(largest))
+
+
+def default_model_path() -> Path | None:
+    override = os.environ.get(ENV_MODEL)
+    if override:
+        return Path(override).expanduser()
+    from ..paths import resources_dir
+
+    candidate = resources_dir() / "models" / f"{MODEL_NAME}.onnx"
+    return candidate if candidate.is_file() else None
+
+
+@lru_cache(maxsize=4)
+def _read_card(path: Path, mtime_ns: int) -> dict:
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return card if isinstance(card, dict) else {}
+
+
+def model_card(path: Path | None = None) -> dict:
+    """The outline network's sidecar (held-out Jaccard figures, the archive's measures by diagnosis); {} without."""
+    path = path or default_model_path()
+    sidecar = path.with_suffix(".json") if path else None
+    if sidecar is None or not sidecar.is_file():
+        return {}
+    return _read_card(sidecar.resolve(), sidecar.stat().st_mtime_ns)
+
+
+class OutlineFinder:
+    """Finds the lesion in images with the outline network. Thread-compatible: one onnxruntime session per
+    file for the process, runs are thread-safe. Raises DermviewError when the file cannot be run."""
+
+    def __init__(self, path: Path | None = None, threads: int = 1):
+        path = path or default_model_path()
+        if path is None or not path.is_file():
+            raise DermviewError(REASONS[NO_MODEL])
+        from .learned import _shared_session
+
+        self.path = path
+        self._session = _shared_session(path.resolve(), f"outline-{path.stat().st_mtime_ns}", threads,
+                                        what="outline network")
+        self._input = self._session.get_inputs()[0].name
+
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """(N, 144, 192, 3) uint8 from :func:`prepare` -> (N, 144, 192) float32 lesion probabilities."""
+        from .learned import to_network_input
+
+        return self._session.run(None, {self._input: to_network_input(batch)})[0][:, 0]
+
+    def segment(self, image: Image.Image) -> Outline:
+        """The lesion in ``image``, its mask at the image's own size (width x height)."""
+        image = image.convert("RGB") if image.mode != "RGB" else image
+        portrait = image.height > image.width
+        upright = image.transpose(Image.Transpose.ROTATE_90) if portrait else image
+        probability = self.probabilities(prepare(upright)[None])[0]
+        # The probabilities, not the 0/1 mask, are scaled up: the edge falls between the network's pixels.
+        scaled = np.asarray(Image.fromarray(probability.astype(np.float32), mode="F")
+                            .resize(upright.size, Image.Resampling.BILINEAR))
+        if portrait:
+            scaled = np.rot90(scaled, k=-1)
+        return keep_lesion(scaled, np.asarray(image))
+
+
+@lru_cache(maxsize=1)
+def _finder(path: Path | None) -> OutlineFinder:
+    return OutlineFinder(path)
+
+
+def shared_finder() -> OutlineFinder | None:
+    """The process's outline finder for the installed network, or None when it is not installed or cannot run."""
+    try:
+        return _finder(default_model_path())
+    except DermviewError:
+        return None
+
+
+@dataclass(frozen=True)
+class LesionDescription:
+    """A query's lesion: its outline, and (when one was found) its measures read against the archive."""
+
+    outline: Outline
+    measures: LesionMeasures | None = None
+    comparison: dict | None = None  # lesion_measures.compare: {measure: {dx: share of the archive's lesions below}}
+    reference: str = ""  # what the comparison is against, in words
+
+    @property
+    def mask(self) -> np.ndarray | None:
+        return self.outline.mask
+
+    def to_json(self) -> dict | None:
+        """The ``"lesion"`` object of ``predict --json``, or None when no lesion was outlined."""
+        if self.measures is None:
+            return None
+        return {**self.measures.to_json(), "compared_with_archive": self.comparison or {},
+                "compared_with": self.reference}
+
+
+def not_outlined(reason: str) -> LesionDescription:
+    """A query left without an outline, for ``reason`` (a key of REASONS)."""
+    return LesionDescription(Outline(None, reason))
+
+
+def describe(image: Image.Image, finder: OutlineFinder | None = None) -> LesionDescription:
+    """Outline the lesion in ``image`` and measure it (the process's shared finder unless one is given)."""
+    finder = finder or shared_finder()
+    if finder is None:
+        return not_outlined(NO_MODEL)
+    found = finder.segment(image)
+    if found.mask is None:
+        return LesionDescription(found)
+    measures = lesion_measures.measure(image, found.mask)
+    reference = model_card(finder.path).get("reference") or {}
+    return LesionDescription(found, measures, lesion_measures.compare(measures, reference) if reference else None,
+                             str(reference.get("source", "")))
+
+
+OUTLINE_COLOUR = (0, 220, 255)  # cyan: stands out on skin, on brown and on red alike
+OUTLINE_COLOUR_NAME = "cyan"
+
+
+def draw_outline(image: Image.Image, mask: np.ndarray, colour: tuple[int, int, int] = OUTLINE_COLOUR) -> Image.Image:
+    """A copy of ``image`` (RGB) with the border of ``mask`` ((H, W) bool at any size, scaled to the image) drawn
+    on it, about 1/150 of the image's long side wide (at least 2 pixels)."""
+    image = image.convert("RGB")
+    if mask.shape != (image.height, image.width):
+        mask = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(image.size, Image.Resampling.BILINEAR)) >= 128
+    width = max(2, round(max(image.size) / 150))
+    edge = mask & ~ndimage.binary_erosion(mask, iterations=width, border_value=0)
+    pixels = np.array(image)
+    pixels[edge] = colour
+    return Image.fromarray(pixels)
+
+
+def outlined_picture(image: Image.Image) -> Image.Image:
+    """``image`` with its lesion's outline drawn (the process's shared finder), or as it is when no lesion is
+    found or the network is not installed."""
+    finder = shared_finder()
+    found = finder.segment(image) if finder is not None else Outline(None, NO_MODEL)
+    return draw_outline(image, found.mask) if found.mask is not None else image.convert("RGB")
+
+
+def lesion_lines(outcome, where_drawn: str) -> list[str]:
+    """What the window and the report say of a query's lesion (``outcome``: a session.QueryOutcome): its measures
+    in words under a heading that says ``where_drawn`` the outline is, or why it has no outline; nothing for an
+    unfamiliar image (its warning says enough)."""
+    lesion = outcome.lesion
+    if lesion is None or outcome.unfamiliar:
+        return []
+    if lesion.measures is None:
+        return [lesion.outline.sentence or ""]
+    return [f"The lesion, inside dermview's outline ({where_drawn}):",
+            *lesion_measures.measure_lines(lesion.measures, lesion.comparison)]
+
+
+PUBLISHED_COLOUR = (255, 214, 0)  # yellow: the published outline beside dermview's cyan one
+PUBLISHED_COLOUR_NAME = "yellow"
+
+
+def with_both_outlines(image: Image.Image, published: np.ndarray | None) -> tuple[Image.Image, str]:
+    """An archive image with dermview's outline and, when given, the published one ((H, W) bool at any size)
+    drawn on it, and a sentence saying how far the two agree (their Jaccard index)."""
+    finder = shared_finder()
+    found = finder.segment(image) if finder is not None else Outline(None, NO_MODEL)
+    picture = image.convert("RGB")
+    if published is not None and published.any():
+        picture = draw_outline(picture, published, PUBLISHED_COLOUR)
+    if found.mask is not None:
+        picture = draw_outline(picture, found.mask)
+    if published is None:
+        words = (f"dermview's outline is drawn in {OUTLINE_COLOUR_NAME}; the archive folder holds no published outline "
+                 "of this image." if found.mask is not None else found.sentence or "")
+        return picture, words
+    if published.shape != (image.height, image.width):
+        published = np.asarray(Image.fromarray(published.astype(np.uint8) * 255).resize(image.size)) >= 128
+    if found.mask is None:
+        return picture, f"{found.sentence} The published outline is drawn in {PUBLISHED_COLOUR_NAME}."
+    return picture, (f"dermview's outline ({OUTLINE_COLOUR_NAME}) and the published one ({PUBLISHED_COLOUR_NAME}) "
+                     f"agree with a Jaccard index of {jaccard(found.mask, published):.2f} (1 is the same area).")
