@@ -5,7 +5,7 @@
   folds only (its own lesion is absent, so any match is a false one, or the same photograph published
   under two lesion ids).
 
-Run: python benchmarks/bench_archive_copies.py
+Run: python -m benchmarks.bench_archive_copies
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from _common import require_data
+from benchmarks._common import require_data
 from PIL import Image
 
 from dermview.archive import open_archive

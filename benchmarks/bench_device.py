@@ -1,13 +1,13 @@
 """Where the archive's images lie in frame and colour cast: the bounds behind dermview.model.field's
 "another kind of dermatoscope" note, and how often it fires on the archive and on external dermoscopy.
 
-Run: python benchmarks/bench_device.py   (prints the constants to compare with dermview/model/field.py)
+Run: python -m benchmarks.bench_device   (prints the constants to compare with dermview/model/field.py)
 """
 
 from __future__ import annotations
 
 import numpy as np
-from _common import require_data
+from benchmarks._common import require_data
 from PIL import Image
 
 from dermview.model.field import device_note, frame_share, illuminant_chroma

@@ -5,7 +5,7 @@
 - the GUI thread's longest stall while the index is rebuilt and 20 queries arrive rapidly
   (target < 50 ms), measured by a 5 ms timer on the GUI thread.
 
-Run: python benchmarks/bench_gui.py   (each part runs in a fresh process)
+Run: python -m benchmarks.bench_gui   (each part runs in a fresh process)
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 
-from _common import DATA, PROJECT_ROOT, require_data
+from benchmarks._common import DATA, PROJECT_ROOT, require_data
 
 CHILD = r"""
 import json, os, sys, time

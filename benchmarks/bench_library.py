@@ -8,7 +8,7 @@ index's, as `library add --archive` stores them), then:
 - one query of a 600x450 original (decode, features, search, vote): archive only vs archive + 5,000 cases;
 - confirm -> searchable: confirm a new case, then the refresh a query runs first, until the case is found.
 
-Run: python benchmarks/bench_library.py [--features learned|classic] [--cases 5000] [--postgres]
+Run: python -m benchmarks.bench_library [--features learned|classic] [--cases 5000] [--postgres]
 (--postgres starts a throw-away PostgreSQL server, as the tests do; the default is an SQLite file).
 The archive index is the per-user cached one (built on first use, about 2 minutes for learned).
 """
@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import PROJECT_ROOT, require_data
+from benchmarks._common import require_data
 
 
 def median_ms(times: list[float]) -> str:
@@ -49,8 +48,7 @@ def main() -> None:
     index, key = session.index, vector_key(session.extractor)
     cluster = None
     if args.postgres:
-        sys.path.insert(0, str(PROJECT_ROOT / "tests"))
-        from postgres import Cluster
+        from tests.postgres import Cluster  # the tests' throw-away server (tests/ as a namespace package)
 
         cluster = Cluster()
         url = cluster.database("bench_library")

@@ -8,7 +8,7 @@ a cold index under 3 minutes, one more query under 100 ms).
   target: under 50 ms;
 - the loaded index's memory; target: under 50 MB.
 
-Run: python benchmarks/bench_model.py [--workers N] [--features classic|learned] [--runs 3]
+Run: python -m benchmarks.bench_model [--workers N] [--features classic|learned] [--runs 3]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from _common import require_data, timed
+from benchmarks._common import require_data, timed
 
 from PIL import Image
 

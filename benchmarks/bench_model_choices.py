@@ -2,14 +2,14 @@
 
 Uses the cached index (run `dermview index --archive ...` first, or this builds it). Every space is
 fitted on the training folds only; k=31 and prior power 0.5 are fixed so that only the space varies.
-Run: python benchmarks/bench_model_choices.py
+Run: python -m benchmarks.bench_model_choices
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from _common import require_data
+from benchmarks._common import require_data
 
 from dermview.archive import open_archive
 from dermview.model import evaluate, projection

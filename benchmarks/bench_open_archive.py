@@ -1,6 +1,6 @@
 """How long opening the archive takes: metadata + the table of contents of both published zips.
 
-Target (issue 2): under 1 s for 10,015 images. Run: python benchmarks/bench_open_archive.py
+Target (issue 2): under 1 s for 10,015 images. Run: python -m benchmarks.bench_open_archive
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import require_data, timed
+from benchmarks._common import require_data, timed
 
 from dermview.archive import open_archive
 

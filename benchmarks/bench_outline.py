@@ -1,6 +1,6 @@
 """The lesion outline against HAM10000's published masks, on lesions the network never saw, and its speed.
 
-Run: python benchmarks/bench_outline.py [--model FILE.onnx] [--fold N] [--write-card SIDECAR.json]
+Run: python -m benchmarks.bench_outline [--model FILE.onnx] [--fold N] [--write-card SIDECAR.json]
 
 Scores dermview.model.outline exactly as the window runs it (the network, then keep_lesion) on the held-out
 fold its sidecar names (lesion-grouped: learned.HELD_OUT_FOLDS, learned.HELD_OUT_SEED), at the archive's
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import require_data
+from benchmarks._common import require_data
 from PIL import Image
 from scipy import ndimage
 

@@ -4,7 +4,7 @@
 The warning is what a query gets (dermview.model.familiarity.judge_query): the image-kind classifier
 shipped beside the learned model (training/fit_familiarity.py), then the colour-texture Gaussian. The
 Gaussian is refitted here on folds 1-4 only, as training/fit_familiarity.py fits the classifier, so
-that HAM10000's fold 0 is lesions neither saw. The corpora and their split: tests/corpora.py.
+that HAM10000's fold 0 is lesions neither saw. The corpora and their split: training/corpora.py.
 
 | corpus | test part | target |
 | --- | --- | --- |
@@ -13,17 +13,16 @@ that HAM10000's fold 0 is lesions neither saw. The corpora and their split: test
 | HAM10000 held-out lesions | fold 0 (lesion-grouped) | flagged <= 2% |
 | external dermoscopy | its unread part (40%, by name) | flagged <= 8% |
 
-Run: python benchmarks/bench_unfamiliar.py [--features classic|learned] [--shipped-gaussian]
+Run: python -m benchmarks.bench_unfamiliar [--features classic|learned] [--shipped-gaussian]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 import numpy as np
-from _common import PROJECT_ROOT, require_data
+from benchmarks._common import require_data
 from PIL import Image
 
 from dermview.archive import open_archive
@@ -31,10 +30,8 @@ from dermview.model.external import UNREAD, part_of
 from dermview.model.extractors import colour_texture_part, get_extractor
 from dermview.model.familiarity import CLINICAL_PHOTO, fit_familiarity, judge_query, sample_rows
 
-sys.path.insert(0, str(PROJECT_ROOT / "tests"))
-sys.path.insert(0, str(PROJECT_ROOT / "training"))
-import corpora  # noqa: E402  (test helpers, not shipped)
-from fit_familiarity import archive_parts, describe  # noqa: E402
+from training import corpora
+from training.fit_familiarity import archive_parts, describe
 
 
 def main() -> None:
@@ -72,7 +69,7 @@ def main() -> None:
         print(f"{line}\n    source: {source}; {seconds * 1000:.0f} ms per image to describe")
 
     rates("pictures that are not dermoscopy", "scikit-image, scikit-learn, matplotlib and pydicom sample images, "
-          "docs/ screenshots, drawn charts and made images (tests/corpora.py), test part",
+          "docs/ screenshots, drawn charts and made images (training/corpora.py), test part",
           corpora.split(corpora.pictures(data), corpora.TEST))
     rates("clinical photographs of skin", "external/clinical (PAD-UFES-20), test part",
           corpora.split(corpora.clinical(shared), corpora.TEST), clinical=True)

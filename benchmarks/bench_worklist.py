@@ -3,7 +3,7 @@ worklist is classified, how soon the first is, and the GUI thread's longest stal
 (target < 50 ms), measured by a 5 ms timer on the GUI thread. Learned similarity, warm index.
 
 The folder is a temporary copy outside the project: the 153 originals (600x450) and 147 archive
-images (200x150), so both sizes are decoded. Run: python benchmarks/bench_worklist.py [runs]
+images (200x150), so both sizes are decoded. Run: python -m benchmarks.bench_worklist [runs]
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import DATA, PROJECT_ROOT, require_data
+from benchmarks._common import DATA, PROJECT_ROOT, require_data
 
 CHILD = r"""
 import json, os, sys, time

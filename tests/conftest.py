@@ -226,7 +226,7 @@ def background_command(test_name: str, folder: Path) -> list[str] | None:
                 "--features", "learned", "--json"]
     if test_name == TRAINING_SMOKE_TEST and all(importlib.util.find_spec(m) for m in ("torch", "efficientnet_lite_pytorch")):
         # A few steps on a handful of images: caching, training, ONNX export, held-out report.
-        return [sys.executable, str(PROJECT_ROOT / "training" / "train_embedding.py"), "--archive", str(DATA),
+        return [sys.executable, "-m", "training", "embedding", "--archive", str(DATA),
                 "--holdout-fold", "0", "--limit", "80", "--steps", "3", "--batch", "8", "--copies", "2",
                 "--threads", "1", "--skip-classic", "--work-dir", str(folder / "work"), "--out", str(folder / "out")]
     return None
@@ -267,7 +267,7 @@ def pytest_collection_finish(session):
             continue
         out, err = (folder / "stdout.txt").open("wb"), (folder / "stderr.txt").open("wb")
         process = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL, preexec_fn=lowest,
-                                   env={**os.environ, "DERMVIEW_CACHE_DIR": str(folder / "cache")})
+                                   cwd=PROJECT_ROOT, env={**os.environ, "DERMVIEW_CACHE_DIR": str(folder / "cache")})
         _background[name] = {"process": process, "folder": folder, "files": (out, err)}
 
 

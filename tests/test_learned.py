@@ -191,19 +191,18 @@ def test_training_pipeline_smoke(data_dir):
     assert status == 0, out[-3000:] + err[-3000:]
     model = folder / "out" / f"{learned.MODEL_NAME}-fold0.onnx"
     card = json.loads(model.with_suffix(".json").read_text())
-    sys.path.insert(0, str(ROOT / "training"))
-    import train_embedding as te
+    from training.embedding_network import INPUT_SIZE
 
     assert card["held_out_fold"] == 0 and card["steps"] == 3 and card["threads"] == 1
-    assert card["loss"] == " + ".join(te.MEMBERS) and card["embedding_dim"] == 1280 * len(te.MEMBERS)
+    assert card["loss"] == "ce" and card["embedding_dim"] == 1280
     report = json.loads((folder / "work" / "report-fold0.json").read_text())
     assert report["n_test"] > 0 and 0 <= report["learned"]["accuracy"] <= 1
     extractor = learned.LearnedExtractor(model)
-    assert card["input_size"] == te.INPUT_SIZE and extractor.input_shape == (te.INPUT_SIZE, te.INPUT_SIZE)
+    assert card["input_size"] == INPUT_SIZE and extractor.input_shape == (INPUT_SIZE, INPUT_SIZE)
     vectors = extractor.embed(
         np.stack([extractor.prepare_network(Image.open(p).convert("RGB"))
                   for p in sorted((data_dir / "images").glob("*.jpg"))[:3]]))
-    assert vectors.shape == (3, card["embedding_dim"])  # the default recipe's members, side by side
+    assert vectors.shape == (3, card["embedding_dim"])
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert not (ROOT / "dermview" / "resources" / "models" / f"{learned.MODEL_NAME}-fold0.onnx").exists()
 
@@ -213,8 +212,7 @@ def test_training_stopped_and_resumed_ends_where_an_uninterrupted_run_does(tmp_p
     """A run that stops after step 3 and is started again gives the weights of one that never stopped."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("efficientnet_lite_pytorch")
-    sys.path.insert(0, str(ROOT / "training"))
-    import train_embedding as te
+    from training import embedding_fit, embedding_network as te
 
     torch.set_num_threads(1)  # as small as this is, more threads only wait for each other
     arch = te.Architecture(input_size=learned.SIDECAR_DEFAULT_INPUT_SIZE)  # the smaller square: quicker
@@ -225,17 +223,15 @@ def test_training_stopped_and_resumed_ends_where_an_uninterrupted_run_does(tmp_p
     acts = rng.standard_normal((2, 40, *shape)).astype(np.float16)  # 2 copies of 40 "images"
     labels = np.arange(40) % len(te.DX_CODES)
     run = {"steps": 5, "batch": 4, "seed": 3, "arch": arch, "checkpoint_every": 2}
-    whole, _ = te.train(acts, labels, np.arange(40), **run)
+    whole, _ = embedding_fit.train(acts, labels, np.arange(40), **run)
     checkpoint = tmp_path / "checkpoint.pt"
-    assert te.train(acts, labels, np.arange(40), checkpoint=checkpoint, stop_after=3, **run) is None
+    assert embedding_fit.train(acts, labels, np.arange(40), checkpoint=checkpoint, stop_after=3, **run) is None
     assert torch.load(checkpoint, weights_only=False)["step"] == 3
-    resumed, _ = te.train(acts, labels, np.arange(40), checkpoint=checkpoint, **run)
+    resumed, _ = embedding_fit.train(acts, labels, np.arange(40), checkpoint=checkpoint, **run)
     for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
         torch.testing.assert_close(a, b, msg=name)
-    fresh, _ = te.train(acts, labels, np.arange(40), **{**run, "seed": 4})  # and the weights do depend on the run
+    fresh, _ = embedding_fit.train(acts, labels, np.arange(40), **{**run, "seed": 4})  # and the weights do depend on the run
     assert any(not torch.equal(a, b) for a, b in zip(whole.state_dict().values(), fresh.state_dict().values()))
-    mixed, _ = te.train(acts, labels, np.arange(40), **{**run, "mixup": 0.4})  # --mixup reaches the weights
-    assert any(not torch.equal(a, b) for a, b in zip(whole.state_dict().values(), mixed.state_dict().values()))
 
 
 @pytest.mark.slow
@@ -259,8 +255,7 @@ def test_tuning_from_several_reports_votes_with_the_first_and_tables_them_all(tm
     """--tuning-from R0 R1 R2: the model votes with R0's k and prior power; the card tables every fold
     and the folds together; a fold given twice is refused with a sentence."""
     pytest.importorskip("torch")
-    sys.path.insert(0, str(ROOT / "training"))
-    import train_embedding as te
+    from training import embedding_card as te
 
     reports = learned.model_info(SHIPPED).held_out_folds
     paths = []
@@ -282,173 +277,18 @@ def test_tuning_from_several_reports_votes_with_the_first_and_tables_them_all(tm
         te.attach_held_out({}, [paths[0], paths[0]])
 
 
-def test_the_neighbour_loss_rewards_same_diagnosis_batch_mates_being_nearest():
-    """The "ce+neighbours" objective's contrastive term: low when each image's nearest batch-mates share
-    its diagnosis, high when they do not, and images without such a batch-mate are left out."""
-    torch = pytest.importorskip("torch")
-    sys.path.insert(0, str(ROOT / "training"))
-    import train_embedding as te
+def test_the_training_objective_weighs_every_diagnosis_alike():
+    """embedding_fit.objective_weights: square-root sampling times square-root class weights gives each
+    diagnosis the same share of the expected loss, whatever its count."""
+    from training.embedding_fit import objective_weights
+    from training.embedding_network import N_CLASSES
 
-    y = torch.tensor([0, 0, 1, 1, 2])
-    grouped = torch.nn.functional.normalize(torch.eye(8)[[0, 0, 1, 1, 2]] + 0.01, dim=1)
-    crossed = torch.nn.functional.normalize(torch.eye(8)[[0, 1, 0, 1, 2]] + 0.01, dim=1)
-    assert float(te.neighbour_loss(grouped, y)) < 0.01 < 1.0 < float(te.neighbour_loss(crossed, y))
-    alone = torch.tensor([0, 1, 2, 3, 4])  # nobody has a batch-mate of the same diagnosis
-    assert float(te.neighbour_loss(grouped, alone)) == 0.0
-
-
-def test_merged_members_embed_side_by_side_and_share_what_they_have_in_common(tmp_path):
-    """train_embedding.merge_members: the merged file's output is the members' outputs side by side over
-    sqrt(n), and a part the members share (the same weights applied to the same input, as their frozen
-    early blocks are) is kept and computed once."""
-    onnx = pytest.importorskip("onnx")
-    ort = pytest.importorskip("onnxruntime")
-    from onnx import TensorProto, helper, numpy_helper
-
-    sys.path.insert(0, str(ROOT / "training"))
-    import train_embedding as te
-
-    rng = np.random.default_rng(0)
-    shared = rng.standard_normal((6, 5)).astype(np.float32)
-
-    def member(path, own_seed):
-        own = np.random.default_rng(own_seed).standard_normal((5, 4)).astype(np.float32)
-        nodes = [helper.make_node("MatMul", ["image", "shared"], ["early"]),
-                 helper.make_node("Relu", ["early"], ["early_act"]),
-                 helper.make_node("MatMul", ["early_act", "own"], ["late"]),
-                 helper.make_node("LpNormalization", ["late"], ["embedding"], axis=1, p=2)]
-        graph = helper.make_graph(nodes, "member", [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 6])],
-                                  [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["n", 4])],
-                                  [numpy_helper.from_array(shared, "shared"), numpy_helper.from_array(own, "own")])
-        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
-        return path
-
-    a, b = member(tmp_path / "a.onnx", 1), member(tmp_path / "b.onnx", 2)
-    te.merge_members([a, b], tmp_path / "both.onnx")
-    x = rng.standard_normal((3, 6)).astype(np.float32)
-    run = lambda p: ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"image": x})[0]  # noqa: E731
-    both = run(tmp_path / "both.onnx")
-    np.testing.assert_allclose(both, np.concatenate([run(a), run(b)], axis=1) / np.sqrt(2), atol=1e-6)
-    np.testing.assert_allclose(np.linalg.norm(both, axis=1), 1.0, atol=1e-6)
-    ops = [n.op_type for n in onnx.load(str(tmp_path / "both.onnx")).graph.node]
-    assert ops.count("Relu") == 1 and ops.count("MatMul") == 3  # the shared MatMul and Relu once, each own one
-
-
-def test_networks_trained_alike_from_different_seeds_merge_and_others_are_refused(tmp_path):
-    """train_embedding --merge-only: members trained from different seeds make a seed ensemble whose
-    sidecar records each member's seed; a member trained with other steps is refused with a sentence."""
-    onnx = pytest.importorskip("onnx")
-    from onnx import TensorProto, helper, numpy_helper
-
-    sys.path.insert(0, str(ROOT / "training"))
-    import train_embedding as te
-
-    def member(name, seed, steps=1200, **settings):
-        weights = np.random.default_rng(seed).standard_normal((6, 4)).astype(np.float32)
-        graph = helper.make_graph([helper.make_node("MatMul", ["image", "w"], ["embedding"])], "member",
-                                  [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 6])],
-                                  [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["n", 4])],
-                                  [numpy_helper.from_array(weights, "w")])
-        path = tmp_path / f"{name}.onnx"
-        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
-        card = {"version": "x", "held_out_fold": 0, "held_out_split": {"folds": 5}, "n_train_images": 7000,
-                "steps": steps, "batch": 64, "copies": 6, "seed": seed, "loss": "ce", "train_seconds": 60, **settings}
-        path.with_suffix(".json").write_text(json.dumps(card), encoding="utf-8")
-        return path
-
-    a, b = member("a", 0), member("b", 1)
-    assert te.merge_only([a, b], tmp_path / "both.onnx") == 0
-    card = json.loads((tmp_path / "both.json").read_text(encoding="utf-8"))
-    assert card["seed"] == "0, 1" and [m["seed"] for m in card["members"]] == [0, 1]
-    assert card["embedding_dim"] == 2560 and card["train_seconds"] == 120
-    assert card["version"] == "effnet-lite0-cut8-192-v1+ce+ce+pooled2560"
-    with pytest.raises(SystemExit, match="was not trained like"):
-        te.merge_only([a, member("c", 2, steps=2400)], tmp_path / "other.onnx")
-    # a card written before --melanoma-weight and --mixup existed was trained without them
-    assert te.merge_only([a, member("d", 3, melanoma_weight=1.0, mixup=0.0)], tmp_path / "old-and-new.onnx") == 0
-    with pytest.raises(SystemExit, match="was not trained like"):
-        te.merge_only([a, member("e", 4, mixup=0.4)], tmp_path / "mixed.onnx")
-
-
-def test_the_lever_panel_averages_each_lever_over_member_networks_only():
-    """training/lever_panel.py: a lever's score is the mean over the member rows of every report (the
-    ensemble's own rows and the other rule's are left out), so two seeds of two splits give 4 networks."""
-    sys.path.insert(0, str(ROOT / "training"))
-    import lever_panel
-
-    def row(lever, member, acc, rule="floor"):
-        return {"lever": lever, "member": member, "rule": rule, "accuracy": acc, "balanced_accuracy": acc - 0.1, "mel_recall": acc - 0.2}
-
-    reports = [{"results": [row("views", None, 0.9), row("views", 1, 0.7), row("views", 2, 0.8),
-                            row("views", 1, 0.1, rule="melanoma")]},
-               {"results": [row("views", 1, 0.6), row("views", 2, 0.9)]}]
-    table = lever_panel.panel(reports)
-    assert list(table) == ["views"] and table["views"].shape == (4, 3)
-    np.testing.assert_allclose(table["views"].mean(axis=0), [0.75, 0.65, 0.55])
-
-
-def test_the_training_objective_weighs_every_diagnosis_alike_unless_melanoma_is_weighted_up():
-    """train_embedding.objective_weights: square-root sampling times square-root class weights gives each
-    diagnosis the same share of the expected loss; --melanoma-weight 2 doubles melanoma's share only."""
-    sys.path.insert(0, str(ROOT / "training"))
-    import train_embedding as te
-
-    labels = np.repeat(np.arange(len(te.DX_CODES)), [30, 50, 110, 10, 110, 670, 14])  # HAM10000-like counts
-
-    def shares(melanoma_weight):
-        p, w = te.objective_weights(labels, melanoma_weight)
-        assert p.sum() == pytest.approx(1.0)
-        return np.bincount(labels, weights=p * w[labels])
-
-    balanced = shares(1.0)
-    np.testing.assert_allclose(balanced, balanced[0])
-    weighted = shares(2.0)
-    mel = te.DX_CODES.index("mel")
-    assert weighted[mel] == pytest.approx(2 * balanced[mel])
-    np.testing.assert_allclose(np.delete(weighted, mel), np.delete(balanced, mel))
-
-
-def test_mixup_mixes_each_image_with_one_partner_and_leaves_the_recipe_untouched():
-    """train_embedding.mixup_pairs: alpha 0 (the recipe) mixes nothing and draws nothing from the run's
-    random generator, so its batches and checkpoints stay the same; alpha > 0 gives a weight in (0, 1)
-    and a permutation of the batch (every image mixed with exactly one partner)."""
-    sys.path.insert(0, str(ROOT / "training"))
-    import train_embedding as te
-
-    rng = np.random.default_rng(5)
-    before = rng.bit_generator.state
-    assert te.mixup_pairs(64, 0.0, rng) == (1.0, None)
-    assert rng.bit_generator.state == before
-
-    weights = []
-    for _ in range(200):
-        lam, partner = te.mixup_pairs(64, 0.4, rng)
-        assert partner is not None and sorted(partner) == list(range(64))
-        weights.append(lam)
-    weights = np.array(weights)
-    assert ((weights > 0) & (weights < 1)).all()
-    # Beta(0.4, 0.4) is U-shaped and symmetric: most weights near 0 or 1, their mean near 0.5.
-    assert abs(weights.mean() - 0.5) < 0.08 and ((weights < 0.2) | (weights > 0.8)).mean() > 0.5
-    with pytest.raises(SystemExit):
-        te.main(["--archive", "unused", "--mixup", "0.4", "--loss", "ce", "ce+neighbours"])
-
-
-def test_the_targets_rule_takes_the_most_melanomas_among_settings_that_keep_both_other_targets():
-    """inference_levers.rule_key("targets"): accuracy >= 0.78 and balanced accuracy >= 0.70 first, then
-    melanoma recall; where no setting keeps both, the floor rule (best balanced accuracy at the floor)."""
-    sys.path.insert(0, str(ROOT / "training"))
-    import inference_levers as il
-
-    def m(acc, bal, mel):
-        return {"accuracy": acc, "balanced_accuracy": bal, "per_class": {"mel": {"recall": mel}}}
-
-    settings = {"sharp": m(0.80, 0.76, 0.58), "melanoma": m(0.785, 0.71, 0.66), "too low": m(0.77, 0.74, 0.75),
-                "unbalanced": m(0.82, 0.69, 0.70)}
-    best = max(settings, key=lambda name: il.rule_key(settings[name], "targets"))
-    assert best == "melanoma"
-    assert max(settings, key=lambda name: il.rule_key(settings[name], "floor")) == "sharp"
-    del settings["melanoma"], settings["sharp"]  # none keeps both: the floor rule decides
-    assert max(settings, key=lambda name: il.rule_key(settings[name], "targets")) == "unbalanced"
+    labels = np.repeat(np.arange(N_CLASSES), [30, 50, 110, 10, 110, 670, 14])  # HAM10000-like counts
+    p, w = objective_weights(labels)
+    assert p.sum() == pytest.approx(1.0)
+    shares = np.bincount(labels, weights=p * w[labels])
+    np.testing.assert_allclose(shares, shares[0])
+    assert p[labels == 5].max() < p[labels == 3].min()  # the rare diagnosis is drawn more often per image
 
 
 def test_a_network_trained_on_another_input_size_is_fed_that_size_and_a_mismatch_is_a_sentence(tmp_path, data_dir):
@@ -505,8 +345,8 @@ def test_a_network_trained_on_another_input_size_is_fed_that_size_and_a_mismatch
 
 
 def test_the_input_size_is_part_of_what_a_network_is_and_older_cards_were_192():
-    sys.path.insert(0, str(ROOT / "training"))
-    import train_embedding as te
+    from training import embedding_network as te
+    from training.train_embedding import input_size_argument
 
     older = te.Architecture.of_card({})  # a card from before the input size was a setting: 192
     assert older.input_size == 192 and older.version == "effnet-lite0-cut8-192-v1" and older != te.RECIPE
@@ -515,16 +355,15 @@ def test_the_input_size_is_part_of_what_a_network_is_and_older_cards_were_192():
     wide = te.Architecture.of_card({"input_size": [320, 240]})
     assert wide.shape == (320, 240) and not wide.square and wide.sidecar_size == [320, 240]
     assert wide.version == "effnet-lite0-cut8-320x240-v1" != te.Architecture(input_size=320).version
-    assert te.input_size_argument("320x240") == (320, 240) and te.input_size_argument("256") == 256
+    assert input_size_argument("320x240") == (320, 240) and input_size_argument("256") == 256
     with pytest.raises(argparse.ArgumentTypeError, match="not a size"):
-        te.input_size_argument("wide")
+        input_size_argument("wide")
 
 
 def test_a_rectangular_input_turns_copies_only_in_ways_that_keep_them_landscape(data_dir):
     """Quarter turns would stand a 4:3 image on end and the rectangle would squash it back; the square
     recipe keeps all 8 flips and turns, drawn as before (its cached copies stay reproducible)."""
-    sys.path.insert(0, str(ROOT / "training"))
-    import train_embedding as te
+    from training import embedding_data as te
 
     image = Image.open(data_dir / "images" / "ISIC_0024306.jpg").convert("RGB")  # 200x150
     rng = np.random.default_rng(0)

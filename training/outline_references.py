@@ -1,7 +1,7 @@
 """Measure the archive's lesions inside their published outlines, and store the table the window reads a new
 lesion's measures against (dermview.model.lesion_measures.reference_table), in the outline network's sidecar.
 
-    python training/outline_references.py --archive ../shared/data/ham10000 \
+    python -m training outline-references --archive ../shared/data/ham10000 \
         --masks ../shared/data/ham10000/segmentations --sidecar dermview/resources/models/dermview-outline.json
 
 One image per lesion (the first the metadata lists), so that a lesion photographed six times counts once.

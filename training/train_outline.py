@@ -1,6 +1,6 @@
 """Train the lesion-outline network on HAM10000's published masks, lesion-grouped, and export it to ONNX.
 
-    python training/train_outline.py --archive ../shared/data/ham10000 --masks ../shared/data/ham10000/segmentations \
+    python -m training outline --archive ../shared/data/ham10000 --masks ../shared/data/ham10000/segmentations \
         --holdout-fold 0 --epochs 8 --out training/work/outline-fold0.onnx
 
 A U-Net-shaped decoder on EfficientNet-Lite0 (ImageNet weights, the same backbone as the embedding), all
@@ -37,7 +37,7 @@ def build_network():
     import torch.nn.functional as F
     from torch import nn
 
-    from embedding_network import load_backbone
+    from .embedding_network import load_backbone
 
     net = load_backbone(outline.INPUT_SHAPE, "lite0")
 
@@ -218,7 +218,7 @@ def export(model, Exported, path: Path) -> None:
     import onnxruntime as ort
     import torch
 
-    from embedding_network import store_weights_as_fp16
+    from .embedding_network import store_weights_as_fp16
 
     exported = Exported(model).eval()
     width, height = outline.INPUT_SHAPE

@@ -85,7 +85,7 @@ def fit_familiarity(features: np.ndarray) -> Familiarity:
 # it, and so do phone photographs of skin lesions (issue "unfamiliar on images no one picked": it flagged
 # 20 of 36 pictures and 12 of 122 clinical photographs no one here had picked). The network's embedding
 # knows what dermoscopy looks like; a three-way logistic regression on it (fitted by
-# training/fit_familiarity.py on corpora that tests/corpora.py assembles, and shipped beside the model
+# training/fit_familiarity.py on corpora that training/corpora.py assembles, and shipped beside the model
 # it was fitted for) tells dermoscopy from clinical photographs and from every other kind of picture.
 
 DERMOSCOPY, CLINICAL_PHOTO, NOT_DERMOSCOPY = "dermoscopy", "clinical_photograph", "not_dermoscopy"

@@ -7,7 +7,7 @@ name alone (:func:`part`), so every run, machine and script agrees.
 
 | corpus | what | where from |
 | --- | --- | --- |
-| ``pictures`` | photos, textures, documents, charts, screenshots, other medical images | scikit-image's, scikit-learn's and matplotlib's sample images, pydicom's test images, dermview's own screenshots in ``docs/``, charts drawn with matplotlib, and tests/nondermoscopy.py's made images |
+| ``pictures`` | photos, textures, documents, charts, screenshots, other medical images | scikit-image's, scikit-learn's and matplotlib's sample images, pydicom's test images, dermview's own screenshots in ``docs/``, charts drawn with matplotlib, and training/nondermoscopy.py's made images |
 | ``clinical`` | phone photographs of skin lesions | ``external/clinical`` (PAD-UFES-20) |
 | ``dermoscopy`` | other institutions' dermatoscopes | ``external/dermoscopy`` (ISIC archive) |
 
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from nondermoscopy import synthetic
+from .nondermoscopy import synthetic
 
 FIT, TEST = "fit", "test"
 TEST_SHARE = 0.4  # of every corpus but the external dermoscopy (whose split issue 32 fixed: 40% unread)
