@@ -17,27 +17,9 @@ log = logging.getLogger("train_embedding")
 
 # -- evaluation ----------------------------------------------------------------------------------
 
-def knn_choose(train_pts, train_y, val_pts, val_y):
-    from dermview.model.tuning import neighbour_set, vote_grid
-
-    grid = vote_grid([neighbour_set(train_pts, train_y, val_pts)], val_y)
-    results = [(g.accuracy, g.balanced_accuracy, g.k, g.prior_power) for g in grid]
-    # The targets are a balanced accuracy with an accuracy floor: among the settings that keep
-    # validation accuracy at the floor, take the best balanced accuracy (the prior correction trades
-    # one for the other); if none does, fall back to the mean of the two.
-    floor = [r for r in results if r[0] >= ACCURACY_FLOOR]
-    rule = f"best validation balanced accuracy with validation accuracy >= {ACCURACY_FLOOR}"
-    if floor:
-        acc, bal, k, power = max(floor, key=lambda r: (r[1], r[0]))
-    else:
-        acc, bal, k, power = max(results, key=lambda r: r[0] + r[1])
-        rule = "best mean of validation accuracy and balanced accuracy (no setting reached the floor)"
-    return {"k": k, "prior_power": power, "validation_accuracy": acc, "validation_balanced_accuracy": bal,
-            "rule": rule}
-
-
 def evaluate_fold(archive, ids, labels, tr, va, te, model_path: Path, *, classic: bool = True) -> dict:
     from dermview.model.projection import fit_kernel_lda
+    from dermview.model.tuning import choose_on_validation
     from dermview.model.evaluate import knn_metrics_in_space
     from dermview.model.index import compute_features, load_or_build_index
     from dermview.model.extractors import space_fitter
@@ -56,7 +38,8 @@ def evaluate_fold(archive, ids, labels, tr, va, te, model_path: Path, *, classic
 
     def choose_in(fit_space, x: np.ndarray) -> dict:
         space = fit_space(x[tr], labels[tr])
-        return knn_choose(space.transform(x[tr]), labels[tr], space.transform(x[va]), labels[va])
+        return choose_on_validation(space.transform(x[tr]), labels[tr], space.transform(x[va]), labels[va],
+                                    ACCURACY_FLOOR)
 
     choice = choose_in(space_fitter(extractor), feats)
     report["learned"] = {**choice, **knn_metrics_in_space(space_fitter(extractor), feats, labels, fit, te,

@@ -80,6 +80,25 @@ def tune(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, *, seed: 
     return FoldChoice(k=chosen.k, prior_power=chosen.prior_power)
 
 
+def choose_on_validation(train_points: np.ndarray, train_labels: np.ndarray, val_points: np.ndarray,
+                         val_labels: np.ndarray, accuracy_floor: float) -> dict:
+    """k and the vote correction a training run chooses on its validation lesions: among the settings that keep
+    validation accuracy at ``accuracy_floor``, the best balanced accuracy (the prior correction trades one for
+    the other); if none does, the best mean of the two. {"k", "prior_power", "validation_accuracy",
+    "validation_balanced_accuracy", "rule"}."""
+    grid = vote_grid([neighbour_set(train_points, train_labels, val_points)], val_labels)
+    results = [(g.accuracy, g.balanced_accuracy, g.k, g.prior_power) for g in grid]
+    floor = [r for r in results if r[0] >= accuracy_floor]
+    rule = f"best validation balanced accuracy with validation accuracy >= {accuracy_floor}"
+    if floor:
+        acc, bal, k, power = max(floor, key=lambda r: (r[1], r[0]))
+    else:
+        acc, bal, k, power = max(results, key=lambda r: r[0] + r[1])
+        rule = "best mean of validation accuracy and balanced accuracy (no setting reached the floor)"
+    return {"k": k, "prior_power": power, "validation_accuracy": acc, "validation_balanced_accuracy": bal,
+            "rule": rule}
+
+
 def held_out_split(labels: np.ndarray, groups: np.ndarray, fold: int, folds: int, seed: int):
     """(train, test) image indices of one fold of StratifiedGroupKFold(folds, shuffle, seed) over lesions."""
     splits = list(StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
