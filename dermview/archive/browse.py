@@ -90,3 +90,10 @@ class Browser:
         if descending:
             order = order[::-1]
         return rows[order]
+
+
+def lesion_mates(metadata: pd.DataFrame, image_id: str) -> tuple[pd.Series, list[tuple[str, str]]]:
+    """An archive image's metadata row, and the other images of its lesion as (image_id, dx) pairs."""
+    row = metadata.loc[metadata["image_id"] == image_id].iloc[0]
+    same = metadata[(metadata["lesion_id"] == row["lesion_id"]) & (metadata["image_id"] != image_id)]
+    return row, list(zip(same["image_id"], same["dx"].astype(str)))

@@ -5,21 +5,23 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QIcon, QKeySequence
-from PySide6.QtWidgets import (QApplication, QFileDialog, QFrame, QMainWindow, QMessageBox, QScrollArea, QSplitter,
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtWidgets import (QApplication, QFileDialog, QFrame, QMainWindow, QScrollArea, QSplitter,
                                QStackedWidget, QTabWidget)
 
-from .. import NOT_A_MEDICAL_DEVICE, __version__
 from ..archive import Archive, open_archive
-from ..archive.inputs import InputImage, bytes_input, gather_inputs
+from ..archive.browse import lesion_mates
+from ..archive.inputs import InputImage, gather_inputs
 from ..model.session import ModelSession
 from ..paths import resources_dir
+from .about import show_about
 from .browser import ArchiveBrowser
 from .classify import ClassifyPanel
+from .clipboard import clipboard_queries
 from .clinic import ClinicActions
 from .library import LibraryActions
-from .panels import DetailPanel
+from .detail import DetailPanel
 from .performance import PerformanceDialog
 from .settings import Settings
 from .start_page import StartPage
@@ -105,8 +107,6 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.browser_action)
         self.outline_action = QAction("Lesion &Outlines", self, checkable=True, checked=self.settings.outlines,
                                       shortcut=QKeySequence("O"), toggled=self.show_outlines)
-        self.outline_action.setToolTip("Draw dermview's outline of the lesion on the query, the neighbours, the "
-                                       "comparison and the archive image")
         view_menu.addAction(self.outline_action)
         model_menu = self.menuBar().addMenu("&Model")
         self.rebuild_action = QAction("&Rebuild Index", self, triggered=lambda: self._load_index(rebuild=True))
@@ -117,7 +117,7 @@ class MainWindow(QMainWindow):
         for action in self.library.search_actions.values():
             neighbours_menu.addAction(action)
         help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction(QAction("&About dermview", self, triggered=self.about))
+        help_menu.addAction(QAction("&About dermview", self, triggered=lambda: show_about(self)))
 
     def _build_status_bar(self) -> None:
         self.status = IndexStatus(self.statusBar(), self.service.cancel_index)
@@ -301,10 +301,8 @@ class MainWindow(QMainWindow):
     def show_archive_image(self, image_id: str) -> None:
         if self.archive is None:
             return
-        meta = self.archive.metadata
-        row = meta.loc[meta["image_id"] == image_id].iloc[0]
-        same = meta[(meta["lesion_id"] == row["lesion_id"]) & (meta["image_id"] != image_id)]
-        self.detail.show_image(row, list(zip(same["image_id"], same["dx"].astype(str))), bool(row["available"]))
+        row, others = lesion_mates(self.archive.metadata, image_id)
+        self.detail.show_image(row, others, bool(row["available"]))
         self.tabs.setCurrentWidget(self.detail_page)
 
     def select_image(self, image_id: str) -> None:
@@ -319,22 +317,14 @@ class MainWindow(QMainWindow):
             self.add_queries(files)
 
     def paste(self) -> None:
-        clip = QGuiApplication.clipboard().mimeData()
-        if clip is not None and clip.hasUrls():
-            paths = [u.toLocalFile() for u in clip.urls() if u.isLocalFile()]
-            if paths:
-                self.add_queries(paths)
-                return
-        image = QGuiApplication.clipboard().image()
-        if image.isNull():
-            self.statusBar().showMessage("The clipboard holds no image.", 5000)
-            return
-        data = QByteArray()
-        buffer = QBuffer(data)
-        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-        image.save(buffer, "PNG")
         count = self.classify.model.rowCount() + 1 if self.classify is not None else 1
-        self._add_inputs([bytes_input(f"pasted image {count}.png", bytes(data))], [])
+        found = clipboard_queries(f"pasted image {count}.png")
+        if found is None:
+            self.statusBar().showMessage("The clipboard holds no image.", 5000)
+        elif isinstance(found, list):
+            self.add_queries(found)
+        else:
+            self._add_inputs([found], [])
 
     def _show_library_counts(self, _status: str, title: str) -> None:
         index = self.tabs.indexOf(self.library.view) if self.library.view is not None else -1  # no archive: no tab
@@ -382,12 +372,6 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{title}: {message}", 15000)
         if QApplication.platformName() not in ("offscreen", "minimal"):
             warn(self, title, message)
-
-    def about(self) -> None:
-        QMessageBox.about(self, "About dermview",
-                          f"<p><b>dermview {__version__}</b></p><p>{NOT_A_MEDICAL_DEVICE}</p>"
-                          "<p>Archive: HAM10000 (Tschandl, Rosendahl &amp; Kittler, Sci. Data 5, 180161, 2018), "
-                          "CC BY-NC-SA 4.0.</p>")
 
     def closeEvent(self, event) -> None:
         self.clinic.save_now()
