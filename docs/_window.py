@@ -35,3 +35,17 @@ def wait(app, condition, timeout: float = 600.0) -> None:
     while not condition() and time.monotonic() - start < timeout:
         app.processEvents()
         time.sleep(0.005)
+
+
+def save_comparison(app, window, query: Path, out: Path) -> None:
+    """Classify ``query``, open the compare view on its nearest lesion at 1366x768, and save it to ``out``."""
+    window.add_queries([str(query)])
+    wait(app, lambda: window.classify is not None and window.classify.result.prediction is not None
+         and window.classify.result.neighbours.all_loaded())
+    window.classify.compare_with(window.classify.result.tiles[0].nearest.image_id)
+    dialog = window.classify.compare
+    dialog.resize(1366, 768)
+    wait(app, lambda: dialog.shown is not None)
+    wait(app, lambda: False, timeout=1.0)
+    dialog.grab().save(str(out))
+    dialog.close()

@@ -4,23 +4,14 @@
 
 from __future__ import annotations
 
-from _window import ARCHIVE, ROOT, scripted_window, wait
+from _window import ARCHIVE, ROOT, save_comparison, scripted_window, wait
 
 
 def main() -> None:
     app, window = scripted_window()
     window.open_archive(str(ARCHIVE))
     wait(app, lambda: window.session is not None)
-    window.add_queries([str(ARCHIVE / "originals" / "ISIC_0024482.jpg")])
-    wait(app, lambda: window.classify is not None and window.classify.result.prediction is not None)
-    result = window.classify.result
-    window.classify.compare_with(result.tiles[0].nearest.image_id)
-    dialog = window.classify.compare
-    dialog.resize(1366, 768)
-    wait(app, lambda: dialog.shown is not None)
-    wait(app, lambda: False, timeout=1.0)
-    dialog.grab().save(str(ROOT / "docs" / "compare-1366x768.png"))
-    dialog.close()
+    save_comparison(app, window, ARCHIVE / "originals" / "ISIC_0024482.jpg", ROOT / "docs" / "compare-1366x768.png")
     window.close()
 
 

@@ -16,8 +16,8 @@ Image.open('$ARCHIVE/originals/ISIC_0024525.jpg').resize((450, 338)).save('$WORK
 from skimage import data
 Image.fromarray(data.coffee()).save('$WORK/coffee-cup.jpg', quality=90)"
 cp "$ARCHIVE/segmentations/ISIC_0024306_segmentation.png" "$WORK/lesion-mask.png"
-shot() {  # size name image
-  QT_QPA_PLATFORM=offscreen .venv/bin/dermview --archive "$ARCHIVE" --window-size "$1" \
+shot() {  # size name image [outlines on|off]
+  QT_QPA_PLATFORM=offscreen .venv/bin/dermview --archive "$ARCHIVE" --window-size "$1" --outlines "${4:-off}" \
     --screenshot "docs/result-$1-$2.png" --layout-json "$WORK/layout.json" "$3"
   echo "$1 $2: $(cat "$WORK/layout.json")"
 }
@@ -32,5 +32,10 @@ shot 1366x768 external-melanoma "$EXTERNAL/dermoscopy/images/ISIC_0000004.jpg"
 shot 1366x768 external-nevus "$EXTERNAL/dermoscopy/images/ISIC_0000012.jpg"
 shot 1366x768 clinical-photo "$EXTERNAL/clinical/PADUFES20_PAT_1088_373_781.jpg"
 shot 1366x768 photo "$WORK/coffee-cup.jpg"
+# The lesion outlines (View > Lesion Outlines) on the query and every neighbour: an archive melanoma and an
+# external one from the development part.
+shot 1366x768 outlines-melanoma "$ARCHIVE/originals/ISIC_0024482.jpg" on
+shot 1366x768 outlines-external-melanoma "$EXTERNAL/dermoscopy/images/ISIC_0000004.jpg" on
 QT_QPA_PLATFORM=offscreen .venv/bin/python docs/compare_screenshot.py
+QT_QPA_PLATFORM=offscreen .venv/bin/python docs/outline_screenshot.py
 .venv/bin/python docs/optimise_png.py docs/*.png
