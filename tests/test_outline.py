@@ -136,10 +136,14 @@ def test_the_largest_region_is_kept_with_its_holes_filled():
     probability[40:110, 50:150] = 0.9
     probability[70:80, 90:100] = 0.1  # a hole
     probability[5:10, 5:10] = 0.9  # a second, smaller region
-    found = outline.keep_lesion(probability, np.full((150, 200, 3), 180, np.uint8))
+    pixels = np.full((150, 200, 3), 180, np.uint8)
+    pixels[40:110, 50:150] = (110, 70, 50)  # a brown lesion on paler skin
+    found = outline.keep_lesion(probability, pixels)
     assert found.mask is not None and found.mask.shape == (150, 200)
     assert found.mask[75, 95] and not found.mask[7, 7]
     assert found.mask.sum() == 70 * 100
+    # The same confident region on a flat picture is no lesion: nothing sets it apart from its surroundings.
+    assert outline.keep_lesion(probability, np.full((150, 200, 3), 180, np.uint8)).reason == outline.NO_LESION
 
 
 # -- the shipped network --------------------------------------------------------------------------------
@@ -264,3 +268,13 @@ def test_both_outlines_and_their_agreement(finder, data_dir):
     assert "Jaccard index of" in sentence
     value = float(sentence.split("Jaccard index of ")[1][:4])
     assert math.isclose(value, outline.jaccard(finder.segment(image).mask, published), abs_tol=0.006)
+
+
+def test_the_measures_quote_how_the_outline_did_on_lesions_it_never_saw():
+    card = outline.model_card()
+    folds = card["held_out"]
+    assert folds and all(entry["fold"] == card["held_out_fold"] for entry in folds)  # the shipped network's own fold
+    sentence = outline.held_out_sentence(card)
+    assert f"{folds[0]['network']['mean_jaccard']:.2f}" in sentence and "never trained on" in sentence
+    assert "not checked on other clinics" in sentence
+    assert outline.held_out_sentence({}) == ""

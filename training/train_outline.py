@@ -212,6 +212,29 @@ def train(args) -> None:
         log.info("epoch %d: mean loss %.4f", epoch + 1, total / len(order))
         torch.save(model.state_dict(), Path(args.out).with_suffix(".pt"))
     export(model, Exported, Path(args.out))
+    write_sidecar(Path(args.out), args, len(train_idx), time.perf_counter() - start)
+
+
+VERSION = "outline-lite0-unet-192x144-v1"
+
+
+def write_sidecar(path: Path, args, n_train: int, seconds: float) -> None:
+    """The network's facts beside it (keeping what benchmarks/bench_outline.py and outline_references.py
+    added to an earlier sidecar of the same name)."""
+    import json
+
+    from dermview.outputs import atomic_file
+
+    sidecar = path.with_suffix(".json")
+    card = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
+    card.update(version=VERSION, input_size=list(outline.INPUT_SHAPE), held_out_fold=args.holdout_fold,
+                held_out_split={"folds": learned.HELD_OUT_FOLDS, "seed": learned.HELD_OUT_SEED, "grouped_by": "lesion_id"},
+                trained_on=(f"{n_train} archive images and their published masks"
+                            + ("" if args.holdout_fold is None else f", every lesion but fold {args.holdout_fold}'s")),
+                epochs=args.epochs, batch=args.batch, learning_rate=args.lr, seed=args.seed,
+                train_minutes=round(seconds / 60))
+    with atomic_file(sidecar) as handle:
+        handle.write(json.dumps(card, indent=1) + "\n")
 
 
 def export(model, Exported, path: Path) -> None:
