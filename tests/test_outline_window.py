@@ -48,15 +48,17 @@ def test_the_outline_toggle_draws_on_query_tiles_and_compare(make_window, masked
     result = window.classify.result
     assert result.outlined_query is not None  # the worker drew it beside the plain one
     assert coloured_pixels(result.query.image(), OUTLINE_COLOUR) == 0
-    measures = result.lesion_text.text()
-    assert "Asymmetry of shape" in measures and "of the archive's nevi" in measures
-    assert "not a diagnosis or a score" in measures
+    assert not result.lesion_text.isVisible()  # off: the query has the room
 
     window.activateWindow()
     result.neighbours.setFocus()
     qtbot.keyClick(result.neighbours, Qt.Key.Key_O)  # the key, as a clinician would press it
     assert window.outline_action.isChecked() and window.settings.outlines
     assert coloured_pixels(result.query.image(), OUTLINE_COLOUR) > 100
+    measures = result.lesion_text  # beside the query, with the outline
+    assert measures.isVisible() and "Shape asymmetry" in measures.text() and "nevi / melanomas" in measures.text()
+    assert "not a diagnosis or a score" in measures.text()
+    assert "never trained on" in measures.toolTip()  # the sentences, and how the outline did on held-out lesions
     assert result.neighbours.outline == OUTLINE
     qtbot.waitUntil(result.neighbours.all_loaded, timeout=WAIT_MS)
     first = result.tiles[0].nearest.image_id

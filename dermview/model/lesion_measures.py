@@ -229,6 +229,43 @@ def _against(shares: dict[str, float]) -> str:
     return ", ".join(parts)
 
 
+SHORT_NAMES = {"area_share": "Covers", "shape_asymmetry": "Shape asymmetry", "colour_asymmetry": "Colour asymmetry",
+               "border_irregularity": "Border irregularity"}
+SHORT_NOTICE = "Descriptions, not a diagnosis or a score; the outline can miss the edge."
+
+
+def _value(measures: LesionMeasures, key: str) -> str:
+    if key == "area_share":
+        return f"{measures.area_share:.0%} of the image"
+    if key == "colour_asymmetry":
+        return f"{measures.colour_asymmetry:.1f}"
+    return f"{measures.value(key):.2f}"
+
+
+def compact_lines(measures: LesionMeasures, comparison: dict | None) -> list[str]:
+    """The measures in a few short lines for the window, each read against the archive's lesions of the
+    READ_AGAINST diagnoses ("Shape asymmetry 0.10: more than 80% / 45% / 50%"); measure_lines says the same
+    in full sentences (the window's tool tip, the report)."""
+    comparison = comparison or {}
+    against = " / ".join(READ_AGAINST.values())
+    lines = [f"Against the archive's {against}:"]
+    for key in COMPARED:
+        shares = comparison.get(key, {})
+        read = " / ".join(f"{shares[dx]:.0%}" for dx in READ_AGAINST if dx in shares)
+        word = "larger" if key == "area_share" else "more"
+        lines.append(f"{SHORT_NAMES[key]} {_value(measures, key)}" + (f": {word} than {read}" if read else ""))
+    colours = measures.colours
+    if colours:
+        seen = comparison.get("colours", {})
+        rarest = min(colours, key=lambda c: seen.get(c, {}).get("nv", 1.0))  # the one nevi show least often
+        shares = seen.get(rarest, {})
+        read = " / ".join(f"{shares[dx]:.0%}" for dx in READ_AGAINST if dx in shares)
+        lines.append(f"Colours: {', '.join(colours)}" + (f" ({rarest} shows in {read})" if read else ""))
+    else:
+        lines.append("Colours: none of the six covers 5% of the lesion")
+    return [*lines, SHORT_NOTICE]
+
+
 def measure_lines(measures: LesionMeasures, comparison: dict | None) -> list[str]:
     """The measures as plain sentences, each read against the archive's lesions when ``comparison`` is given
     (lesion_measures.compare), ending with NOTICE."""

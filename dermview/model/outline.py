@@ -291,18 +291,19 @@ def held_out_sentence(card: dict) -> str:
             "(1 is the same area); it was not checked on other clinics' dermatoscopes.")
 
 
-def lesion_lines(outcome, where_drawn: str) -> list[str]:
+def lesion_lines(outcome, where_drawn: str, *, compact: bool = False) -> list[str]:
     """What the window and the report say of a query's lesion (``outcome``: a session.QueryOutcome): its measures
     in words under a heading that says ``where_drawn`` the outline is, or why it has no outline; nothing for an
-    unfamiliar image (its warning says enough)."""
+    unfamiliar image (its warning says enough). ``compact``: a few short lines (the window) instead of sentences."""
     lesion = outcome.lesion
     if lesion is None or outcome.unfamiliar:
         return []
     if lesion.measures is None:
         return [lesion.outline.sentence or ""]
     checked = held_out_sentence(model_card())
-    return [f"The lesion, inside dermview's outline ({where_drawn}):",
-            *lesion_measures.measure_lines(lesion.measures, lesion.comparison), *([checked] if checked else [])]
+    words = lesion_measures.compact_lines if compact else lesion_measures.measure_lines
+    return [f"The lesion, inside dermview's outline ({where_drawn}):", *words(lesion.measures, lesion.comparison),
+            *([checked] if checked and not compact else [])]
 
 
 PUBLISHED_COLOUR = (255, 214, 0)  # yellow: the published outline beside dermview's cyan one

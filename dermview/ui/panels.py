@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (QFrame, QLabel, QListView, QListWidget, QListWidgetItem, QScrollArea, QSizePolicy, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QScrollArea,
+                               QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 
 from .. import NOT_A_MEDICAL_DEVICE
 from ..archive.codes import DX_SHORT_NAMES, dx_label, dx_type_label
@@ -21,9 +22,8 @@ from .text import tooltip as plain_tooltip
 from .votes import VoteChart
 
 IMAGE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
-# Where the measures say their outline is: drawn, or how to draw it.
+# Where the measures say their outline is.
 OUTLINE_SHOWN = f"drawn in {OUTLINE_COLOUR_NAME}"
-OUTLINE_HIDDEN = "View > Lesion Outlines, or the key O, draws it"
 
 
 class ScaledImage(QLabel):
@@ -210,6 +210,8 @@ class ResultPanel(QWidget):
         self.lesion_text = plain_label("")
         self.lesion_text.setWordWrap(True)
         self.lesion_text.setObjectName("lesion-measures")
+        self.lesion_text.setFixedWidth(230)
+        self.lesion_text.setVisible(False)
         self.neighbour_title = plain_label("Nearest archive lesions")
         self.neighbour_title.setWordWrap(True)
         self.neighbours = ThumbnailStrip(thumbnails, wrap=True, size=NEIGHBOUR_TILE, caption_lines=4)
@@ -221,8 +223,15 @@ class ResultPanel(QWidget):
         left = QWidget()
         self.left_layout = QVBoxLayout(left)
         self.left_layout.setContentsMargins(0, 0, 4, 0)
-        for widget in (self.title, self.query, self.headline, self.summary, self.chart, self.lesion_text):
-            self.left_layout.addWidget(widget, 1 if widget is self.query else 0)
+        # The lesion's measures sit beside the query (shown with its outline), where the 4:3 picture leaves room.
+        beside = QHBoxLayout()
+        beside.setContentsMargins(0, 0, 0, 0)
+        beside.addWidget(self.query, 1)
+        beside.addWidget(self.lesion_text, 0, Qt.AlignmentFlag.AlignTop)
+        self.left_layout.addWidget(self.title)
+        self.left_layout.addLayout(beside, 1)
+        for widget in (self.headline, self.summary, self.chart):
+            self.left_layout.addWidget(widget)
         # Text never overlaps the image: on a small screen the column scrolls instead.
         scroll = QScrollArea()
         scroll.setWidget(left)
@@ -272,8 +281,17 @@ class ResultPanel(QWidget):
         self._show_lesion_text()
 
     def _show_lesion_text(self) -> None:
-        lines = lesion_lines(self.outcome, OUTLINE_SHOWN if self.outlines else OUTLINE_HIDDEN) if self.outcome else []
-        self.lesion_text.setText("\n".join(lines))
+        """With outlines on, beside the query: the measures in a few lines (their sentences and the outline's
+        held-out figure in the tool tip), or why there is no outline. Off: nothing, the query has the room."""
+        outcome = self.outcome
+        shown = self.outlines and outcome is not None and outcome.lesion is not None and not outcome.unfamiliar
+        self.lesion_text.setVisible(shown)
+        if not shown:
+            self.lesion_text.setText("")
+            self.lesion_text.setToolTip("")
+            return
+        self.lesion_text.setText("\n".join(lesion_lines(outcome, OUTLINE_SHOWN, compact=True)))
+        self.lesion_text.setToolTip(plain_tooltip("\n\n".join(lesion_lines(outcome, OUTLINE_SHOWN))))
 
     def add_above(self, widget: QWidget) -> None:
         """Put ``widget`` (the list of queries) at the top of the query's column."""
@@ -292,7 +310,7 @@ class ResultPanel(QWidget):
         self.chart.set_votes({}, None)
         self.chart.setVisible(False)
         self.outcome = None
-        self.lesion_text.setText("")
+        self._show_lesion_text()
         self.plain_query = self.outlined_query = None
         self.neighbours.clear()
         self.neighbour_title.setText("Nearest archive lesions")
