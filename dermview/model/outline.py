@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 from scipy import ndimage
 
 from ..errors import DermviewError
@@ -261,7 +261,11 @@ def draw_outline(image: Image.Image, mask: np.ndarray, colour: tuple[int, int, i
     on it, about 1/150 of the image's long side wide (at least 2 pixels)."""
     image = image.convert("RGB")
     if mask.shape != (image.height, image.width):
-        mask = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(image.size, Image.Resampling.BILINEAR)) >= 128
+        scaled = Image.fromarray(mask.astype(np.uint8) * 255).resize(image.size, Image.Resampling.BILINEAR)
+        factor = image.width / mask.shape[1]
+        if factor > 1.5:  # a small mask drawn large: smooth its pixel steps away before the edge is taken
+            scaled = scaled.filter(ImageFilter.GaussianBlur(factor / 2))
+        mask = np.asarray(scaled) >= 128
     width = max(2, round(max(image.size) / 150))
     edge = mask & ~ndimage.binary_erosion(mask, iterations=width, border_value=0)
     pixels = np.array(image)
@@ -269,12 +273,22 @@ def draw_outline(image: Image.Image, mask: np.ndarray, colour: tuple[int, int, i
     return Image.fromarray(pixels)
 
 
-def outlined_picture(image: Image.Image) -> Image.Image:
+def enlarged(image: Image.Image, display: int | None) -> Image.Image:
+    """``image`` scaled up to ``display`` pixels on its long side when it is smaller (an outline drawn after
+    that is a smooth line at the size it is seen, not a 200x150 image's steps magnified)."""
+    if display is None or max(image.size) >= display:
+        return image
+    scale = display / max(image.size)
+    return image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.BICUBIC)
+
+
+def outlined_picture(image: Image.Image, display: int | None = None) -> Image.Image:
     """``image`` with its lesion's outline drawn (the process's shared finder), or as it is when no lesion is
-    found or the network is not installed."""
+    found or the network is not installed; first scaled up to ``display`` pixels (enlarged) when smaller."""
     finder = shared_finder()
     found = finder.segment(image) if finder is not None else Outline(None, NO_MODEL)
-    return draw_outline(image, found.mask) if found.mask is not None else image.convert("RGB")
+    picture = enlarged(image.convert("RGB"), display)
+    return draw_outline(picture, found.mask) if found.mask is not None else picture
 
 
 def held_out_sentence(card: dict) -> str:
@@ -310,12 +324,14 @@ PUBLISHED_COLOUR = (255, 214, 0)  # yellow: the published outline beside dermvie
 PUBLISHED_COLOUR_NAME = "yellow"
 
 
-def with_both_outlines(image: Image.Image, published: np.ndarray | None) -> tuple[Image.Image, str]:
-    """An archive image with dermview's outline and, when given, the published one ((H, W) bool at any size)
-    drawn on it, and a sentence saying how far the two agree (their Jaccard index)."""
+def with_both_outlines(image: Image.Image, published: np.ndarray | None,
+                       display: int | None = None) -> tuple[Image.Image, str]:
+    """An archive image (scaled up to ``display`` pixels when smaller) with dermview's outline and, when given,
+    the published one ((H, W) bool at any size) drawn on it, and a sentence saying how far the two agree
+    (their Jaccard index)."""
     finder = shared_finder()
     found = finder.segment(image) if finder is not None else Outline(None, NO_MODEL)
-    picture = image.convert("RGB")
+    picture = enlarged(image.convert("RGB"), display)
     if published is not None and published.any():
         picture = draw_outline(picture, published, PUBLISHED_COLOUR)
     if found.mask is not None:

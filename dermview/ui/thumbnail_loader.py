@@ -53,10 +53,10 @@ class _ThumbnailJob(QRunnable):
                     if outline == BOTH_OUTLINES:
                         published = self._loader.published_masks()
                         mask = published.read(image_id, image.size) if published is not None else None
-                        image, note = with_both_outlines(image, mask)
+                        image, note = with_both_outlines(image, mask, size)
                         self._loader.set_note(key, note)
                     else:
-                        image = outlined_picture(image)
+                        image = outlined_picture(image, size)
                     image = fit_within(image, size)
                 else:
                     image = fit_within(load_neighbour_image(self._loader.archive, self._loader.library, image_id, size),
