@@ -23,6 +23,9 @@ DIST = ROOT / "dist"
 BUILD = ROOT / "build"
 
 
+BUNDLE_LIMIT = 370_000_000  # the one-folder bundle's ceiling (bytes), a rule of the project
+
+
 def folder_size(path: Path) -> int:
     """Bytes of the regular files below ``path``; links (PyInstaller adds some) are not counted twice."""
     total = 0
@@ -111,6 +114,9 @@ def main() -> int:
     print("largest parts:")
     for size, name in largest_parts(folder):
         print(f"  {size / 1e6:7.1f} MB  {name}")
+    if folder_size(folder) > BUNDLE_LIMIT:
+        print(f"packaging/build.py: the bundle is over the project's {BUNDLE_LIMIT / 1e6:.0f} MB", file=sys.stderr)
+        return 1
     if sys.platform.startswith("linux"):
         tarball = build_tarball(__version__)
         print(f"tarball: {tarball} {tarball.stat().st_size / 1e6:.0f} MB (target <= 140 MB)")
