@@ -97,8 +97,18 @@ def report_page(item: WorkItem, session: ModelSession) -> ReportPage:
 
 
 def _outlined(load: Callable[[], Image.Image], outcome) -> Callable[[], Image.Image]:
+    """The query's loader, drawing its lesion's outline at the size it is printed (not on a 24-megapixel photo)."""
     mask = outcome.lesion.mask if outcome.lesion is not None else None
-    return load if mask is None else (lambda: draw_outline(load(), mask))
+    if mask is None:
+        return load
+
+    def outlined() -> Image.Image:
+        image = load()
+        if max(image.size) > QUERY_PRINT_SIDE:
+            image = image.copy()
+            image.thumbnail((QUERY_PRINT_SIDE, QUERY_PRINT_SIDE), Image.Resampling.BILINEAR)
+        return draw_outline(image, mask)
+    return outlined
 
 
 def _query_loader(item: WorkItem, session: ModelSession) -> Callable[[], Image.Image]:

@@ -178,8 +178,8 @@ class ModelSession:
                             unfamiliar_kind=verdict.kind if verdict else None,
                             device_note=None if match or verdict else device_note(image),
                             features=self.features, model_version=self.index.version, vector=features,
-                            vector_key=vector_key(self.extractor), lesion=not_outlined(NOT_DERMOSCOPY) if verdict else describe(image),
-                            **searched)
+                            vector_key=vector_key(self.extractor),
+                            lesion=not_outlined(NOT_DERMOSCOPY) if verdict else describe(image), **searched)
 
     def explain(self, outcome: QueryOutcome) -> tuple[list[LesionTile], list[str]]:
         """The neighbours by lesion and what the result means in words (dermview.model.explain)."""
