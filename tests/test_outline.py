@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import zipfile
 
 import numpy as np
@@ -278,3 +279,20 @@ def test_the_measures_quote_how_the_outline_did_on_lesions_it_never_saw():
     assert f"{folds[0]['network']['mean_jaccard']:.2f}" in sentence and "never trained on" in sentence
     assert "not checked on other clinics" in sentence
     assert outline.held_out_sentence({}) == ""
+
+
+def test_without_onnxruntime_a_query_still_answers_without_an_outline(monkeypatch, small_model, data_dir):
+    """The outline is an extra: without onnxruntime (or its network) a query gets its suggestion and says why it
+    has no outline, as the colour-texture similarity answers without the learned one."""
+    from dermview.errors import DermviewError
+    from dermview.model.session import ModelSession
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # any import of it raises ImportError
+    with pytest.raises(DermviewError, match="cannot run here"):
+        outline.OutlineFinder()
+    monkeypatch.setattr(outline, "shared_finder", lambda: None)  # as a process that never had onnxruntime
+    archive, index, _ = small_model
+    outcome = ModelSession(archive, index).classify_image(
+        Image.open(data_dir / "originals" / "ISIC_0024307.jpg").convert("RGB"), "a.jpg")
+    assert outcome.prediction.prediction in lm.DX_CODES
+    assert outcome.to_json()["lesion"] is None and "cannot run here" in outcome.to_json()["lesion_reason"]

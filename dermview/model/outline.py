@@ -50,7 +50,7 @@ NOT_DERMOSCOPY = "not_dermoscopy"
 REASONS = {
     NO_LESION: "No lesion was found in this image, so no outline is drawn.",
     ONLY_BORDER: "Only the image's border or the dermatoscope's frame was found, not a lesion, so no outline is drawn.",
-    NO_MODEL: "The outline network is not installed, so no outline is drawn.",
+    NO_MODEL: "The outline network is not installed or cannot run here, so no outline is drawn.",
     NOT_DERMOSCOPY: "The image does not look like dermoscopy, so no outline is drawn.",
 }
 
@@ -172,6 +172,10 @@ class OutlineFinder:
         path = path or default_model_path()
         if path is None or not path.is_file():
             raise DermviewError(REASONS[NO_MODEL])
+        try:
+            import onnxruntime  # noqa: F401
+        except Exception as exc:  # ImportError, or a broken native library: the rest of dermview still works
+            raise DermviewError(REASONS[NO_MODEL]) from exc
         from .learned import _shared_session
 
         self.path = path
