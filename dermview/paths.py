@@ -98,3 +98,13 @@ def resources_dir() -> Path:
     from importlib.resources import files
 
     return Path(str(files("dermview").joinpath("resources")))
+
+
+def shipped_model(name: str, env_var: str) -> Path | None:
+    """The network file ``name``.onnx: where ``env_var`` points (tests, retrained models), else the one shipped in
+    ``resources/models``; None when neither names a file that is there."""
+    override = os.environ.get(env_var)
+    if override:
+        return Path(override).expanduser()
+    candidate = resources_dir() / "models" / f"{name}.onnx"
+    return candidate if candidate.is_file() else None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -116,13 +115,9 @@ def split_fingerprint(image_ids, lesion_ids, dx) -> str:
 
 
 def default_model_path() -> Path | None:
-    override = os.environ.get(ENV_MODEL)
-    if override:
-        return Path(override).expanduser()
-    from ..paths import resources_dir
+    from ..paths import shipped_model
 
-    candidate = resources_dir() / "models" / f"{MODEL_NAME}.onnx"
-    return candidate if candidate.is_file() else None
+    return shipped_model(MODEL_NAME, ENV_MODEL)
 
 
 @dataclass(frozen=True)

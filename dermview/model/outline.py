@@ -11,7 +11,6 @@ input: a new image has none.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -137,13 +136,9 @@ def contrast(pixels: np.ndarray, mask: np.ndarray) -> float:
 
 
 def default_model_path() -> Path | None:
-    override = os.environ.get(ENV_MODEL)
-    if override:
-        return Path(override).expanduser()
-    from ..paths import resources_dir
+    from ..paths import shipped_model
 
-    candidate = resources_dir() / "models" / f"{MODEL_NAME}.onnx"
-    return candidate if candidate.is_file() else None
+    return shipped_model(MODEL_NAME, ENV_MODEL)
 
 
 @lru_cache(maxsize=4)
@@ -206,6 +201,12 @@ class OutlineFinder:
 @lru_cache(maxsize=1)
 def _finder(path: Path | None) -> OutlineFinder:
     return OutlineFinder(path)
+
+
+def find_lesion(image: Image.Image) -> Outline:
+    """The lesion in ``image`` by the process's shared finder; no outline, and why, when it cannot run."""
+    finder = shared_finder()
+    return finder.segment(image) if finder is not None else Outline(None, NO_MODEL)
 
 
 def shared_finder() -> OutlineFinder | None:
@@ -289,8 +290,7 @@ def enlarged(image: Image.Image, display: int | None) -> Image.Image:
 def outlined_picture(image: Image.Image, display: int | None = None) -> Image.Image:
     """``image`` with its lesion's outline drawn (the process's shared finder), or as it is when no lesion is
     found or the network is not installed; first scaled up to ``display`` pixels (enlarged) when smaller."""
-    finder = shared_finder()
-    found = finder.segment(image) if finder is not None else Outline(None, NO_MODEL)
+    found = find_lesion(image)
     picture = enlarged(image.convert("RGB"), display)
     return draw_outline(picture, found.mask) if found.mask is not None else picture
 
@@ -333,8 +333,7 @@ def with_both_outlines(image: Image.Image, published: np.ndarray | None,
     """An archive image (scaled up to ``display`` pixels when smaller) with dermview's outline and, when given,
     the published one ((H, W) bool at any size) drawn on it, and a sentence saying how far the two agree
     (their Jaccard index)."""
-    finder = shared_finder()
-    found = finder.segment(image) if finder is not None else Outline(None, NO_MODEL)
+    found = find_lesion(image)
     picture = enlarged(image.convert("RGB"), display)
     if published is not None and published.any():
         picture = draw_outline(picture, published, PUBLISHED_COLOUR)
