@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,26 @@ def test_evaluate_external_scores_by_source(external_folder, small_archive, smal
                  "--external", str(external_folder), "--part", "all"]) == 0
     text = capsys.readouterr().out
     assert "ISIC2017_Training_Part3_GroundTruth" in text and "mel AUC" in text
+
+
+def test_evaluate_external_with_a_model_file_scores_that_network(external_folder, small_archive, session_cache,
+                                                                 capsys, monkeypatch):
+    """--model with --external: the given network (here the held-out fold-0 one) on the other clinic's
+    images, not a held-out evaluation on the archive; the process's setting is put back afterwards."""
+    from dermview.model.learned import ENV_MODEL, model_info
+
+    from conftest import HELD_OUT_MODEL as fold0
+
+    monkeypatch.delenv(ENV_MODEL, raising=False)
+    assert main(["evaluate", "--archive", str(small_archive), "--cache-dir", str(session_cache),
+                 "--external", str(external_folder), "--part", "all", "--model", str(fold0), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["features"] == "learned" and report["overall"]["n"] == 16
+    assert model_info(fold0).version in report["model_version"]
+    assert ENV_MODEL not in os.environ
+    assert main(["evaluate", "--archive", str(small_archive), "--cache-dir", str(session_cache),
+                 "--external", str(external_folder), "--model", str(external_folder / "labels.csv")]) == 2
+    assert "cannot use" in capsys.readouterr().err
 
 
 def test_evaluate_external_refuses_a_folder_without_labels(tmp_path, small_archive, session_cache, capsys):

@@ -4,7 +4,9 @@ set, or another clinic's dermoscopy folder scored by source."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -31,7 +33,8 @@ def add_parser(sub) -> None:
     add_features(evaluate)
     evaluate.add_argument("--model", metavar="ONNX",
                           help="a learned model trained with a held-out fold (training/train_embedding.py "
-                               "--holdout-fold): evaluate it on exactly the lesions it never saw")
+                               "--holdout-fold): evaluate it on exactly the lesions it never saw; with --external, "
+                               "evaluate it on that folder instead")
     evaluate.add_argument("--in-sample", action="store_true",
                           help="cross-validate the shipped learned features anyway; they were trained on "
                                "these images, so the numbers are optimistic and labelled so")
@@ -69,10 +72,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
+    if args.external:
+        if args.model:  # that network on the other clinic's images, the whole archive its index
+            with model_file(args):
+                return run_evaluate_external_folder(args)
+        return run_evaluate_external_folder(args)
     if args.model:
         return run_evaluate_held_out(args, log)
-    if args.external:
-        return run_evaluate_external_folder(args)
     if not args.test_images and not args.in_sample:
         from ..archive import open_archive
         from ..model.extractors import choose_features, get_extractor
@@ -123,6 +129,27 @@ def external_lines(report: dict) -> list[str]:
     head = (f"  {'source':<42} {'n':>5} {'mel':>5} {'mel AUC':>9} {'mel found':>10} {'nv -> mel':>10} "
             f"{'bal. acc':>9} {'unfam':>6}")
     return [head, line("all", report["overall"])] + [line(s, g) for s, g in report["by_source"].items()]
+
+
+@contextlib.contextmanager
+def model_file(args: argparse.Namespace):
+    """For the length of the block, the learned similarity is ``args.model`` (as DERMVIEW_EMBEDDING_MODEL
+    would make it)."""
+    from ..model.learned import ENV_MODEL, availability
+
+    reason = availability(Path(args.model))
+    if reason:
+        raise DermviewError(f"cannot use {args.model}: {reason}")
+    before = os.environ.get(ENV_MODEL)
+    os.environ[ENV_MODEL] = str(Path(args.model).resolve())
+    args.features = "learned"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[ENV_MODEL]
+        else:
+            os.environ[ENV_MODEL] = before
 
 
 def run_evaluate_external_folder(args: argparse.Namespace) -> int:
