@@ -175,6 +175,27 @@ def test_a_flat_image_has_no_lesion(finder):
         assert found.mask is None and found.reason in (outline.NO_LESION, outline.ONLY_BORDER), colour
 
 
+def test_the_lesion_view_centres_a_small_lesion_and_keeps_the_aspect():
+    width, height = 400, 300
+    pixels = np.zeros((height, width, 3), np.uint8) + np.array(SKIN, np.uint8)
+    mask = np.zeros((height, width), bool)
+    mask[40:80, 300:360] = True  # a 60x40 lesion near the top right corner
+    pixels[mask] = (98, 56, 36)
+    image = Image.fromarray(pixels)
+    view = outline.lesion_view(image, outline.Outline(mask))
+    # widened by a quarter on each side (90x60), then raised to MIN_VIEW of the image (160x120), 4:3 kept,
+    # and shifted inside the image rather than cut by its edge
+    assert view.size == (160, 120)
+    assert abs(view.width / view.height - width / height) < 0.02
+    inside = np.asarray(view)
+    assert (inside == (98, 56, 36)).all(axis=2).sum() == mask.sum()  # the whole lesion is in the view
+
+    big = np.zeros((height, width), bool)
+    big[10:290, 20:380] = True  # a lesion filling the frame: the whole image
+    assert outline.lesion_view(image, outline.Outline(big)).size == (width, height)
+    assert outline.lesion_view(image, outline.Outline(None, outline.NO_LESION)) is image
+
+
 def test_draw_outline_draws_on_the_edge_only():
     image, mask = drawn("circle")
     drawn_on = np.asarray(outline.draw_outline(image, mask))

@@ -3,6 +3,7 @@ activations, and the lesion-grouped splits."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import math
@@ -108,6 +109,12 @@ def cache_early_activations(archive: Archive, ids: np.ndarray, copies: int, seed
     session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
     log.info("decoding %d images", len(ids))
     images = [archive.load_image(i, draft_size=learned.draft_size(image_size)) for i in ids]
+    if arch.lesion_centred:  # cropped once, before the augmentation: a random crop must not cut the lesion away
+        from dermview.model.outline import lesion_view
+
+        log.info("cropping %d images around their lesions", len(ids))
+        images = [lesion_view(image) for image in images]
+        arch = dataclasses.replace(arch, lesion_centred=False)
     probe = session.run(None, {"image": learned.to_network_input(arch.prepare(images[0])[None])})[0]
     tmp = work / f"early-{key}.tmp.npy"
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(copies, len(ids), *probe.shape[1:]))

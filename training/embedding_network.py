@@ -31,7 +31,7 @@ BACKBONES = {"lite0": 16}
 
 # What a sidecar written before a setting existed means: the recipe as it was then.
 CARD_DEFAULTS = {"backbone": "lite0", "cut": CUT, "input_size": learned.SIDECAR_DEFAULT_INPUT_SIZE, "grey_world_power": 0.0,
-                 "field_of_view": False, "device_augment": False}  # learned.SIDECAR_DEFAULT_INPUT_SIZE: the first recipe's 192
+                 "field_of_view": False, "device_augment": False, "lesion_centred": False}  # learned.SIDECAR_DEFAULT_INPUT_SIZE: the first recipe's 192
 
 
 def card_setting(card: dict, key: str):
@@ -61,6 +61,9 @@ class Architecture:
     # The cached copies also imitate other dermatoscopes (device_augment): colour casts, a dark frame,
     # vignetting, blur and other magnifications.
     device_augment: bool = False
+    # Every image is first cropped to a box around its lesion's outline (outline.lesion_view): a lesion
+    # that fills the frame and a small one are compared at the same scale.
+    lesion_centred: bool = False
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -77,6 +80,7 @@ class Architecture:
         grey = f"-grey{self.grey_world_power:g}" if self.grey_world_power else ""
         grey += "-fov" if self.field_of_view else ""
         grey += "-devices" if self.device_augment else ""
+        grey += "-lesion" if self.lesion_centred else ""
         size = self.shape[0] if self.square else "x".join(map(str, self.shape))
         return f"effnet-{self.backbone}-cut{self.cut}-{size}{grey}-v1"
 
@@ -87,7 +91,7 @@ class Architecture:
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         """The network's input for ``image``, as dermview prepares a query for a network trained so."""
-        return learned.prepare_image(image, self.shape, self.grey_world_power, self.field_of_view)
+        return learned.prepare_image(image, self.shape, self.grey_world_power, self.field_of_view, self.lesion_centred)
 
     @property
     def blocks(self) -> int:
@@ -99,7 +103,7 @@ class Architecture:
         return cls(card_setting(card, "backbone"), card_setting(card, "cut"),
                    size_setting(learned.input_shape(card_setting(card, "input_size"))),
                    float(card_setting(card, "grey_world_power")), bool(card_setting(card, "field_of_view")),
-                   bool(card_setting(card, "device_augment")))
+                   bool(card_setting(card, "device_augment")), bool(card_setting(card, "lesion_centred")))
 
 
 RECIPE = Architecture()

@@ -84,6 +84,8 @@ def main(argv=None) -> int:
     parser.add_argument("--device-augment", action="store_true",
                         help="the cached copies also imitate other dermatoscopes (colour cast, frame, vignetting, "
                              "blur, magnification)")
+    parser.add_argument("--lesion-centred", action="store_true",
+                        help="crop every image to a box around its lesion's outline first (the outline network)")
     parser.add_argument("--stop-after", type=int, default=None, metavar="STEP",
                         help="end this sitting after that step; the same command without it resumes the run")
     parser.add_argument("--limit", type=int, default=None, help="use only this many images (smoke tests)")
@@ -103,7 +105,8 @@ def main(argv=None) -> int:
                         help="with --holdout-fold: train and export only, never reading the held-out fold's scores; "
                              "evaluate it later, once, with --evaluate-only when every choice is fixed")
     args = parser.parse_args(argv)
-    arch = Architecture("lite0", args.cut, args.input_size, args.grey_world, args.field_of_view, args.device_augment)
+    arch = Architecture("lite0", args.cut, args.input_size, args.grey_world, args.field_of_view, args.device_augment,
+                        args.lesion_centred)
     if not 1 <= arch.cut < arch.blocks:
         parser.error(f"--cut must be between 1 and {arch.blocks - 1} for {arch.backbone}")
 
@@ -166,7 +169,8 @@ def main(argv=None) -> int:
 
     sidecar = {"version": export_version(arch), "input_size": arch.sidecar_size,
                "grey_world_power": arch.grey_world_power, "field_of_view": arch.field_of_view,
-               "device_augment": arch.device_augment, "backbone": arch.backbone,
+               "device_augment": arch.device_augment,
+               "lesion_centred": arch.lesion_centred, "backbone": arch.backbone,
                "cut": arch.cut,
                "embedding_dim": 1280,
                "held_out_fold": args.holdout_fold,

@@ -70,15 +70,21 @@ def draft_size(shape: tuple[int, int]) -> tuple[int, int]:
 
 
 def prepare_image(image: Image.Image, size: int | tuple[int, int] = SIDECAR_DEFAULT_INPUT_SIZE,
-                  grey_world_power: float = 0.0, field_of_view: bool = False) -> np.ndarray:
+                  grey_world_power: float = 0.0, field_of_view: bool = False,
+                  lesion_centred: bool = False) -> np.ndarray:
     """The whole image, squashed to (height, width, 3) RGB uint8 (``size``: a square's side or (width,
     height)); with ``field_of_view``, first cropped to what the dermatoscope lit (field.crop_to_field);
     with ``grey_world_power``, its colour cast taken out (:func:`shades_of_grey`), as the network was
-    trained. For a rectangle, an image standing the other way is turned a quarter first."""
+    trained; with ``lesion_centred``, cropped to a box around the lesion's outline (outline.lesion_view).
+    For a rectangle, an image standing the other way is turned a quarter first."""
     if image.mode != "RGB":
         image = image.convert("RGB")
     if field_of_view:
         image = crop_to_field(image)
+    if lesion_centred:
+        from .outline import lesion_view
+
+        image = lesion_view(image)
     width, height = input_shape(size)
     if width != height and image.width != image.height and (width > height) != (image.width > image.height):
         # A dermatoscopic image has no "up": turning a portrait photograph loses nothing, squashing it would.
@@ -135,6 +141,7 @@ class ModelInfo:
     input_shape: tuple[int, int] = (SIDECAR_DEFAULT_INPUT_SIZE, SIDECAR_DEFAULT_INPUT_SIZE)  # (width, height) the network reads
     grey_world_power: float = 0.0  # the colour cast taken out before the network (shades_of_grey), 0: not
     field_of_view: bool = False  # images cropped to the dermatoscope's lit field first (field.crop_to_field)
+    lesion_centred: bool = False  # images cropped around the lesion's outline first (outline.lesion_view)
     # Every held-out report the sidecar carries, in fold order: ``held_out`` (whose k and vote correction
     # the model uses) and the same recipe's reports on other folds ("other_held_out_metrics").
     held_out_folds: tuple[dict, ...] = ()
@@ -160,6 +167,7 @@ def _read_info(path: Path, mtime_ns: int, size: int) -> ModelInfo:
                      input_shape=input_shape(card.get("input_size", SIDECAR_DEFAULT_INPUT_SIZE)),
                      grey_world_power=float(card.get("grey_world_power", 0.0)),
                      field_of_view=bool(card.get("field_of_view", False)),
+                     lesion_centred=bool(card.get("lesion_centred", False)),
                      held_out_folds=held_out_reports(card))
 
 
@@ -350,10 +358,13 @@ class LearnedExtractor:
 
     def prepare_network(self, image: Image.Image) -> np.ndarray:
         """(height, width, 3) uint8: what this network reads, prepared as it was trained."""
-        return prepare_image(image, self.input_shape, self.info.grey_world_power, self.info.field_of_view)
+        return prepare_image(image, self.input_shape, self.info.grey_world_power, self.info.field_of_view,
+                             self.info.lesion_centred)
 
     def prepare(self, image: Image.Image) -> np.ndarray:
-        """(L,) uint8: the network's input and the colour-texture working image, flattened end to end."""
+        """(L,) uint8: the network's input and the colour-texture working image, flattened end to end. (For a
+        network trained on lesion-centred views only the network's part is cropped: the colour-texture
+        features of the view instead found fewer external melanomas, docs/experiments.md.)"""
         return np.concatenate([self.prepare_network(image).ravel(), features.to_work_array(image).ravel()])
 
     def extract(self, batch: np.ndarray) -> np.ndarray:

@@ -217,6 +217,32 @@ def shared_finder() -> OutlineFinder | None:
         return None
 
 
+# The lesion-centred view (a preparation a similarity network may be trained with): the outline's box
+# widened by a quarter of its size on each side, then to the image's own 4:3 or 3:4, never smaller than
+# MIN_VIEW of the image's sides (a tiny lesion blown up to a network's input would be a blur).
+VIEW_MARGIN = 0.25
+MIN_VIEW = 0.4
+
+
+def lesion_view(image: Image.Image, outline: Outline | None = None) -> Image.Image:
+    """``image`` cropped to a box centred on its lesion (VIEW_MARGIN, MIN_VIEW), keeping its aspect; the
+    whole image when no lesion is found (or the network cannot run)."""
+    found = outline if outline is not None else find_lesion(image)
+    if not found.found:
+        return image
+    ys, xs = np.nonzero(found.mask)
+    width, height = image.size
+    box_w = (xs.max() - xs.min() + 1) * (1 + 2 * VIEW_MARGIN)
+    box_h = (ys.max() - ys.min() + 1) * (1 + 2 * VIEW_MARGIN)
+    aspect = width / height
+    box_w, box_h = max(box_w, box_h * aspect, MIN_VIEW * width), max(box_h, box_w / aspect, MIN_VIEW * height)
+    box_w, box_h = min(box_w, width), min(box_h, height)
+    cx, cy = (xs.max() + xs.min() + 1) / 2, (ys.max() + ys.min() + 1) / 2
+    x0 = int(round(min(max(cx - box_w / 2, 0), width - box_w)))
+    y0 = int(round(min(max(cy - box_h / 2, 0), height - box_h)))
+    return image.crop((x0, y0, x0 + int(round(box_w)), y0 + int(round(box_h))))
+
+
 @dataclass(frozen=True)
 class LesionDescription:
     """A query's lesion: its outline, and (when one was found) its measures read against the archive."""
