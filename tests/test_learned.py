@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -275,6 +276,27 @@ def test_tuning_from_several_reports_votes_with_the_first_and_tables_them_all(tm
     assert te.every_fold_table(reports[:1], 0) == ""  # one fold: the detailed table alone
     with pytest.raises(SystemExit, match="each fold may be given once"):
         te.attach_held_out({}, [paths[0], paths[0]])
+
+
+def test_the_card_quotes_the_external_check_and_tables_each_part(tmp_path):
+    """--card-only --external-report ALL DEV UNREAD: the app quotes the first report, and the card tables every
+    part, the unread one labelled as read once."""
+    pytest.importorskip("torch")
+    from training import embedding_card as te
+
+    heldout = ROOT / "training" / "heldout"
+    shutil.copy(SHIPPED.with_suffix(".json"), tmp_path / "model.json")
+    reports = [heldout / f"external-{part}.json" for part in ("all", "development", "unread")]
+    assert te.rewrite_card(tmp_path / "model.onnx", None, reports) == 0
+    sidecar = json.loads((tmp_path / "model.json").read_text())
+    quoted = learned.external_figures(sidecar)
+    everything = json.loads(reports[0].read_text())["overall"]
+    assert quoted["n"] == everything["n"] and quoted["melanoma_auc"] == everything["melanoma_auc"]
+    assert "none in HAM10000" in quoted["source"] and "part" not in quoted["source"]
+    card = (tmp_path / "MODEL_CARD.md").read_text()
+    unread = json.loads(reports[2].read_text())["overall"]
+    row = next(line for line in card.splitlines() if line.startswith("| unread part"))
+    assert "read once" in row and f"| {unread['n']} |" in row and f"{unread['melanoma_auc']:.3f}" in row
 
 
 def test_the_training_objective_weighs_every_diagnosis_alike():

@@ -11,6 +11,7 @@ import numpy as np
 
 from dermview.archive.codes import DX_CODES
 from dermview.model import learned
+from dermview.model.external import ALL, DEVELOPMENT, UNREAD
 from .embedding_network import ACCURACY_FLOOR, COSINE_SCALE, LABEL_SMOOTHING, N_CLASSES, Architecture
 
 log = logging.getLogger("train_embedding")
@@ -214,8 +215,7 @@ def external_section(sidecar: dict) -> str:
         text = (f"{source[:1].upper()}{source[1:]}, scored with `dermview evaluate --external` (labels mapped onto "
                 f"HAM10000's by `dermview.model.external.LABEL_MAP`; rows with only a benign/malignant label count in "
                 f"the AUC alone). This network was trained, and its vote chosen, before any of these images was "
-                f"looked at. The external folder's unread part (2 in 5 images) is kept for the one final "
-                f"measurement of a recipe chosen for other devices.\n\n" + "\n".join(rows) + "\n\n"
+                f"looked at.\n\n" + "\n".join(rows) + "\n\n" + parts_table(check.get("parts") or {})
                 + (f"No external figure for {', '.join(missing)}: the external images are "
                    f"{' and '.join(present)} only.\n" if missing else ""))
     trials = sidecar.get("trials") or []
@@ -227,6 +227,26 @@ def external_section(sidecar: dict) -> str:
                  + "\n".join(f"| {t['tried']} | {t['validation']} | {t['external']} | {t['verdict']} |" for t in trials)
                  + "\n")
     return text
+
+
+PART_NAMES = {DEVELOPMENT: "development part (3 in 5 images, by name): used to judge the tries below",
+              UNREAD: "unread part (2 in 5): read once, after the recipe was fixed",
+              ALL: "both parts"}
+
+
+def parts_table(parts: dict) -> str:
+    """The external check on each part of the folder (``external_check.parts``), as markdown; '' with one part."""
+    if len(parts) < 2:
+        return ("The external folder's unread part (2 in 5 images) is kept for the one final measurement of a recipe "
+                "chosen for other devices.\n\n")
+    rows = ["| part | images | melanomas | melanoma AUC | melanomas suggested as melanoma | naevi suggested as melanoma |",
+            "|---|---:|---:|---:|---:|---:|"]
+    for part in (DEVELOPMENT, UNREAD, ALL):
+        group = parts.get(part)
+        if group:
+            rows.append(f"| {PART_NAMES[part]} | {group['n']} | {group['n_melanoma']} | {group['melanoma_auc']:.3f} | "
+                        f"{group['melanoma_recall']:.0%} | {group['nevus_called_melanoma']:.0%} |")
+    return "By part of the folder:\n\n" + "\n".join(rows) + "\n\n"
 
 
 def attach_held_out(sidecar: dict, report_paths: list[Path]) -> None:
@@ -243,7 +263,7 @@ def attach_held_out(sidecar: dict, report_paths: list[Path]) -> None:
     sidecar["other_held_out_metrics"] = reports[1:]
 
 
-def rewrite_card(model_path: Path, tuning_from: list[Path] | None, external: Path | None = None,
+def rewrite_card(model_path: Path, tuning_from: list[Path] | None, external: list[Path] | None = None,
                  trials: Path | None = None) -> int:
     """Attach held-out reports (and an external check, and the table of what was tried) to an already trained
     model (when the runs went in parallel)."""
@@ -252,11 +272,13 @@ def rewrite_card(model_path: Path, tuning_from: list[Path] | None, external: Pat
     if tuning_from:
         attach_held_out(sidecar, tuning_from)
     if external:
-        report = json.loads(external.read_text(encoding="utf-8"))
-        sidecar["external_check"] = {"source": f"{report['overall']['n']} dermoscopic images from other institutions in "
-                                               f"the ISIC archive, none in HAM10000; the {report['part']} part of "
-                                               "dermview's external check",
-                                     "part": report["part"], "overall": report["overall"], "by_source": report["by_source"]}
+        quoted, *others = [json.loads(path.read_text(encoding="utf-8")) for path in external]
+        part = quoted["part"]
+        where = "" if part == ALL else f"; the {part} part of dermview's external check"
+        sidecar["external_check"] = {"source": f"{quoted['overall']['n']} dermoscopic images from other institutions in "
+                                               f"the ISIC archive, none in HAM10000{where}",
+                                     "part": part, "overall": quoted["overall"], "by_source": quoted["by_source"],
+                                     "parts": {report["part"]: report["overall"] for report in (quoted, *others)}}
     if trials:
         sidecar["trials"] = json.loads(trials.read_text(encoding="utf-8"))
     sidecar_path.write_text(json.dumps(sidecar, indent=1), encoding="utf-8")

@@ -91,8 +91,9 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="use only this many images (smoke tests)")
     parser.add_argument("--card-only", type=Path, metavar="ONNX", default=None,
                         help="no training: rewrite this model's sidecar and model card with --tuning-from")
-    parser.add_argument("--external-report", type=Path, metavar="JSON", default=None,
-                        help="with --card-only: the external check (dermview evaluate --external ... --json) to quote")
+    parser.add_argument("--external-report", type=Path, nargs="+", metavar="JSON", default=None,
+                        help="with --card-only: the external check (dermview evaluate --external ... --json) to quote, "
+                             "then the same check on other parts of the folder, tabled beside it")
     parser.add_argument("--trials", type=Path, metavar="JSON", default=None,
                         help="with --card-only: the table of what was tried ([{tried, validation, external, verdict}])")
     parser.add_argument("--evaluate-only", type=Path, metavar="ONNX", default=None,
