@@ -228,7 +228,7 @@ def lesion_view(image: Image.Image, outline: Outline | None = None) -> Image.Ima
     """``image`` cropped to a box centred on its lesion (VIEW_MARGIN, MIN_VIEW), keeping its aspect; the
     whole image when no lesion is found (or the network cannot run)."""
     found = outline if outline is not None else find_lesion(image)
-    if not found.found:
+    if found.mask is None:
         return image
     ys, xs = np.nonzero(found.mask)
     width, height = image.size
