@@ -141,3 +141,30 @@ def test_the_saved_session_is_private(tmp_path):
 
     path = save_session([WorkItem("/clinic/a.jpg", note="left shoulder")], "/archive", tmp_path / "s" / "last.json")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_onnxruntime_sends_nothing_and_keeps_nothing_of_the_clinic(tmp_path):
+    """onnxruntime's own wheels keep a device identifier and a telemetry cache in the user's home and a session
+    file in the temporary folder, for upload to Microsoft. dermview switches that off before onnxruntime starts:
+    running both networks leaves nothing outside dermview's own folders."""
+    import os
+    import subprocess
+    import sys
+
+    home, temp = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    temp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    env.update(HOME=str(home), TMPDIR=str(temp), XDG_CACHE_HOME=str(home / ".cache"))
+    script = ("from PIL import Image\n"
+              "from dermview.model import outline, learned\n"
+              "image = Image.new('RGB', (200, 150), (200, 150, 130))\n"
+              "outline.OutlineFinder().segment(image)\n"
+              "extractor = learned.LearnedExtractor()\n"
+              "extractor.extract(extractor.prepare(image)[None])\n"
+              "import onnxruntime\n"
+              "print('ran', onnxruntime.__version__)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0 and "ran" in result.stdout, result.stderr
+    assert list(temp.iterdir()) == []
+    assert list(home.rglob("*")) == []
