@@ -7,9 +7,9 @@ tarball=$(readlink -f "$1")
 archive=$(readlink -f "$2")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-export HOME="$work/home"
-unset DERMVIEW_CACHE_DIR XDG_CACHE_HOME XDG_CONFIG_HOME XDG_STATE_HOME XDG_DATA_HOME
-mkdir -p "$HOME"
+export HOME="$work/home" TMPDIR="$work/tmp"
+unset ORT_DISABLE_TELEMETRY DERMVIEW_CACHE_DIR XDG_CACHE_HOME XDG_CONFIG_HOME XDG_STATE_HOME XDG_DATA_HOME
+mkdir -p "$HOME" "$TMPDIR"
 tar -xzf "$tarball" -C "$work"
 "$work"/dermview-*/install.sh
 app="$HOME/.local/lib/dermview"
@@ -41,6 +41,10 @@ grep -q "^ISIC_0024307.jpg," "$work/worklist.csv"
 "$HOME/.local/bin/dermview" library confirm SMOKE-1 --diagnosis nv --dx-type follow_up
 "$HOME/.local/bin/dermview" library list --json | grep -q '"status": "confirmed"'
 test -s "$HOME/.local/share/dermview/library.sqlite"
+# nothing outside dermview's own folders: no telemetry cache or device id (onnxruntime's, switched off), no
+# temporary files left behind
+[ ! -e "$HOME/.cache/Microsoft" ] || { echo "something keeps telemetry in $HOME/.cache/Microsoft" >&2; exit 1; }
+[ -z "$(ls -A "$TMPDIR")" ] || { echo "temporary files left behind: $(ls -A "$TMPDIR")" >&2; exit 1; }
 "$work"/dermview-*/install.sh --uninstall
 test ! -e "$HOME/.local/bin/dermview"
 echo "smoke test passed: installed, self-tested, opened an image, wrote a report and a worklist, kept a case, uninstalled"
