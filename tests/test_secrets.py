@@ -168,3 +168,16 @@ def test_onnxruntime_sends_nothing_and_keeps_nothing_of_the_clinic(tmp_path):
     assert result.returncode == 0 and "ran" in result.stdout, result.stderr
     assert list(temp.iterdir()) == []
     assert list(home.rglob("*")) == []
+
+
+def test_every_onnxruntime_session_starts_with_its_telemetry_events_off(monkeypatch):
+    """Windows builds report through the system's event tracing, which the environment switch does not reach:
+    dermview turns the events off before it opens any network."""
+    onnxruntime = pytest.importorskip("onnxruntime")
+    from dermview.model import learned, outline
+
+    calls = []
+    monkeypatch.setattr(onnxruntime, "disable_telemetry_events", lambda: calls.append("off"))
+    monkeypatch.setattr(learned, "_SESSIONS", {})
+    outline.OutlineFinder()
+    assert calls == ["off"]

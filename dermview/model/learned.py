@@ -299,6 +299,9 @@ def _shared_session(path: Path, version: str, threads: int, what: str = "learned
         if session is None:
             import onnxruntime as ort
 
+            # Windows builds report through the system's own event tracing, which ORT_DISABLE_TELEMETRY
+            # (dermview/__init__.py) does not reach; this switch does (older onnxruntime has neither).
+            getattr(ort, "disable_telemetry_events", lambda: None)()
             options = ort.SessionOptions()
             # The index builder already runs one batch per core; more threads per run only fight.
             options.intra_op_num_threads = threads
