@@ -26,6 +26,17 @@ MASK_NAME = re.compile(r"^(ISIC_\d+)_segmentation\.png$", re.IGNORECASE)
 SEARCH_DEPTH = 3  # folders below the archive's root looked in: the layouts people unpack to
 
 
+def as_mask(picture: Image.Image | np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
+    """A mask picture, or an (H, W) bool array -> (H, W) bool: where it is at least half white, first resized to
+    ``size`` (width, height) when given and different."""
+    if isinstance(picture, np.ndarray):
+        picture = Image.fromarray(picture.astype(np.uint8) * 255)
+    picture = picture.convert("L")
+    if size is not None and picture.size != size:
+        picture = picture.resize(size, Image.Resampling.BILINEAR)
+    return np.asarray(picture) >= 128
+
+
 class PublishedMasks:
     """The masks found under one archive folder, by image id. Thread-safe reads."""
 
@@ -88,7 +99,6 @@ class PublishedMasks:
             data = read_zip_member(handles[path], info, zip_name=path.name)
         try:
             with Image.open(io.BytesIO(data)) as mask:
-                mask = mask.convert("L").resize(size, Image.Resampling.BILINEAR)
-                return np.asarray(mask) >= 128
+                return as_mask(mask, size)
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             raise ImageDecodeError(f"The published mask of {image_id} is damaged ({exc}).") from exc

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 from scipy import ndimage
 
+from ..archive.masks import as_mask
 from ..errors import DermviewError
 from . import lesion_measures
 from .field import frame_mask
@@ -82,10 +83,7 @@ def prepare(image: Image.Image) -> np.ndarray:
 def read_mask(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
     """A published mask file -> (H, W) bool, resized to ``size`` (width, height) when given."""
     with Image.open(path) as mask:
-        mask = mask.convert("L")
-        if size is not None and mask.size != size:
-            mask = mask.resize(size, Image.Resampling.BILINEAR)
-        return np.asarray(mask) >= 128
+        return as_mask(mask, size)
 
 
 def jaccard(found: np.ndarray | None, truth: np.ndarray) -> float:
@@ -125,7 +123,7 @@ def contrast(pixels: np.ndarray, mask: np.ndarray) -> float:
     most 200 pixels on the long side; infinite when the mask leaves no ring (it fills the image)."""
     scale = min(1.0, 200 / max(mask.shape))
     size = (max(1, round(mask.shape[1] * scale)), max(1, round(mask.shape[0] * scale)))
-    small = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(size, Image.Resampling.BILINEAR)) >= 128
+    small = as_mask(mask, size)
     if not small.any():
         return float("inf")
     ring = ndimage.binary_dilation(small, iterations=max(1, round(RING_SHARE * max(size)))) & ~small
@@ -370,7 +368,7 @@ def with_both_outlines(image: Image.Image, published: np.ndarray | None,
                  "of this image." if found.mask is not None else found.sentence or "")
         return picture, words
     if published.shape != (image.height, image.width):
-        published = np.asarray(Image.fromarray(published.astype(np.uint8) * 255).resize(image.size)) >= 128
+        published = as_mask(published, image.size)
     if found.mask is None:
         return picture, f"{found.sentence} The published outline is drawn in {PUBLISHED_COLOUR_NAME}."
     return picture, (f"dermview's outline ({OUTLINE_COLOUR_NAME}) and the published one ({PUBLISHED_COLOUR_NAME}) "
