@@ -72,11 +72,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    if args.external:
-        if args.model:  # that network on the other clinic's images, the whole archive its index
-            with model_file(args):
-                return run_evaluate_external_folder(args)
-        return run_evaluate_external_folder(args)
+    if args.external:  # with --model, that network on the other clinic's images, the whole archive its index
+        with model_file(args) if args.model else contextlib.nullcontext():
+            return run_evaluate_external_folder(args)
     if args.model:
         return run_evaluate_held_out(args, log)
     if not args.test_images and not args.in_sample:
@@ -131,15 +129,23 @@ def external_lines(report: dict) -> list[str]:
     return [head, line("all", report["overall"])] + [line(s, g) for s, g in report["by_source"].items()]
 
 
+def usable_model(path: Path) -> Path:
+    """``path``, when onnxruntime can run it here as a learned model; otherwise DermviewError saying why not."""
+    from ..model.learned import availability
+
+    reason = availability(path)
+    if reason:
+        raise DermviewError(f"cannot use {path}: {reason}")
+    return path
+
+
 @contextlib.contextmanager
 def model_file(args: argparse.Namespace):
     """For the length of the block, the learned similarity is ``args.model`` (as DERMVIEW_EMBEDDING_MODEL
     would make it)."""
-    from ..model.learned import ENV_MODEL, availability
+    from ..model.learned import ENV_MODEL
 
-    reason = availability(Path(args.model))
-    if reason:
-        raise DermviewError(f"cannot use {args.model}: {reason}")
+    usable_model(Path(args.model))
     before = os.environ.get(ENV_MODEL)
     os.environ[ENV_MODEL] = str(Path(args.model).resolve())
     args.features = "learned"
@@ -220,12 +226,9 @@ def run_evaluate_held_out(args: argparse.Namespace, log) -> int:
     from ..archive import open_archive
     from ..model.evaluate import evaluate_learned_held_out, held_out_split_of
     from ..model.index import load_or_build_index
-    from ..model.learned import availability, model_info
+    from ..model.learned import model_info
 
-    path = Path(args.model)
-    reason = availability(path)
-    if reason:
-        raise DermviewError(f"cannot use {path}: {reason}")
+    path = usable_model(Path(args.model))
     try:
         info = model_info(path)
     except (OSError, ValueError) as exc:

@@ -92,8 +92,8 @@ def report_page(item: WorkItem, session: ModelSession) -> ReportPage:
         where=where, neighbours=neighbours, neighbour_caption=caption, method=method, note=item.note,
         notice=f"{NOT_A_MEDICAL_DEVICE} The suggestion is the vote of the most similar archive images (HAM10000); "
                "judge it by looking at them.",
-        lesion=lesion_lines(outcome, f"drawn on the image in {OUTLINE_COLOUR_NAME}"), load_query=_outlined(_query_loader(item, session), outcome),
-        load_neighbour=session.neighbour_image)
+        lesion=lesion_lines(outcome, f"drawn on the image in {OUTLINE_COLOUR_NAME}"),
+        load_query=_outlined(_query_loader(item, session), outcome), load_neighbour=session.neighbour_image)
 
 
 def _outlined(load: Callable[[], Image.Image], outcome) -> Callable[[], Image.Image]:
