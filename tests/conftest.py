@@ -13,6 +13,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA = PROJECT_ROOT.parent / "shared" / "data" / "ham10000"
+OTHER_SOURCES = PROJECT_ROOT.parent / "shared" / "data" / "other-sources"  # other devices' dermoscopy, for training
 
 
 def pytest_sessionstart(session) -> None:
@@ -213,6 +214,27 @@ TRAINING_SMOKE_TEST = "test_training_pipeline_smoke"
 _background: dict[str, dict] = {}
 
 
+def small_labelled_folder(source: Path, folder: Path, per_class: int) -> Path:
+    """``folder`` holding the first ``per_class`` images of each diagnosis of a labelled folder (images/ and
+    labels.csv with image and dx), copied, with a labels.csv naming them; the rows without a diagnosis too."""
+    import csv
+    import shutil
+
+    (folder / "images").mkdir(parents=True)
+    with open(source / "labels.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    kept: list[dict] = []
+    for dx in dict.fromkeys(row["dx"] for row in rows):
+        kept += [row for row in rows if row["dx"] == dx][:per_class]
+    for row in kept:
+        shutil.copy(source / "images" / f"{row['image']}.jpg", folder / "images")
+    with open(folder / "labels.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(kept)
+    return folder
+
+
 def background_command(test_name: str, folder: Path) -> list[str] | None:
     """The real command a background test checks, writing what it makes into ``folder``; None when
     what it needs is not installed (the test itself then says what is missing)."""
@@ -224,11 +246,14 @@ def background_command(test_name: str, folder: Path) -> list[str] | None:
     if test_name == HELD_OUT_TEST and HELD_OUT_MODEL.is_file():
         return [sys.executable, "-m", "dermview", "evaluate", "--archive", str(DATA), "--model", str(HELD_OUT_MODEL),
                 "--features", "learned", "--json"]
-    if test_name == TRAINING_SMOKE_TEST and all(importlib.util.find_spec(m) for m in ("torch", "efficientnet_lite_pytorch")):
-        # A few steps on a handful of images: caching, training, ONNX export, held-out report.
+    if (test_name == TRAINING_SMOKE_TEST and (OTHER_SOURCES / "labels.csv").is_file()
+            and all(importlib.util.find_spec(m) for m in ("torch", "efficientnet_lite_pytorch"))):
+        # A few steps on a handful of images, with a few of another device's beside them: caching, training,
+        # ONNX export, held-out report.
         return [sys.executable, "-m", "training", "embedding", "--archive", str(DATA),
                 "--holdout-fold", "0", "--limit", "80", "--steps", "3", "--batch", "8", "--copies", "2",
-                "--threads", "1", "--skip-classic", "--work-dir", str(folder / "work"), "--out", str(folder / "out")]
+                "--threads", "1", "--skip-classic", "--work-dir", str(folder / "work"), "--out", str(folder / "out"),
+                "--extra-source", str(small_labelled_folder(OTHER_SOURCES, folder / "other-clinic", 6))]
     return None
 
 

@@ -181,9 +181,9 @@ def test_held_out_evaluation_refuses_another_archive(small_archive, tmp_path, ca
 
 @pytest.mark.slow
 def test_training_pipeline_smoke(data_dir):
-    """A few steps of the documented training command on 80 images: caching, training, ONNX export,
-    held-out report. conftest.background_command holds the command; it runs in its own process, started
-    in the background as soon as the tests are collected."""
+    """A few steps of the documented training command on 80 archive images and a few of another device's
+    (--extra-source): caching, training, ONNX export, held-out report. conftest.background_command holds the
+    command; it runs in its own process, started in the background as soon as the tests are collected."""
     pytest.importorskip("torch")
     pytest.importorskip("efficientnet_lite_pytorch")
     from conftest import TRAINING_SMOKE_TEST, background_result
@@ -198,6 +198,14 @@ def test_training_pipeline_smoke(data_dir):
     assert card["loss"] == "ce" and card["embedding_dim"] == 1280
     report = json.loads((folder / "work" / "report-fold0.json").read_text())
     assert report["n_test"] > 0 and 0 <= report["learned"]["accuracy"] <= 1
+    # The other device's images were trained on (all of them: no held-out fold of theirs), never searched:
+    # the held-out report's reference images are the archive's training lesions alone.
+    extra = card["training_sources"]["other-clinic"]
+    assert extra and set(extra) <= {"nv", "mel", "bkl", "df"} and all(n == 6 for n in extra.values() if n)
+    archive_trained = sum(card["training_sources"]["ham10000"].values())
+    assert card["n_train_images"] == report["n_train"] + sum(extra.values())
+    assert archive_trained == report["n_train"] + report["n_validation"] + report["n_test"]
+    assert "images of other devices (other-clinic)" in card["trained_on"]
     extractor = learned.LearnedExtractor(model)
     assert card["input_size"] == INPUT_SIZE and extractor.input_shape == (INPUT_SIZE, INPUT_SIZE)
     vectors = extractor.embed(
@@ -297,6 +305,28 @@ def test_the_card_quotes_the_external_check_and_tables_each_part(tmp_path):
     unread = json.loads(reports[2].read_text())["overall"]
     row = next(line for line in card.splitlines() if line.startswith("| unread part"))
     assert "read once" in row and f"| {unread['n']} |" in row and f"{unread['melanoma_auc']:.3f}" in row
+
+
+def test_each_diagnosis_is_shared_between_training_sources_by_the_square_root_of_their_counts():
+    """objective_weights with sources: a diagnosis keeps the draws it had with one source, and its sources
+    split them by the square root of their counts, so HAM10000's naevi are no longer four in five naevi shown."""
+    from training.embedding_fit import objective_weights
+    from training.embedding_network import DX_CODES
+
+    nv, mel, df = (DX_CODES.index(c) for c in ("nv", "mel", "df"))
+    labels = np.repeat([nv, nv, mel, mel, df, df], [6705, 1452, 1113, 568, 115, 7])
+    sources = np.repeat(["ham10000", "other", "ham10000", "other", "ham10000", "other"], [6705, 1452, 1113, 568, 115, 7])
+    alone, _ = objective_weights(labels)
+    shared, weights = objective_weights(labels, sources)
+    assert shared.sum() == pytest.approx(1.0)
+    for dx in (nv, mel, df):
+        assert shared[labels == dx].sum() == pytest.approx(alone[labels == dx].sum())  # the class's share is kept
+        ham, other = (shared[(labels == dx) & (sources == s)].sum() for s in ("ham10000", "other"))
+        n_ham, n_other = (int(((labels == dx) & (sources == s)).sum()) for s in ("ham10000", "other"))
+        assert ham / other == pytest.approx(np.sqrt(n_ham / n_other))
+    ham_naevi = (labels == nv) & (sources == "ham10000")
+    assert alone[ham_naevi].sum() / alone[labels == nv].sum() > 0.8  # drawn by count: 82% of the naevi shown
+    assert shared[ham_naevi].sum() / shared[labels == nv].sum() < 0.7
 
 
 def test_the_training_objective_weighs_every_diagnosis_alike():

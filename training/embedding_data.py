@@ -8,18 +8,87 @@ import hashlib
 import logging
 import math
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageEnhance
 
 from dermview.archive import Archive
+from dermview.archive.codes import dx_indices
+from dermview.archive.imaging import load_image_file
 from dermview.model import learned
 from .embedding_network import OUTER_FOLDS, OUTER_SEED, RECIPE, VAL_FOLDS, VAL_SEED, Architecture, build_modules, export_onnx
 
 log = logging.getLogger("train_embedding")
 
 # -- data ----------------------------------------------------------------------------------------
+
+ARCHIVE_SOURCE = "ham10000"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingImages:
+    """Every image a run may train on: the archive's (first, in ``meta`` order) then each extra labelled folder's.
+
+    Only the archive's images have lesions, folds and neighbours; an extra folder's are training images
+    and nothing else (never held out, never searched). ``keys`` (N,) name each image (an archive image id,
+    or ``<folder>/<image>``); ``labels`` (N,) are DX_CODES indices; ``groups`` (N,) lesion ids (an extra
+    image is its own group); ``sources`` (N,) ``ham10000`` or the extra folder's name."""
+
+    archive: Archive
+    keys: np.ndarray
+    labels: np.ndarray
+    groups: np.ndarray
+    sources: np.ndarray
+    n_archive: int
+    paths: dict[str, Path]  # an extra image's key -> its file
+
+    @classmethod
+    def gather(cls, archive: Archive, meta, extra_folders: Sequence[Path] = ()) -> TrainingImages:
+        """The archive rows of ``meta`` and every image of ``extra_folders`` that has a HAM10000 diagnosis
+        (rows with only benign/malignant, or no label, are left out). Raises DermviewError for a folder
+        without a readable labels.csv."""
+        from dermview.model.external import read_external
+
+        keys = list(meta["image_id"].astype(str))
+        dx = list(meta["dx"].astype(str))
+        groups = list(meta["lesion_id"].astype(str))
+        sources = [ARCHIVE_SOURCE] * len(keys)
+        paths: dict[str, Path] = {}
+        for folder in extra_folders:
+            folder = Path(folder)
+            labelled, _ = read_external(folder)
+            for image in labelled:
+                if image.dx is None:
+                    continue
+                key = f"{folder.name}/{image.name}"
+                paths[key] = image.path
+                keys.append(key)
+                dx.append(image.dx)
+                groups.append(key)
+                sources.append(folder.name)
+        return cls(archive, np.array(keys), dx_indices(np.array(dx)), np.array(groups), np.array(sources),
+                   len(meta), paths)
+
+    def loader(self, draft_size) -> Callable[[str], Image.Image]:
+        """``key`` -> the image, upright 8-bit RGB, decoded near ``draft_size``."""
+        def load(key: str) -> Image.Image:
+            path = self.paths.get(key)
+            if path is None:
+                return self.archive.load_image(key, draft_size=draft_size)
+            return load_image_file(path, draft_size=draft_size)
+        return load
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """{source: {diagnosis: images}}, for the log and the model card."""
+        from dermview.archive.codes import DX_CODES
+
+        out: dict[str, dict[str, int]] = {}
+        for source in dict.fromkeys(self.sources):
+            rows = self.labels[self.sources == source]
+            out[str(source)] = {DX_CODES[c]: int(n) for c, n in enumerate(np.bincount(rows, minlength=len(DX_CODES))) if n}
+        return out
 
 # The 8 flips and turns an augmented copy may take (this order: the shipped copies' draws). A rectangular
 # input keeps to the four that leave a landscape image landscape (a quarter turn would be squashed from
@@ -90,9 +159,10 @@ def augment(image: Image.Image, rng: np.random.Generator, *, quarter_turns: bool
     return image
 
 
-def cache_early_activations(archive: Archive, ids: np.ndarray, copies: int, seed: int, work: Path,
+def cache_early_activations(load: Callable[[str], Image.Image], ids: np.ndarray, copies: int, seed: int, work: Path,
                             threads: int, arch: Architecture = RECIPE) -> np.ndarray:
-    """(copies, N, C, h, w) float16 memmap of the frozen blocks' output; copy 0 is unaugmented."""
+    """(copies, N, C, h, w) float16 memmap of the frozen blocks' output for the images ``load(id)`` gives
+    (TrainingImages.loader); copy 0 is unaugmented."""
     import onnxruntime as ort
 
     image_size = arch.shape
@@ -108,7 +178,7 @@ def cache_early_activations(archive: Archive, ids: np.ndarray, copies: int, seed
     options.intra_op_num_threads = threads
     session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
     log.info("decoding %d images", len(ids))
-    images = [archive.load_image(i, draft_size=learned.draft_size(image_size)) for i in ids]
+    images = [load(i) for i in ids]
     if arch.lesion_centred:  # cropped once, before the augmentation: a random crop must not cut the lesion away
         from dermview.model.outline import lesion_view
 
@@ -136,18 +206,21 @@ def cache_early_activations(archive: Archive, ids: np.ndarray, copies: int, seed
     return np.load(path, mmap_mode="r")
 
 
-def splits(labels: np.ndarray, groups: np.ndarray, holdout_fold: int | None):
-    """(train, validation, test) image indices; validation and test are empty without a held-out fold."""
+def splits(labels: np.ndarray, groups: np.ndarray, holdout_fold: int | None, n_extra: int = 0):
+    """(train, validation, test) image indices into the archive's ``labels`` (N,) followed by ``n_extra`` images
+    of other folders, which are always training images: the folds are the archive's lesions alone, exactly as
+    `dermview evaluate --model` draws them. Validation and test are empty without a held-out fold."""
     from sklearn.model_selection import StratifiedGroupKFold
 
     from dermview.model.tuning import held_out_split
 
-    everything = np.arange(len(labels))
+    extra = np.arange(len(labels), len(labels) + n_extra)
+    everything = np.arange(len(labels) + n_extra)
     if holdout_fold is None:
         return everything, everything[:0], everything[:0]
     rest, test = held_out_split(labels, groups, holdout_fold, OUTER_FOLDS, OUTER_SEED)  # as `evaluate --model`
     inner = StratifiedGroupKFold(VAL_FOLDS, shuffle=True, random_state=VAL_SEED)
     fit, val = next(inner.split(rest, labels[rest], groups[rest]))
-    return rest[fit], rest[val], test
+    return np.concatenate([rest[fit], extra]), rest[val], test
 
 

@@ -24,14 +24,27 @@ def save_checkpoint(path: Path, state: dict) -> None:
     tmp.replace(path)
 
 
-def objective_weights(train_labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def objective_weights(train_labels: np.ndarray, train_sources: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(each training image's sampling probability (N,), each class's cross-entropy weight (C,)) for the
     training images' labels (N,): square-root class-balanced sampling times square-root class weights,
-    so every diagnosis weighs the same in the expected loss."""
+    so every diagnosis weighs the same in the expected loss.
+
+    With ``train_sources`` (N,), each diagnosis's draws are also shared between the sources that hold it in
+    proportion to the square root of their counts, so that one source's naevi cannot drown another's (and
+    a source's seven dermatofibromas are not shown as often as another's hundred)."""
     counts = np.bincount(train_labels, minlength=N_CLASSES).astype(float)
     present = counts > 0
     inv_sqrt = np.where(present, 1.0 / np.sqrt(np.maximum(counts, 1)), 0.0)
     sample_p = inv_sqrt[train_labels]
+    if train_sources is not None:
+        _, source = np.unique(train_sources, return_inverse=True)
+        cell = train_labels * (source.max() + 1) + source
+        in_cell = np.bincount(cell)[cell].astype(float)  # (N,) images of this diagnosis from this source
+        # Each source's part of its diagnosis's draws, sqrt-proportional to its count (summing to 1 over them).
+        spread = np.bincount(train_labels, weights=1.0 / np.sqrt(in_cell), minlength=N_CLASSES)
+        part = 1.0 / np.sqrt(in_cell) / spread[train_labels] * in_cell
+        # The diagnosis keeps its square-root mass (sqrt of its count); its sources split it by ``part``.
+        sample_p = np.sqrt(counts[train_labels]) * part / in_cell
     sample_p /= sample_p.sum()
     class_weight = inv_sqrt / (inv_sqrt[present] * counts[present]).sum() * counts[present].sum()
     return sample_p, class_weight
@@ -39,11 +52,12 @@ def objective_weights(train_labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 def train(acts: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, *, steps: int, batch: int, seed: int,
           log_every: int = 25, checkpoint: Path | None = None, checkpoint_every: int = 100,
-          stop_after: int | None = None, arch: Architecture = RECIPE):
+          stop_after: int | None = None, arch: Architecture = RECIPE, sources: np.ndarray | None = None):
     """Train the late blocks; with ``checkpoint``, resumable: every ``checkpoint_every`` steps the
     weights, the optimiser and both random generators are saved there, and a run started again with
     the same arguments continues from the last one (the same batches as an uninterrupted run).
-    ``stop_after``: end this sitting after that step (checkpointed); returns None then."""
+    ``stop_after``: end this sitting after that step (checkpointed); returns None then. ``sources`` (N,):
+    each image's source, to share each diagnosis's draws between sources (objective_weights)."""
     import torch
     import torch.nn.functional as F
 
@@ -51,7 +65,7 @@ def train(acts: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, *, steps:
     rng = np.random.default_rng(seed + 1)
     _, late, classifier, Full = build_modules(arch)
     late.to(memory_format=torch.channels_last)
-    sample_p, class_weight = objective_weights(labels[train_idx])
+    sample_p, class_weight = objective_weights(labels[train_idx], None if sources is None else sources[train_idx])
     class_weight = torch.tensor(class_weight, dtype=torch.float32)
 
     pretrained = [p for m in (late.blocks, late.head, late.bn) for p in m.parameters()]

@@ -33,10 +33,11 @@ from pathlib import Path
 
 from dermview.archive import Archive
 from dermview.archive.codes import DX_CODES, dx_indices  # noqa: F401  (DX_CODES: re-exported)
+from dermview.errors import DermviewError
 from dermview.model import learned
 
 from .embedding_card import attach_held_out, evaluate_fold, rewrite_card, summary_lines, write_model_card
-from .embedding_data import cache_early_activations, splits
+from .embedding_data import ARCHIVE_SOURCE, TrainingImages, cache_early_activations, splits
 from .embedding_fit import train
 from .embedding_network import (CUT, INPUT_SIZE, OUTER_FOLDS, OUTER_SEED, Architecture, export_member, export_version,
                                 size_setting)
@@ -61,6 +62,9 @@ def main(argv=None) -> int:
     parser.add_argument("--archive", required=True, type=Path)
     parser.add_argument("--holdout-fold", type=int, choices=range(OUTER_FOLDS), default=None,
                         help="train without this fold's lesions and report KNN metrics on them")
+    parser.add_argument("--extra-source", type=Path, nargs="+", default=[], metavar="FOLDER",
+                        help="labelled folders of other devices' dermoscopy (images/ and labels.csv with image and dx "
+                             "or diagnosis) trained on beside the archive; never held out, searched or shown")
     parser.add_argument("--tuning-from", type=Path, nargs="+", default=None, metavar="REPORT",
                         help="held-out reports (JSON): the first one's chosen k and vote correction the shipped "
                              "model uses; all of them, one per fold, are quoted in its card")
@@ -134,12 +138,19 @@ def main(argv=None) -> int:
     labels = dx_indices(meta["dx"].astype(str).to_numpy())
     groups = meta["lesion_id"].astype(str).to_numpy()
     log.info("%d images, %d lesions; recipe %s; run %s", len(ids), len(set(groups)), arch.version, name)
+    try:
+        every = TrainingImages.gather(archive, meta, args.extra_source)
+    except DermviewError as exc:
+        parser.error(str(exc))
+    for source, counts in every.counts().items():
+        log.info("training source %s: %s", source, ", ".join(f"{dx} {n}" for dx, n in counts.items()))
 
-    tr, va, te = splits(labels, groups, args.holdout_fold)
+    tr, va, te = splits(labels, groups, args.holdout_fold, len(every.keys) - len(ids))
+    archive_tr = tr[tr < len(ids)]  # the reference images of the held-out evaluation: the archive's alone
     if args.evaluate_only:
         if args.holdout_fold is None:
             parser.error("--evaluate-only needs --holdout-fold")
-        report = evaluate_fold(archive, ids, labels, tr, va, te, args.evaluate_only, classic=not args.skip_classic)
+        report = evaluate_fold(archive, ids, labels, archive_tr, va, te, args.evaluate_only, classic=not args.skip_classic)
         report["held_out_fold"] = args.holdout_fold
         for line in summary_lines(report):
             log.info("%s", line)
@@ -150,7 +161,8 @@ def main(argv=None) -> int:
                        held_out_metrics=report)
         sidecar_path.write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
         return 0
-    acts = cache_early_activations(archive, ids, args.copies, args.seed, work, args.threads, arch)
+    acts = cache_early_activations(every.loader(learned.draft_size(arch.shape)), every.keys, args.copies, args.seed,
+                                   work, args.threads, arch)
     if args.cache_only:
         return 0
     train_start = time.perf_counter()
@@ -158,10 +170,13 @@ def main(argv=None) -> int:
     stem = learned.MODEL_NAME if args.holdout_fold is None else f"{learned.MODEL_NAME}-{name}"
     model_path = out_dir / f"{stem}.onnx"
     # One checkpoint per run configuration: starting the same command again resumes it.
-    run_key = hashlib.sha256(json.dumps([arch.version, name, len(ids), args.steps, args.batch, args.copies,
-                                         args.seed, args.limit]).encode()).hexdigest()[:12]
-    trained = train(acts, labels, tr, steps=args.steps, batch=args.batch, seed=args.seed,
-                    checkpoint=work / f"checkpoint-{name}-{run_key}.pt", stop_after=args.stop_after, arch=arch)
+    key = [arch.version, name, len(ids), args.steps, args.batch, args.copies, args.seed, args.limit]
+    if len(every.keys) > len(ids):
+        key.append(every.counts())
+    run_key = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:12]
+    trained = train(acts, every.labels, tr, steps=args.steps, batch=args.batch, seed=args.seed,
+                    checkpoint=work / f"checkpoint-{name}-{run_key}.pt", stop_after=args.stop_after, arch=arch,
+                    sources=every.sources if len(every.keys) > len(ids) else None)
     if trained is None:  # --stop-after: this sitting is over, the checkpoint holds the run
         return 0
     late, Full = trained
@@ -178,14 +193,18 @@ def main(argv=None) -> int:
                "held_out_split": {"folds": OUTER_FOLDS, "seed": OUTER_SEED, "grouped_by": "lesion_id",
                                   "fingerprint": learned.split_fingerprint(ids, groups, meta["dx"].astype(str))},
                "n_train_images": int(len(tr)),
+               "training_sources": every.counts(),
                "trained_on": (f"all {len(ids)} available images" if args.holdout_fold is None else
-                              f"all images except fold {args.holdout_fold}'s lesions and the validation lesions"),
+                              f"all images except fold {args.holdout_fold}'s lesions and the validation lesions")
+                             + (f", and {len(every.keys) - len(ids)} images of other devices "
+                                f"({', '.join(s for s in every.counts() if s != ARCHIVE_SOURCE)})"
+                                if len(every.keys) > len(ids) else ""),
                "steps": args.steps, "batch": args.batch, "loss": "ce", "copies": args.copies, "seed": args.seed,
                "threads": args.threads, "train_seconds": round(train_seconds), "k": 15, "prior_power": 0.5}
     # Written now as well as at the end: the evaluation below reads the input size from it.
     model_path.with_suffix(".json").write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
     if args.holdout_fold is not None and not args.no_test:
-        report = evaluate_fold(archive, ids, labels, tr, va, te, model_path, classic=not args.skip_classic)
+        report = evaluate_fold(archive, ids, labels, archive_tr, va, te, model_path, classic=not args.skip_classic)
         report["held_out_fold"] = args.holdout_fold
         for line in summary_lines(report):
             log.info("%s", line)

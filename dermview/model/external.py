@@ -3,7 +3,8 @@
 HAM10000's held-out folds come from the archive's own four sources and devices, so they cannot show how
 dermview does on another clinic's dermatoscope. An external folder can. It holds ``images/`` and a
 ``labels.csv`` with the columns ``image`` and ``diagnosis`` and, where known, ``benign_malignant`` and
-``label_source`` (the collection a label came from: the report is broken down by it). Its diagnoses are
+``label_source`` (the collection a label came from: the report is broken down by it). A training folder
+may name the diagnosis column ``dx`` instead. Its diagnoses are
 mapped onto HAM10000's seven (:data:`LABEL_MAP`); a row with only ``benign_malignant`` counts in the
 melanoma-against-benign figures alone.
 
@@ -89,7 +90,7 @@ def read_external(folder: Path, part: str = ALL) -> tuple[list[ExternalImage], l
         if path is None:
             problems.append(f"{name}: no image file in {folder / 'images'}")
             continue
-        diagnosis = (row.get("diagnosis") or "").strip().lower()
+        diagnosis = (row.get("diagnosis") or row.get("dx") or "").strip().lower()
         dx = LABEL_MAP.get(diagnosis)
         if diagnosis and dx is None:
             problems.append(f"{name}: the diagnosis {diagnosis!r} has no HAM10000 counterpart; not scored")
