@@ -9,6 +9,7 @@ from the core (dermview.model.session); this panel only routes requests and answ
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 
 from PySide6.QtCore import Qt, Signal
@@ -93,6 +94,17 @@ class ClassifyPanel(QWidget):
         layout.addWidget(self.feature_note)
         self.result.add_above(self._navigation())
         layout.addWidget(self.result, 1)
+
+    def retire(self) -> None:
+        """This panel's worklist is being replaced (another archive opened): its images still queued are not
+        classified (they stay "waiting", never "done"), and no answer still on its way reaches it."""
+        self.service.cancel_batch()
+        self._pending.clear()
+        for signal, slot in ((self.service.batch_done, self._batch_done), (self.service.batch_failed, self._fail),
+                             (self.service.query_done, self.query_done),
+                             (self.service.query_failed, self.query_failed)):
+            with contextlib.suppress(RuntimeError, TypeError):  # never connected (the window connects the queries)
+                signal.disconnect(slot)
 
     # -- similarity and k ----------------------------------------------------------------------
     def sync_features_combo(self) -> None:

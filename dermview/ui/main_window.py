@@ -129,6 +129,8 @@ class MainWindow(QMainWindow):
         """The browser and the tabs for a newly opened archive (its thumbnails belong to it)."""
         if self.loader is not None:
             self.loader.shutdown()
+        if self.classify is not None:
+            self.classify.retire()
         self.loader = ThumbnailLoader(archive, self)
         self.thumbnails = ThumbnailCache(self.loader, self)
         self.browser = ArchiveBrowser(archive, self.thumbnails, self.settings.view_mode)

@@ -42,13 +42,19 @@ HEADER_TIPS = {
 }
 
 
+# Row keys are never reused in a process: an answer computed for a row of a worklist that has since been replaced
+# (an archive re-opened, a session reopened) names a key no current row has, and is dropped, never applied to
+# whichever new row happens to sit at the same place.
+_ROW_KEYS = itertools.count(1)
+
 _COLUMNS = list(Column)
 _ROLES = {KEY_ROLE, SORT_ROLE, Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole,
           Qt.ItemDataRole.ToolTipRole}
 
 
 class WorklistModel(QAbstractTableModel):
-    """Rows are WorkItems in the order they were added; each has a stable key for answers from threads."""
+    """Rows are WorkItems in the order they were added; each has a key, unique in the process, for answers
+    from threads."""
 
     note_changed = Signal(int)  # key
 
@@ -58,12 +64,11 @@ class WorklistModel(QAbstractTableModel):
         self.keys: list[int] = []
         self._row_of: dict[int, int] = {}
         self._thumbs: dict[int, QPixmap] = {}
-        self._counter = itertools.count(1)
 
     # -- rows -----------------------------------------------------------------------------------
     def add(self, items: list[WorkItem]) -> list[int]:
         first = len(self.items)
-        keys = [next(self._counter) for _ in items]
+        keys = [next(_ROW_KEYS) for _ in items]
         self.beginInsertRows(QModelIndex(), first, first + len(items) - 1)
         for key, item in zip(keys, items):
             self._row_of[key] = len(self.items)

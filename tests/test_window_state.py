@@ -1,0 +1,42 @@
+"""One owner for what the window shows (issue 43): a result only ever lands on the image it was computed for."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+
+from dermview.clinic.worklist import PENDING
+from gui_helpers import WAIT_MS, drop, wait_for_entries, wait_for_index
+
+
+def image_folder(data_dir, folder, names):
+    folder.mkdir()
+    for name in names:
+        shutil.copy(data_dir / "images" / f"{name}.jpg", folder / f"clinic-{name}.jpg")
+    return folder
+
+
+def test_a_worklist_queued_when_the_archive_is_reopened_never_lands_on_new_images(make_window, small_archive, data_dir,
+                                                                                   qtbot, tmp_path):
+    """60 images queued, the archive re-opened while they run, 30 new images dropped: every row's result and
+    SHA-256 are its own image's (on the old main, 27 of 30 rows showed another image's suggestion)."""
+    names = sorted(p.stem for p in (data_dir / "images").glob("*.jpg"))[2000:2090]
+    first = image_folder(data_dir, tmp_path / "monday", names[:60])
+    second = image_folder(data_dir, tmp_path / "tuesday", names[60:])
+    window = make_window(small_archive)
+    wait_for_index(qtbot, window)
+    drop(window, [first])
+    wait_for_entries(window, 59)
+    old = window.classify
+    window.open_archive(str(small_archive))  # the batch is still running
+    qtbot.waitUntil(lambda: window.classify is not old and window.classify is not None, timeout=WAIT_MS)
+    drop(window, [second])
+    wait_for_entries(window, 29)
+    model = window.classify.model
+    qtbot.waitUntil(lambda: all(item.status != PENDING for item in model.items), timeout=WAIT_MS)
+    qtbot.wait(500)  # answers for the old rows still on their way must not land either
+    assert len(model.items) == 30
+    for item in model.items:
+        assert item.outcome is not None and not item.error, item.file_name
+        expected = hashlib.sha256(item.input.read()).hexdigest()
+        assert item.outcome.sha256 == expected == item.sha256, item.file_name
