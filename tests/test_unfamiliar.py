@@ -90,10 +90,15 @@ def test_predict_names_the_kind_of_picture(originals_archive, originals_learned,
         r = results[photo.name]
         assert r["unfamiliar"] and r["unfamiliar_kind"] == "clinical_photograph", r
         assert "clinical photograph, not a dermoscopic image" in r["unfamiliar_reason"]
+        # No suggestion anywhere: no prediction, no vote, and its neighbours without their diagnoses.
+        assert r["prediction"] is None and r["votes"] is None and r["muted_reason"] == r["unfamiliar_reason"]
+        assert r["neighbours"] and all("dx" not in n and "dx_type" not in n for n in r["neighbours"])
     for name in charts:
         assert results[name]["unfamiliar"] and results[name]["unfamiliar_kind"] == "not_dermoscopy", results[name]
     for copy in copies:
         assert not results[copy.name]["unfamiliar"] and results[copy.name]["unfamiliar_kind"] is None
+        assert results[copy.name]["prediction"] in results[copy.name]["votes"]
+        assert all(n["dx"] for n in results[copy.name]["neighbours"])
 
 
 def test_the_window_says_clinical_photograph(make_window, originals_archive, originals_learned, data_dir, qtbot,
@@ -107,6 +112,9 @@ def test_the_window_says_clinical_photograph(make_window, originals_archive, ori
     assert "Clinical photograph, not dermoscopy: no suggestion" in result.headline.text()
     assert "archive holds only dermoscopy" in result.headline.text()
     assert result.chart.votes() == {}
+    captions = [result.neighbours.item(row).text() for row in range(result.neighbours.count())]
+    assert captions and all(c.startswith("diagnosis not shown") for c in captions), captions
+    assert "diagnoses are not shown" in result.neighbour_title.text()
     from training.corpora import TEST, drawn_charts, part
 
     chart_name = next(name for name in drawn_charts() if part(name) == TEST)  # a part no fit saw
@@ -173,6 +181,9 @@ def test_the_report_and_the_worklist_export_name_the_kind(originals_archive, ori
     page = report_page(item, session)
     assert page.headline == "Clinical photograph, not dermoscopy: no suggestion" and page.muted
     assert "archive holds only dermoscopy" in " ".join(page.sentences)
+    assert page.votes == [] and page.neighbours and all(not n.dx and not n.diagnosis for n in page.neighbours)
+    assert "diagnoses are not shown" in page.neighbour_caption
     write_csv([item], tmp_path / "worklist.csv")
     (row,) = read_csv(tmp_path / "worklist.csv")
     assert row["unfamiliar"] is True and row["unfamiliar_kind"] == "clinical_photograph" and row["suggestion"] is None
+    assert all(row[f"vote_{dx}"] is None for dx in ("mel", "nv")) and row["agreeing_lesions"] is None

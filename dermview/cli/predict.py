@@ -33,7 +33,7 @@ def format_prediction(name: str, outcome) -> str:
     votes = ", ".join(f"{code} {share:.0%}" for code, share in
                       sorted(prediction.votes.items(), key=lambda kv: -kv[1]) if share >= 0.005)
     nearest = prediction.neighbours[0] if prediction.neighbours else None
-    if outcome.unfamiliar:  # muted: its neighbours are not evidence of a diagnosis
+    if outcome.muted:  # its neighbours are not evidence of a diagnosis
         from ..model.familiarity import muted_headline
 
         return f"{name}: {muted_headline(outcome.unfamiliar_kind).upper()} - {outcome.unfamiliar}"

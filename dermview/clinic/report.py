@@ -63,7 +63,7 @@ def report_page(item: WorkItem, session: ModelSession) -> ReportPage:
         raise DermviewError(f"{item.file_name}: there is no result to report ({item.error or 'not classified yet'}).")
     prediction = outcome.prediction
     tiles, sentences = session.explain(outcome)
-    if outcome.unfamiliar:
+    if outcome.muted:
         headline = muted_headline(outcome.unfamiliar_kind)
         sentences = [muted_text(outcome.unfamiliar)]
     else:
@@ -71,23 +71,29 @@ def report_page(item: WorkItem, session: ModelSession) -> ReportPage:
         sentences = [*sentences, "Vote shares are each diagnosis's share of the weighted, corrected vote of the "
                      "neighbours: not probabilities."]
     where = archive_image_sentence(outcome)
+    muted = outcome.muted  # a muted result's neighbours are shown for reference, without their diagnoses
     neighbours = [ReportNeighbour(
-        t.nearest.image_id, t.nearest.lesion_id, DX_SHORT_NAMES[t.nearest.dx], t.nearest.dx,
-        dx_type_label(t.nearest.dx_type), f"closer than {t.closeness:.0%}" if t.closeness is not None
+        t.nearest.image_id, t.nearest.lesion_id, "" if muted else DX_SHORT_NAMES[t.nearest.dx], "" if muted else t.nearest.dx,
+        "" if muted else dx_type_label(t.nearest.dx_type), f"closer than {t.closeness:.0%}" if t.closeness is not None
         else f"distance {t.nearest.distance:.2f}", len(t.more),
         f"OWN CASE · {t.nearest.case_id}" if t.nearest.source == LIBRARY else f"{t.nearest.image_id} · {t.nearest.lesion_id}")
         for t in tiles[:REPORT_NEIGHBOURS]]
     shown = f"the {len(neighbours)} nearest of {len(tiles)}" if len(tiles) > len(neighbours) else \
         f"the {len(tiles)} nearest"
-    caption = (f"Nearest {outcome.search.whose} ({shown} lesions; {outcome.k} images voted). Each: its closest image, "
-               "diagnosis, how it was confirmed, image and lesion id, and how alike it is: closer than that share "
-               "of archive images are to their own nearest other lesion.")
+    if muted:
+        caption = (f"Nearest {outcome.search.whose} ({shown} lesions), for reference only: their diagnoses are not "
+                   "shown, because this image is unlike the archive's dermoscopy and their vote is no evidence. Each: "
+                   "its closest image, image and lesion id, and how alike it is.")
+    else:
+        caption = (f"Nearest {outcome.search.whose} ({shown} lesions; {outcome.k} images voted). Each: its closest "
+                   "image, diagnosis, how it was confirmed, image and lesion id, and how alike it is: closer than that "
+                   "share of archive images are to their own nearest other lesion.")
     method = (f"Similarity: {session.kind.label.lower()} ({session.kind.description}); k = {outcome.k}; "
               f"index {outcome.model_version}.")
     return ReportPage(
         file_name=item.file_name, source=item.name, sha256=item.sha256, classified_at=item.classified_at,
-        headline=headline, muted=bool(outcome.unfamiliar), sentences=sentences,
-        votes=[] if outcome.unfamiliar else [(f"{DX_SHORT_NAMES[dx]} ({dx})", prediction.votes.get(dx, 0.0),
+        headline=headline, muted=outcome.muted, sentences=sentences,
+        votes=[] if outcome.muted else [(f"{DX_SHORT_NAMES[dx]} ({dx})", prediction.votes.get(dx, 0.0),
                                               dx == prediction.prediction) for dx in DX_CODES],
         where=where, neighbours=neighbours, neighbour_caption=caption, method=method, note=item.note,
         notice=f"{NOT_A_MEDICAL_DEVICE} The suggestion is the vote of the most similar archive images (HAM10000); "

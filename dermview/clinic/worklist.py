@@ -77,15 +77,15 @@ class WorkItem:
     @property
     def suggestion(self) -> str | None:
         """The suggested diagnosis code; None when there is none to show (not done, or unfamiliar: muted)."""
-        outcome = self.outcome
-        return None if outcome is None or outcome.unfamiliar else outcome.prediction.prediction
+        return None if self.outcome is None else self.outcome.suggestion
 
     def share(self, dx: str) -> float | None:
-        return None if self.outcome is None else self.outcome.prediction.votes.get(dx, 0.0)
+        """``dx``'s share of the vote; None when there is no vote to show (not done, or muted)."""
+        return None if self.outcome is None or self.outcome.muted else self.outcome.prediction.votes.get(dx, 0.0)
 
     def agreeing_lesions(self) -> tuple[int, int] | None:
         """(nearest lesions whose diagnosis is the suggestion, nearest lesions): counted in lesions."""
-        if self.outcome is None:
+        if self.outcome is None or self.outcome.muted:
             return None
         if self._agreeing is None or self._agreeing[0] is not self.outcome:  # asked for at every repaint
             tiles = by_lesion(self.outcome.prediction)
@@ -103,7 +103,8 @@ def export_row(item: WorkItem) -> dict[str, object]:
     if outcome is not None:
         prediction = outcome.prediction
         agree, lesions = item.agreeing_lesions() or (None, None)
-        row.update({f"vote_{dx}": round(prediction.votes.get(dx, 0.0), 4) for dx in DX_CODES})
+        if not outcome.muted:  # a muted result has no vote to export
+            row.update({f"vote_{dx}": round(prediction.votes.get(dx, 0.0), 4) for dx in DX_CODES})
         row.update(suggestion=item.suggestion, agreeing_lesions=agree, nearest_lesions=lesions,
                    unfamiliar=outcome.unfamiliar is not None, unfamiliar_kind=outcome.unfamiliar_kind,
                    unfamiliar_reason=outcome.unfamiliar, device_note=outcome.device_note,

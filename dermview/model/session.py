@@ -67,8 +67,24 @@ class QueryOutcome:
         """How many archive images voted."""
         return len(self.prediction.neighbours)
 
+    @property
+    def muted(self) -> bool:
+        """True when the query gets no suggestion anywhere (an unfamiliar image, a clinical photograph): its
+        vote and its neighbours' diagnoses are no evidence, so no output shows them as if they were."""
+        return self.unfamiliar is not None
+
+    @property
+    def suggestion(self) -> str | None:
+        """The suggested diagnosis code, or None for a muted result."""
+        return None if self.muted else self.prediction.prediction
+
     def to_json(self) -> dict:
-        return {**self.prediction.to_json(), "unfamiliar": self.unfamiliar is not None,
+        prediction = self.prediction.to_json()
+        if self.muted:  # no suggestion, no vote, and neighbours without their diagnoses (shown for reference only)
+            prediction = {"prediction": None, "votes": None, "muted_reason": self.unfamiliar,
+                          "neighbours": [{key: value for key, value in row.items() if key not in ("dx", "dx_type")}
+                                         for row in prediction["neighbours"]]}
+        return {**prediction, "unfamiliar": self.unfamiliar is not None,
                 "unfamiliar_reason": self.unfamiliar, "unfamiliar_kind": self.unfamiliar_kind,
                 "device_note": self.device_note,
                 "archive_match": self.archive_match,

@@ -223,8 +223,8 @@ def _draw_neighbours(painter: QPainter, pen: _Pen, page: ReportPage, area: QRect
         except DermviewError:
             pen.text(box, "image unreadable", 7)
         more = f" (+{neighbour.more} more)" if neighbour.more else ""
-        caption = (f"{neighbour.diagnosis} ({neighbour.dx})\n{neighbour.confirmed}{more}\n"
-                   f"{neighbour.ids}\n{neighbour.closeness}")
+        label = f"{neighbour.diagnosis} ({neighbour.dx})\n{neighbour.confirmed}" if neighbour.dx else "diagnosis not shown"
+        caption = f"{label}{more}\n{neighbour.ids}\n{neighbour.closeness}"
         pen.text(QRectF(x, y + image_height + pen.pt(2), tile_width, caption_height), caption, caption_size,
                  flags=int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop))
 

@@ -233,7 +233,7 @@ class ScriptedRun:
         note = classify.feature_note.text() if classify.feature_note.isVisibleTo(window) else ""
         shown = classify.model.item(good)
         outcome = shown.outcome
-        answer = (muted_headline(outcome.unfamiliar_kind).lower() if outcome.unfamiliar else
+        answer = (muted_headline(outcome.unfamiliar_kind).lower() if outcome.muted else
                   f"{prediction.prediction} ({prediction.votes[prediction.prediction]:.0%})")
         summary = (f"{shown.name} ({features} features{'; ' + note if note else ''}): {answer}, "
                    f"{len(prediction.neighbours)} neighbours; window {pixmap.width()}x{pixmap.height()}{saved}")

@@ -284,7 +284,7 @@ class ResultPanel(QWidget):
         """With outlines on, beside the query: the measures in a few lines (their sentences and the outline's
         held-out figure in the tool tip), or why there is no outline. Off: nothing, the query has the room."""
         outcome = self.outcome
-        shown = self.outlines and outcome is not None and outcome.lesion is not None and not outcome.unfamiliar
+        shown = self.outlines and outcome is not None and outcome.lesion is not None and not outcome.muted
         self.lesion_text.setVisible(shown)
         if not shown:
             self.lesion_text.setText("")
@@ -329,7 +329,7 @@ class ResultPanel(QWidget):
         where = f"<br><b>{escape(sentence)}</b>{note}" if sentence else ""
         self.title.setText(f"Query: <b>{escape(name)}</b>{where}")
         self.query.set_image(self.query_pixmap)
-        if outcome.unfamiliar:  # muted: no suggestion, no vote chart, a warning in its place
+        if outcome.muted:  # no suggestion, no vote chart, a warning in its place
             self.headline.setText(
                 f"<span style='color:#a00000'><b>{escape(muted_headline(outcome.unfamiliar_kind))}.</b></span> "
                 f"{escape(muted_text(outcome.unfamiliar))}")
@@ -346,7 +346,11 @@ class ResultPanel(QWidget):
         self.neighbours.clear()
         self.fit_tiles()
         images = len(prediction.neighbours)
+        muted = outcome.muted  # its neighbours are shown for reference, without their diagnoses
         self.neighbour_title.setText(
+            f"The {len(tiles)} nearest {outcome.search.whose}, for reference only: their diagnoses are not shown, "
+            "because this image is unlike the archive's dermoscopy and their vote is no evidence. Click a tile to "
+            "compare side by side." if muted else
             f"The {len(tiles)} nearest {outcome.search.whose} ({images} images voted). Each tile: a lesion's closest image, "
             "its diagnosis and how it was confirmed, and how alike it is: closer than that share of archive look-alike "
             "pairs. Click a tile to compare side by side; \"+N more\" tiles open the lesion's other images too.")
@@ -363,6 +367,11 @@ class ResultPanel(QWidget):
                 caption = f"{DX_SHORT_NAMES[n.dx]}\n{confirmation}{more}\n{n.image_id}\n{n.lesion_id} · {short}"
                 where = f"{n.image_id}, lesion {n.lesion_id}"
             others = "".join(f"\n  also {m.image_id} (distance {m.distance:.3f})" for m in tile.more)
+            if muted:
+                self.neighbours.add(n.image_id, f"diagnosis not shown{more}\n{n.image_id}\n{n.lesion_id} · {short}",
+                                    f"{where}\ndistance {n.distance:.3f}: {near} of archive images are to their own "
+                                    "nearest other lesion\nIts diagnosis is not shown: this image gets no suggestion.")
+                continue
             self.neighbours.add(n.image_id, caption,
                                 f"{dx_label(n.dx)}, confirmed by {dx_type_label(n.dx_type).lower()}\n"
                                 f"{where}\ndistance {n.distance:.3f}: {near} of archive "

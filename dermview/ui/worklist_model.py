@@ -159,18 +159,18 @@ class WorklistModel(QAbstractTableModel):
                 return "could not be classified"
             if outcome is None:
                 return "waiting ..."
-            return "none (unfamiliar)" if outcome.unfamiliar else DX_SHORT_NAMES[outcome.prediction.prediction]
+            return "none (unfamiliar)" if outcome.muted else DX_SHORT_NAMES[outcome.prediction.prediction]
         if outcome is None:
             return ""
         if column == Column.MELANOMA:  # muted like the suggestion: an unfamiliar image's vote is no evidence
-            return "" if outcome.unfamiliar else f"{item.share('mel'):.0%}"
+            return "" if outcome.muted else f"{item.share('mel'):.0%}"
         if column == Column.SHARE:
-            return "" if outcome.unfamiliar else f"{item.share(outcome.prediction.prediction):.0%}"
+            return "" if outcome.muted else f"{item.share(outcome.prediction.prediction):.0%}"
         if column == Column.AGREEING:
             agree, lesions = item.agreeing_lesions() or (0, 0)
-            return "" if outcome.unfamiliar else f"{agree} of {lesions}"
+            return "" if outcome.muted else f"{agree} of {lesions}"
         if column == Column.UNFAMILIAR:
-            return KIND_LABELS.get(outcome.unfamiliar_kind or COLOUR_TEXTURE, "unfamiliar") if outcome.unfamiliar else ""
+            return KIND_LABELS.get(outcome.unfamiliar_kind or COLOUR_TEXTURE, "unfamiliar") if outcome.muted else ""
         if column == Column.IN_ARCHIVE:
             return outcome.archive_match or ""
         return ""
@@ -185,14 +185,14 @@ class WorklistModel(QAbstractTableModel):
         if outcome is None:
             return -1.0
         if column == Column.MELANOMA:
-            return -1.0 if outcome.unfamiliar else float(item.share("mel") or 0.0)
+            return -1.0 if outcome.muted else float(item.share("mel") or 0.0)
         if column == Column.SHARE:
-            return -1.0 if outcome.unfamiliar else float(item.share(outcome.prediction.prediction) or 0.0)
+            return -1.0 if outcome.muted else float(item.share(outcome.prediction.prediction) or 0.0)
         if column == Column.AGREEING:
             agree, lesions = item.agreeing_lesions() or (0, 1)
-            return -1.0 if outcome.unfamiliar else agree / max(1, lesions)
+            return -1.0 if outcome.muted else agree / max(1, lesions)
         if column == Column.UNFAMILIAR:
-            return 1.0 if outcome.unfamiliar else 0.0
+            return 1.0 if outcome.muted else 0.0
         return 0.0
 
     @staticmethod
