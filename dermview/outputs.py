@@ -9,7 +9,7 @@ from datetime import datetime
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from .errors import DermviewError
 from .paths import unwritable
@@ -26,12 +26,16 @@ _UMASK = os.umask(0o022)  # read once, at import, and put back at once
 os.umask(_UMASK)
 
 
-def check_output_path(path: str | os.PathLike) -> Path:
+def check_output_path(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), *,
+                      replaces_images: bool = False) -> Path:
     """The path resolved, or a :class:`DermviewError` saying why it cannot be written.
 
-    Called before any long work, so that an hour of predictions never ends in "folder not found".
+    Called before any long work, so that an hour of predictions never ends in "folder not found". An output
+    never replaces one of the command's ``inputs`` (files, folders or zips the user named, or the images found
+    in them), nor an existing image unless ``replaces_images`` (a command replacing what it made itself).
     """
     target = Path(path).expanduser()
+    refuse_replacing(target, inputs, replaces_images=replaces_images)
     folder = target.parent if str(target.parent) else Path(".")
     if target.is_dir():
         raise DermviewError(f"Cannot write {target}: it is a folder; give a file name.")
@@ -45,6 +49,23 @@ def check_output_path(path: str | os.PathLike) -> Path:
     if problem:
         raise DermviewError(f"Cannot write {target}: the folder {folder} is not writable ({problem}).")
     return target
+
+
+def refuse_replacing(target: Path, inputs: Iterable[str | os.PathLike] = (), *, replaces_images: bool = False) -> None:
+    """A :class:`DermviewError` naming both paths if writing ``target`` would replace one of ``inputs``, or an
+    existing image (unless ``replaces_images``)."""
+    from .archive.imaging import is_image_name
+
+    if not target.exists():
+        return
+    for source in inputs:
+        with suppress(OSError):
+            if os.path.samefile(target, source):
+                raise DermviewError(f"Cannot write {target}: it is the input {source}, which would be replaced; nothing "
+                                    "was written. Give the output another name.")
+    if is_image_name(target.name) and not replaces_images:
+        raise DermviewError(f"Cannot write {target}: an image of that name is already there, which would be replaced; "
+                            "nothing was written. Give the output another name.")
 
 
 @contextmanager

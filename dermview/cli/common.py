@@ -48,6 +48,12 @@ def add_library_location(parser: argparse.ArgumentParser, default=None) -> None:
     parser.add_argument("--cache-dir", metavar="DIR", help="where dermview keeps everything it writes", default=default)
 
 
+def input_paths(named: list[str], images) -> list[str]:
+    """What a command must never write over: the paths the user named (files, folders, zips) and the image files
+    found in them (InputImage.path)."""
+    return [*named, *(str(image.path) for image in images if image.path is not None)]
+
+
 def check_k(args: argparse.Namespace) -> None:
     if args.k is not None and args.k < 1:
         raise DermviewError("--k must be at least 1.")

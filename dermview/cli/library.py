@@ -56,7 +56,7 @@ def run_library(args: argparse.Namespace) -> int:
     from ..outputs import check_output_path
 
     if args.action == "export":
-        check_output_path(args.output)  # before the library is opened
+        check_output_path(args.output, [args.library] if args.library else [])  # before the library is opened
     library = CaseLibrary(args.library)
     try:
         ACTIONS[args.action](library, args)

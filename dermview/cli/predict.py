@@ -8,7 +8,7 @@ import sys
 
 from .. import NOT_A_MEDICAL_DEVICE
 from ..errors import DermviewError
-from .common import EXIT_OK, EXIT_SOME_FAILED, add_common, add_features, add_search, check_k, open_session
+from .common import EXIT_OK, EXIT_SOME_FAILED, add_common, add_features, add_search, check_k, input_paths, open_session
 
 
 def add_parser(sub) -> None:
@@ -55,10 +55,10 @@ def run_predict(args: argparse.Namespace) -> int:
     from ..outputs import check_output_path
 
     check_k(args)
-    for output in (args.isic_csv, args.csv):
-        if output:
-            check_output_path(output)  # before the work, not after it
     images, problems = gather_inputs(args.inputs)
+    for output in (args.isic_csv, args.csv):
+        if output:  # before the work, not after it; never over an input
+            check_output_path(output, input_paths(args.inputs, images))
     session, _ = open_session(args)
     failed = 0
     rows: list[tuple[str, dict[str, float]]] = []

@@ -1,0 +1,75 @@
+"""Nothing lost (issue 44): no command writes over one of its own inputs, or over an image it did not make."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dermview.cli import main
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture()
+def clinic(data_dir, tmp_path):
+    """A clinic folder: lesion.jpg, l2.jpg and photo.png (real dermoscopy) and an unrelated lesion.png in clash/."""
+    folder = tmp_path / "clinic"
+    folder.mkdir()
+    original = data_dir / "originals" / "ISIC_0024307.jpg"
+    for name in ("lesion.jpg", "l2.jpg"):
+        (folder / name).write_bytes(original.read_bytes())
+    Image.open(original).save(folder / "photo.png")
+    clash = tmp_path / "clash"
+    clash.mkdir()
+    (clash / "lesion.jpg").write_bytes(original.read_bytes())
+    Image.new("RGB", (320, 240), (90, 60, 40)).save(clash / "lesion.png")  # the clinic's own picture
+    return folder, clash
+
+
+# (the command's words with {folder} and {clash} filled in, the file that must stay as it was)
+OVERWRITES = [
+    (["outline", "--out", "{folder}", "{folder}/photo.png"], "{folder}/photo.png"),
+    (["outline", "--out", "{clash}", "{clash}/lesion.jpg"], "{clash}/lesion.png"),
+    (["report", "--pdf", "{folder}/l2.jpg", "{folder}/l2.jpg"], "{folder}/l2.jpg"),
+    (["report", "--pdf", "{folder}/lesion.jpg", "{folder}"], "{folder}/lesion.jpg"),
+    (["predict", "--csv", "{folder}/lesion.jpg", "{folder}/lesion.jpg"], "{folder}/lesion.jpg"),
+    (["predict", "--isic-csv", "{folder}/l2.jpg", "{folder}/lesion.jpg"], "{folder}/l2.jpg"),
+    (["predict", "--csv", "{clash}/lesion.png", "{folder}/lesion.jpg"], "{clash}/lesion.png"),
+]
+
+
+@pytest.mark.parametrize("words, kept", OVERWRITES, ids=[" ".join(w[:3]) for w, _ in OVERWRITES])
+def test_no_command_writes_over_an_input_or_an_image_it_did_not_make(words, kept, clinic, small_archive, capsys):
+    folder, clash = clinic
+    fill = {"folder": str(folder), "clash": str(clash)}
+    argv = [w.format(**fill) for w in words]
+    if argv[0] in ("report", "predict"):
+        argv[1:1] = ["--archive", str(small_archive), "--features", "classic"]
+    kept_path = type(folder)(kept.format(**fill))
+    before = {p: digest(p) for p in (*folder.iterdir(), *clash.iterdir())}
+    assert main(argv) == 2, argv
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Cannot write" in err and "nothing was written" in err, err
+    assert str(kept_path) in err
+    if "input" in err:  # names both paths: the output and the input it would have replaced
+        assert err.count(str(kept_path)) >= 1
+    assert {p: digest(p) for p in (*folder.iterdir(), *clash.iterdir())} == before  # every file byte-identical
+
+
+def test_outline_replaces_its_own_masks_and_names_clashing_inputs_apart(clinic, tmp_path, capsys):
+    """Run twice into one folder: the second run replaces the masks it made. Two inputs called lesion.* get
+    lesion.png and lesion-2.png, and the line says why."""
+    folder, clash = clinic
+    out = tmp_path / "masks"
+    assert main(["outline", "--out", str(out), str(folder / "lesion.jpg"), str(clash / "lesion.jpg")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert sorted(p.name for p in out.iterdir()) == ["lesion-2.png", "lesion.png"]
+    assert "not lesion.png: another input has that name" in lines[1]
+    first = np.asarray(Image.open(out / "lesion.png"))
+    assert main(["outline", "--out", str(out), str(folder / "lesion.jpg")]) == 0
+    assert np.array_equal(np.asarray(Image.open(out / "lesion.png")), first)
