@@ -60,3 +60,45 @@ def test_report_refuses_an_unwritable_target_before_any_work(small_archive, tmp_
                              str(data_dir / "originals" / "ISIC_0024307.jpg")], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 2 and "does not exist" in result.stderr and result.stderr.count("\n") == 1
+
+
+@needs_poppler
+def test_the_report_names_the_file_not_its_folder_says_what_it_shows_and_refuses_a_replaced_file(
+        small_model, data_dir, tmp_path):
+    """Issue 44: the page prints the file name only (a folder can be named after the patient) unless asked;
+    the neighbours' caption gives the number of tiles the page really shows; a query file replaced after it
+    was classified is not printed with the old suggestion."""
+    from dermview.clinic.report import QueryChanged, report_page
+    from dermview.clinic.worklist import WorkItem
+    from dermview.render.report_pdf import write_pdf
+
+    archive, index, _ = small_model
+    session = ModelSession(archive, index)
+    folder = tmp_path / "Jane Doe 1961-04-02"
+    folder.mkdir()
+    query = folder / "visit.jpg"
+    shutil.copy(data_dir / "originals" / "ISIC_0024307.jpg", query)
+    (image,), _ = gather_inputs([query])
+    item = WorkItem(image.name, input=image)
+    item.record(session.classify(image))
+    assert item.outcome.lesion is not None and item.outcome.lesion.mask is not None  # the page with measures
+
+    write_pdf([report_page(item, session)], tmp_path / "plain.pdf")
+    (page,) = pdf_pages(tmp_path / "plain.pdf")
+    flat = " ".join(page.split())
+    assert "visit.jpg" in flat and "Jane Doe" not in flat
+    tiles, _ = session.explain(item.outcome)
+    printed = [t for t in tiles[:REPORT_NEIGHBOURS] if t.nearest.lesion_id in flat]
+    assert 0 < len(printed) <= REPORT_NEIGHBOURS
+    shown = f"the {len(printed)} nearest of {len(tiles)} lesions" if len(printed) < len(tiles) else \
+        f"the {len(tiles)} nearest lesions"
+    assert shown in flat, (len(printed), flat[:2000])
+
+    write_pdf([report_page(item, session, full_path=True)], tmp_path / "with-path.pdf")
+    assert "Jane Doe" in " ".join(pdf_pages(tmp_path / "with-path.pdf")[0].split())
+
+    shutil.copy(data_dir / "originals" / "ISIC_0024310.jpg", query)  # another image under the same name
+    with pytest.raises(QueryChanged, match="has changed since it was classified"):
+        write_pdf([report_page(item, session)], tmp_path / "changed.pdf")
+    assert not (tmp_path / "changed.pdf").exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".tmp") == []

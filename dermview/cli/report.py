@@ -17,6 +17,9 @@ def add_parser(sub) -> None:
     add_features(report)
     report.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER")
     report.add_argument("--pdf", required=True, metavar="OUT", help="the PDF file to write (A4)")
+    report.add_argument("--show-path", action="store_true",
+                        help="print where each image was (its folder or zip), not only its file name: a folder's name "
+                             "can hold a patient's")
     report.add_argument("--k", type=int, default=None, help="number of neighbours (default: the tuned value)")
     report.add_argument("--note", default="", help="a note printed on every page (e.g. a pseudonymous case id)")
     add_search(report)
@@ -42,7 +45,7 @@ def run_report(args: argparse.Namespace) -> int:
         item = WorkItem(image.name, input=image, note=args.note)
         try:
             item.record(session.classify(image, k=args.k))
-            pages.append(report_page(item, session))
+            pages.append(report_page(item, session, full_path=args.show_path))
         except DermviewError as exc:
             failed += 1
             print(f"{image.name}: error: {exc}", file=sys.stderr)

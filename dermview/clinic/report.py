@@ -11,6 +11,7 @@ from PIL import Image
 
 from .. import NOT_A_MEDICAL_DEVICE
 from ..archive.codes import DX_CODES, DX_SHORT_NAMES, dx_label, dx_type_label
+from ..archive.inputs import sha256_of
 from ..errors import DermviewError
 from ..model.explain import archive_image_sentence
 from ..model.familiarity import muted_headline, muted_text
@@ -47,7 +48,7 @@ class ReportPage:
     votes: list[tuple[str, float, bool]]  # (diagnosis label, share, is the suggestion), in DX_CODES order
     where: str | None  # "this is archive image ..." when the query is (a copy of) one
     neighbours: list[ReportNeighbour]
-    neighbour_caption: str
+    caption_showing: Callable[[int], str]  # the neighbours' caption when the page has room for that many
     method: str  # similarity, k, exact index version
     note: str
     notice: str
@@ -55,9 +56,15 @@ class ReportPage:
     load_query: Callable[[], Image.Image]  # the query at full resolution (up to QUERY_PRINT_SIDE)
     load_neighbour: Callable[[str], Image.Image]  # an archive image by id
 
+    @property
+    def neighbour_caption(self) -> str:
+        """The caption when every neighbour listed is shown."""
+        return self.caption_showing(len(self.neighbours))
 
-def report_page(item: WorkItem, session: ModelSession) -> ReportPage:
-    """The page for one classified worklist row. Raises DermviewError for a row without a result."""
+
+def report_page(item: WorkItem, session: ModelSession, *, full_path: bool = False) -> ReportPage:
+    """The page for one classified worklist row. Raises DermviewError for a row without a result. The page names
+    the image by its file name; ``full_path`` adds where it was (a folder's name can hold a patient's)."""
     outcome = item.outcome
     if outcome is None:
         raise DermviewError(f"{item.file_name}: there is no result to report ({item.error or 'not classified yet'}).")
@@ -78,24 +85,24 @@ def report_page(item: WorkItem, session: ModelSession) -> ReportPage:
         else f"distance {t.nearest.distance:.2f}", len(t.more),
         f"OWN CASE · {t.nearest.case_id}" if t.nearest.source == LIBRARY else f"{t.nearest.image_id} · {t.nearest.lesion_id}")
         for t in tiles[:REPORT_NEIGHBOURS]]
-    shown = f"the {len(neighbours)} nearest of {len(tiles)}" if len(tiles) > len(neighbours) else \
-        f"the {len(tiles)} nearest"
-    if muted:
-        caption = (f"Nearest {outcome.search.whose} ({shown} lesions), for reference only: their diagnoses are not "
-                   "shown, because this image is unlike the archive's dermoscopy and their vote is no evidence. Each: "
-                   "its closest image, image and lesion id, and how alike it is.")
-    else:
-        caption = (f"Nearest {outcome.search.whose} ({shown} lesions; {outcome.k} images voted). Each: its closest "
-                   "image, diagnosis, how it was confirmed, image and lesion id, and how alike it is: closer than that "
-                   "share of archive images are to their own nearest other lesion.")
+    def caption(count: int) -> str:
+        """The neighbours' caption when the page shows ``count`` of them: it says what the page shows."""
+        shown = f"the {count} nearest of {len(tiles)}" if len(tiles) > count else f"the {len(tiles)} nearest"
+        if muted:
+            return (f"Nearest {outcome.search.whose} ({shown} lesions), for reference only: their diagnoses are not "
+                    "shown, because this image is unlike the archive's dermoscopy and their vote is no evidence. Each: "
+                    "its closest image, image and lesion id, and how alike it is.")
+        return (f"Nearest {outcome.search.whose} ({shown} lesions; {outcome.k} images voted). Each: its closest "
+                "image, diagnosis, how it was confirmed, image and lesion id, and how alike it is: closer than that "
+                "share of archive images are to their own nearest other lesion.")
     method = (f"Similarity: {session.kind.label.lower()} ({session.kind.description}); k = {outcome.k}; "
               f"index {outcome.model_version}.")
     return ReportPage(
-        file_name=item.file_name, source=item.name, sha256=item.sha256, classified_at=item.classified_at,
+        file_name=item.file_name, source=item.name if full_path else item.file_name, sha256=item.sha256, classified_at=item.classified_at,
         headline=headline, muted=outcome.muted, sentences=sentences,
         votes=[] if outcome.muted else [(f"{DX_SHORT_NAMES[dx]} ({dx})", prediction.votes.get(dx, 0.0),
                                               dx == prediction.prediction) for dx in DX_CODES],
-        where=where, neighbours=neighbours, neighbour_caption=caption, method=method, note=item.note,
+        where=where, neighbours=neighbours, caption_showing=caption, method=method, note=item.note,
         notice=f"{NOT_A_MEDICAL_DEVICE} The suggestion is the vote of the most similar archive images (HAM10000); "
                "judge it by looking at them.",
         lesion=lesion_lines(outcome, f"drawn on the image in {OUTLINE_COLOUR_NAME}"),
@@ -117,10 +124,21 @@ def _outlined(load: Callable[[], Image.Image], outcome) -> Callable[[], Image.Im
     return outlined
 
 
+class QueryChanged(DermviewError):
+    """The query file no longer holds what was classified: its page must not be printed."""
+
+
 def _query_loader(item: WorkItem, session: ModelSession) -> Callable[[], Image.Image]:
     if item.input is not None:
-        source = item.input
-        return lambda: source.load(None)
+        source, expected, name = item.input, item.sha256, item.file_name
+
+        def load() -> Image.Image:
+            data = source.read()
+            if expected and sha256_of(data) != expected:  # replaced after it was classified
+                raise QueryChanged(f"{name} has changed since it was classified (its SHA-256 is another); classify it "
+                                   "again to report it. No report was written.")
+            return source.decode(data, None)
+        return load
     image_id = item.archive_image_id or (item.outcome.archive_image_id if item.outcome else None)
     if image_id:
         return lambda: session.archive.load_image(image_id)

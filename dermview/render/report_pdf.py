@@ -12,7 +12,7 @@ from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt
 from PySide6.QtGui import (QColor, QFont, QFontMetricsF, QGuiApplication, QPageLayout, QPageSize, QPagedPaintDevice,
                            QPainter, QPdfWriter, QPen)
 
-from ..clinic.report import QUERY_PRINT_SIDE, ReportPage
+from ..clinic.report import QUERY_PRINT_SIDE, QueryChanged, ReportPage
 from ..errors import DermviewError
 from ..outputs import atomic_path
 from .qimage import fit_within, to_qimage
@@ -141,6 +141,8 @@ def _draw_page(painter: QPainter, device: QPagedPaintDevice, page: ReportPage, n
     try:
         image = to_qimage(fit_within(page.load_query(), QUERY_PRINT_SIDE))
         _draw_fitted(painter, image, query_box)
+    except QueryChanged:  # the page would print another image's suggestion: no report at all
+        raise
     except DermviewError as exc:
         pen.text(query_box.adjusted(inner, inner, -inner, -inner), str(exc), 9, colour=QColor("#ffffff"))
     right = QRectF(box_width + pen.pt(12), y, width - box_width - pen.pt(12), box_height)
@@ -173,8 +175,11 @@ def _draw_page(painter: QPainter, device: QPagedPaintDevice, page: ReportPage, n
     # The clinician's note and the page's foot come last; the neighbours get the room in between.
     note = _fitted_note(pen, width - 2 * inner, page.note, NOTE_SHARE * area.height() - 2 * inner)
     note_height = pen.height_of(width - 2 * inner, note, 8.5) + 2 * inner
-    y += gap / 2 + pen.text(QRectF(0, y + gap / 2, width, 0), page.neighbour_caption, 7.5) + gap / 2
     grid_bottom = area.height() - note_height - gap
+    # The caption says how many tiles the page really has room for (a page with the lesion's measures has fewer).
+    grid_top = y + gap + pen.height_of(width, page.neighbour_caption, 7.5)
+    shown = _tiles_that_fit(painter, pen, len(page.neighbours), QRectF(0, grid_top, width, grid_bottom - grid_top))
+    y += gap / 2 + pen.text(QRectF(0, y + gap / 2, width, 0), page.caption_showing(shown), 7.5) + gap / 2
     _draw_neighbours(painter, pen, page, QRectF(0, y, width, grid_bottom - y))
     painter.setPen(QPen(QColor("#888888"), pen.pt(0.6)))
     painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -200,18 +205,33 @@ def _fitted_note(pen: _Pen, width: float, note: str, height: float) -> str:
     return f"Clinician's note: {note[:low]}... {_NOTE_CUT.format(len(note))}"
 
 
-def _draw_neighbours(painter: QPainter, pen: _Pen, page: ReportPage, area: QRectF) -> None:
+_TILE_CAPTION_SIZE = 7
+
+
+def _tile_grid(painter: QPainter, pen: _Pen, count: int, area: QRectF) -> tuple[int, float, float, float, float]:
+    """(rows, tile width, image height, caption height, spacing) of ``count`` neighbour tiles in ``area``: images
+    as large as the rows allow, at most the tile's width at 4:3, and fewer rows when they would be too small to
+    judge anything."""
     columns = NEIGHBOUR_COLUMNS
     spacing = pen.pt(8)
     tile_width = (area.width() - (columns - 1) * spacing) / columns
-    caption_size = 7
-    caption_height = 4 * QFontMetricsF(pen.font(caption_size), painter.device()).lineSpacing() + pen.pt(3)
-    rows = max(1, -(-len(page.neighbours) // columns))
-    # Images as large as the rows allow, at most the tile's width at 4:3.
+    caption_height = 4 * QFontMetricsF(pen.font(_TILE_CAPTION_SIZE), painter.device()).lineSpacing() + pen.pt(3)
+    rows = max(1, -(-count // columns))
     image_height = min(tile_width * 0.75, (area.height() - rows * (caption_height + spacing)) / rows)
-    if image_height < pen.pt(40):  # not enough room to judge anything: fewer rows
+    if image_height < pen.pt(40):
         rows = max(1, int(area.height() // (pen.pt(40) + caption_height + spacing)))
         image_height = min(tile_width * 0.75, (area.height() - rows * (caption_height + spacing)) / rows)
+    return rows, tile_width, image_height, caption_height, spacing
+
+
+def _tiles_that_fit(painter: QPainter, pen: _Pen, count: int, area: QRectF) -> int:
+    return min(count, _tile_grid(painter, pen, count, area)[0] * NEIGHBOUR_COLUMNS)
+
+
+def _draw_neighbours(painter: QPainter, pen: _Pen, page: ReportPage, area: QRectF) -> None:
+    columns = NEIGHBOUR_COLUMNS
+    caption_size = _TILE_CAPTION_SIZE
+    rows, tile_width, image_height, caption_height, spacing = _tile_grid(painter, pen, len(page.neighbours), area)
     for position, neighbour in enumerate(page.neighbours[:rows * columns]):
         row, column = divmod(position, columns)
         x = area.x() + column * (tile_width + spacing)
