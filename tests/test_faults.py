@@ -116,7 +116,8 @@ def test_peak_memory_stays_under_one_gigabyte_for_hostile_queries(small_archive,
                             capture_output=True, text=True, timeout=300)
     lines = {Path(json.loads(x)["image"]).name.rsplit(":", 1)[-1]: json.loads(x) for x in result.stdout.splitlines()}
     assert "too large" in lines["bomb.jpg"]["error"]
-    assert lines["huge-rgba.png"]["prediction"] and lines["huge-16bit.png"]["prediction"]
+    for name in ("huge-rgba.png", "huge-16bit.png"):  # answered (flat colour: unfamiliar, with why), not refused
+        assert "error" not in lines[name] and (lines[name]["prediction"] or lines[name]["muted_reason"]), lines[name]
     peak_kb = int(result.stderr.split("PEAK")[-1].split()[0])
     print(f"peak memory of the hostile predict run: {peak_kb / 1e3:.0f} MB")
     assert peak_kb < 1_000_000, f"peak memory {peak_kb / 1e3:.0f} MB"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dermview.archive.imaging import MAX_PIXELS, decode_image
+from dermview.archive.imaging import DOWNSCALED_FROM, MAX_PIXELS, MAX_STORED_PIXELS, decode_image
 from dermview.errors import ImageDecodeError
 
 from images import awkward_variants, big_photo, broken_variants, exif_rotated_jpeg, png_bomb
@@ -64,6 +64,26 @@ def test_broken_input_gives_clear_error(data_dir, name, message):
 
 
 def test_bomb_is_refused_before_pixels_are_allocated():
-    side = int((MAX_PIXELS * 1.05) ** 0.5)  # over our limit, under Pillow's own
-    with pytest.raises(ImageDecodeError, match="megapixel safety limit"):
+    side = int((MAX_PIXELS * 1.05) ** 0.5)  # over the decoded limit: a PNG cannot be decoded reduced
+    with pytest.raises(ImageDecodeError, match="over 50 megapixels cannot be opened reduced"):
         decode_image(png_bomb(side, side), "bomb.png")
+    side = int((MAX_STORED_PIXELS * 1.05) ** 0.5)  # more than any camera makes: refused whatever the format
+    with pytest.raises(ImageDecodeError, match="more than the 400 megapixels dermview opens"):
+        decode_image(png_bomb(side, side), "bomb.png")
+
+
+def test_a_108_megapixel_dermoscopy_photograph_is_read_reduced_and_says_so(data_dir):
+    """A 12000x9000 JPEG (a 108-megapixel phone with a dermatoscope attachment) is decoded by libjpeg at a
+    reduced scale, within MAX_PIXELS, and the decoded image says from what size."""
+    import io
+
+    lesion = Image.open(data_dir / "originals" / "ISIC_0024307.jpg").resize((12000, 9000), Image.Resampling.NEAREST)
+    buffer = io.BytesIO()
+    lesion.save(buffer, "JPEG", quality=80)
+    del lesion
+    whole = decode_image(buffer.getvalue(), "phone.jpg")
+    assert whole.width * whole.height <= MAX_PIXELS and whole.size == (6000, 4500)
+    assert whole.info[DOWNSCALED_FROM] == (12000, 9000)
+    small = decode_image(buffer.getvalue(), "phone.jpg", draft_size=256)
+    assert small.size == (1500, 1125) and small.info[DOWNSCALED_FROM] == (12000, 9000)
+    assert DOWNSCALED_FROM not in decode_image((data_dir / "originals" / "ISIC_0024307.jpg").read_bytes()).info

@@ -19,16 +19,25 @@ from ..errors import ImageDecodeError
 
 from .files import MAX_FILE_BYTES, read_regular_file
 
-# A 48-megapixel phone photo must open; a 100-megapixel "image" of a few KB is an attack or an
-# accident. 50 MP of RGBA is 200 MB; decoding keeps at most three such copies (peak under 1 GB).
+# At most this many pixels are ever decoded: 50 MP of RGBA is 200 MB, and decoding keeps at most three such
+# copies (peak under 1 GB). A larger JPEG (a 108-megapixel phone with a dermatoscope attachment) is decoded at
+# 1/2, 1/4 or 1/8 scale by libjpeg itself (draft mode), so memory stays bounded, and says so; other formats
+# cannot be decoded reduced and are refused. Beyond MAX_STORED_PIXELS a file is refused whatever its format:
+# no camera makes it, and a few KB declaring it is an attack or an accident.
 MAX_PIXELS = 50_000_000
+MAX_STORED_PIXELS = 400_000_000
+# The key in a decoded image's ``info`` that holds (width, height) as stored, when it was decoded reduced.
+DOWNSCALED_FROM = "dermview_downscaled_from"
+# Pillow's own guard (about 89 MP warns, 179 MP fails) would refuse the 108-megapixel photograph before the
+# checks above could decode it reduced: dermview's limits replace it.
+Image.MAX_IMAGE_PIXELS = MAX_STORED_PIXELS
 # A query smaller than this on either side holds too little to compare with the archive's 200x150
 # (or 600x450) images; a 1x1 or 2x600 file is refused with a message rather than classified.
 MIN_QUERY_SIDE = 64
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".gif")
 
-__all__ = ["MAX_FILE_BYTES", "MAX_PIXELS", "MIN_QUERY_SIDE", "decode_image", "load_image_file", "read_file_bytes"]
+__all__ = ["DOWNSCALED_FROM", "MAX_FILE_BYTES", "MAX_PIXELS", "MAX_STORED_PIXELS", "MIN_QUERY_SIDE", "decode_image", "load_image_file", "read_file_bytes"]
 
 
 def read_file_bytes(path: str | Path) -> bytes:
@@ -53,17 +62,27 @@ def decode_image(data: bytes, name: str = "image", *,
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im: Image.Image = Image.open(io.BytesIO(data))
             width, height = im.size
-            if width * height > MAX_PIXELS:
+            reduced = width * height > MAX_PIXELS
+            if width * height > MAX_STORED_PIXELS:
                 raise ImageDecodeError(
-                    f"{name}: image is {width}x{height} pixels, more than the {MAX_PIXELS // 1_000_000} "
-                    "megapixel safety limit; refused as a possible decompression bomb.")
+                    f"{name}: the image declares {width}x{height} pixels ({width * height / 1e6:,.0f} megapixels), more "
+                    f"than the {MAX_STORED_PIXELS // 1_000_000} megapixels dermview opens; refused as a possible "
+                    "decompression bomb.")
+            if reduced and im.format != "JPEG":
+                raise ImageDecodeError(
+                    f"{name}: the image is {width}x{height} pixels ({width * height / 1e6:,.0f} megapixels); a "
+                    f"{im.format or 'non-JPEG'} file over {MAX_PIXELS // 1_000_000} megapixels cannot be opened "
+                    "reduced. Save it smaller, or as a JPEG, and try again.")
             if width < 1 or height < 1:
                 raise ImageDecodeError(f"{name}: image has no pixels.")
             if min_side and min(width, height) < min_side:
                 raise ImageDecodeError(
                     f"{name}: the image is only {width}x{height} pixels, too small to judge; at least "
                     f"{min_side} pixels on each side are needed to compare it with the archive.")
-            if draft_size and im.format == "JPEG":
+            if reduced and not draft_size:  # libjpeg decodes at the largest of 1/2, 1/4, 1/8 within MAX_PIXELS
+                scale = next((s for s in (2, 4, 8) if (width / s) * (height / s) <= MAX_PIXELS), 8)
+                im.draft("RGB", (-(-width // scale), -(-height // scale)))
+            elif draft_size and im.format == "JPEG":
                 if isinstance(draft_size, tuple):
                     long_side, short_side = draft_size
                     im.draft("RGB", (long_side, short_side) if width >= height else (short_side, long_side))
@@ -73,14 +92,21 @@ def decode_image(data: bytes, name: str = "image", *,
             im.load()
             if draft_size and im.format != "JPEG":
                 im = _reduced(im, draft_size)
+            if im.width * im.height > MAX_PIXELS:  # draft mode could not reduce it enough
+                raise ImageDecodeError(f"{name}: the image is {width}x{height} pixels and could not be decoded "
+                                       f"within {MAX_PIXELS // 1_000_000} megapixels.")
             im = ImageOps.exif_transpose(im)
-            return to_rgb(im)
+            rgb = to_rgb(im)
+            if reduced:
+                rgb.info[DOWNSCALED_FROM] = (width, height)
+            return rgb
     except ImageDecodeError:
         raise
     except UnidentifiedImageError as exc:
         raise ImageDecodeError(f"{name}: not a recognised image file.") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageDecodeError(f"{name}: image is too large; refused as a possible decompression bomb.") from exc
+        raise ImageDecodeError(f"{name}: the image declares more than the {MAX_STORED_PIXELS // 1_000_000} megapixels "
+                               "dermview opens; refused as a possible decompression bomb.") from exc
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
         detail = str(exc) or type(exc).__name__
         if "truncated" in detail.lower():

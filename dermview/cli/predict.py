@@ -44,6 +44,8 @@ def format_prediction(name: str, outcome) -> str:
         from ..model.field import DEVICE_CARE
 
         line += f" [{DEVICE_CARE.lower()}]"
+    if outcome.downscaled_from:
+        line += " [read at a reduced size: {}x{} pixels]".format(*outcome.downscaled_from)
     where = archive_image_sentence(outcome)
     return f"{line} ({where[:-1]})" if where else line
 

@@ -23,6 +23,7 @@ from .explain import LesionTile, as_sentence, explain, own_cases_sentences
 from .extractors import (AUTO, ClassicExtractor, FeatureExtractor, FeatureKind, choose_features, colour_texture_part,
                          get_kind, vector_key)
 from .index import ArchiveIndex, CancelCheck, ProgressCallback, load_or_build_index
+from ..archive.imaging import DOWNSCALED_FROM, MAX_PIXELS
 from ..archive.inputs import InputImage, sha256_of
 from .knn import Prediction
 from .outline import NOT_DERMOSCOPY, LesionDescription, describe, not_outlined
@@ -49,6 +50,8 @@ class QueryOutcome:
     device_note: str | None = None
     # The query file's content (hex SHA-256); None for "find similar" on an archive image.
     sha256: str | None = None
+    # (width, height) of the query as stored, when it was too large to decode whole and was decoded reduced.
+    downscaled_from: tuple[int, int] | None = None
     # What answered: the similarity (a feature kind's name) and the exact index version it used.
     features: str = ""
     model_version: str = ""
@@ -89,11 +92,21 @@ class QueryOutcome:
                 "device_note": self.device_note,
                 "archive_match": self.archive_match,
                 "archive_image": self.archive_image_id, "excluded_lesion": self.excluded_lesion,
-                "sha256": self.sha256, "k": self.k, "features": self.features, "model_version": self.model_version,
+                "sha256": self.sha256, "downscaled_from": list(self.downscaled_from) if self.downscaled_from else None,
+                "k": self.k, "features": self.features, "model_version": self.model_version,
                 "search": self.search.value, "own_cases_searched": self.own_cases,
                 "library_problem": self.library_problem,
                 "lesion": self.lesion.to_json() if self.lesion else None,
                 "lesion_reason": self.lesion.outline.sentence if self.lesion else None}
+
+
+def downscaled_sentences(outcome: QueryOutcome) -> list[str]:
+    """Say so when the query was too large to decode whole (a 108-megapixel phone photograph)."""
+    if not outcome.downscaled_from:
+        return []
+    width, height = outcome.downscaled_from
+    return [f"The photograph is {width}x{height} pixels ({width * height / 1e6:,.0f} megapixels), more than dermview "
+            f"decodes whole ({MAX_PIXELS // 1_000_000} megapixels): it was read at a reduced size for the query."]
 
 
 class OwnCasesSource(ExtraPoints, Protocol):
@@ -195,14 +208,15 @@ class ModelSession:
                             device_note=None if match or verdict else device_note(image),
                             features=self.features, model_version=self.index.version, vector=features,
                             vector_key=vector_key(self.extractor),
-                            lesion=not_outlined(NOT_DERMOSCOPY) if verdict else describe(image), **searched)
+                            lesion=not_outlined(NOT_DERMOSCOPY) if verdict else describe(image),
+                            downscaled_from=image.info.get(DOWNSCALED_FROM), **searched)
 
     def explain(self, outcome: QueryOutcome) -> tuple[list[LesionTile], list[str]]:
         """The neighbours by lesion and what the result means in words (dermview.model.explain)."""
         tiles, sentences = explain(outcome.prediction, held_out=self.held_out if outcome.search.archive else None,
                                    calibration=self.index.neighbour_distances)
         device = [as_sentence(outcome.device_note)] if outcome.device_note else []
-        return tiles, device + sentences + own_cases_sentences(outcome)
+        return tiles, device + downscaled_sentences(outcome) + sentences + own_cases_sentences(outcome)
 
     @property
     def held_out(self) -> dict | None:
