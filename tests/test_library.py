@@ -17,15 +17,18 @@ from dermview.library.store import AWAITING, CONFIRMED, CaseLibrary
 
 @pytest.fixture()
 def lesions(data_dir):
-    return [(data_dir / "originals" / name).read_bytes() for name in ("ISIC_0024307.jpg", "ISIC_0024310.jpg")]
+    return [(data_dir / "originals" / name).read_bytes()
+            for name in ("ISIC_0024307.jpg", "ISIC_0024310.jpg", "ISIC_0024311.jpg")]
 
 
 def test_cases_are_added_confirmed_listed_and_deleted(url, lesions):
     library = CaseLibrary(url)
     library.add_case(lesions[0], "K-1", body_site="back", age=45, sex="female", note="left scapula")
-    library.add_case(lesions[0], "K-2")  # the same picture for a second case: stored once
+    with pytest.raises(DermviewError, match="This image is already case K-1 in the library; nothing was added"):
+        library.add_case(lesions[0], "K-2")  # the same picture under a second id: said, not stored
+    library.add_case(lesions[2], "K-2")
     library.add_case(lesions[1], "K-3")
-    assert library.counts() == {"cases": 3, "awaiting": 3, "confirmed": 0, "images": 2}
+    assert library.counts() == {"cases": 3, "awaiting": 3, "confirmed": 0, "images": 3}
     with pytest.raises(DermviewError, match="already has a case K-2"):
         library.add_case(lesions[1], "K-2")
     with pytest.raises(DermviewError, match="not a diagnosis"):
@@ -37,7 +40,7 @@ def test_cases_are_added_confirmed_listed_and_deleted(url, lesions):
     assert [c.case_id for c in library.cases_list(diagnosis="mel")] == ["K-1"]
     assert library.case("K-1").note == "left scapula" and library.case("K-1").age == 45
     library.delete_case("K-1")
-    assert library.counts()["images"] == 2  # K-2 still uses that picture
+    assert library.counts()["images"] == 2  # its picture went with it
     library.delete_case("K-2")
     assert library.counts() == {"cases": 1, "awaiting": 0, "confirmed": 1, "images": 1}
     with pytest.raises(DermviewError, match="no case K-9"):
@@ -82,8 +85,8 @@ import sys
 from dermview.library.store import CaseLibrary
 url, prefix, image, count = sys.argv[1], sys.argv[2], open(sys.argv[3], "rb").read(), int(sys.argv[4])
 library = CaseLibrary(url)
-for n in range(count):
-    library.add_case(image, f"{prefix}-{n}")
+for n in range(count):  # a picture per case: bytes after the JPEG's end make each file another
+    library.add_case(image + f"{prefix}-{n}".encode(), f"{prefix}-{n}")
     library.confirm(f"{prefix}-{n}", "nv", "follow_up")
 print("done", flush=True)
 """
@@ -98,7 +101,7 @@ def test_two_processes_adding_and_confirming_at_once_lose_nothing(url, data_dir)
         out, err = worker.communicate(timeout=240)
         assert worker.returncode == 0 and "done" in out, err
     library = CaseLibrary(url)
-    assert library.counts() == {"cases": 30, "awaiting": 0, "confirmed": 30, "images": 1}
+    assert library.counts() == {"cases": 30, "awaiting": 0, "confirmed": 30, "images": 30}
 
 
 def test_a_new_library_created_by_two_processes_at_once_is_one_library(tmp_path, data_dir):
@@ -124,7 +127,7 @@ def test_sigkill_while_adding_leaves_whole_cases_only(tmp_path, data_dir):
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait(timeout=30)
     counts = library.counts()
-    assert counts["cases"] >= 5 and counts["images"] == 1
+    assert counts["cases"] >= 5 and counts["images"] == counts["cases"]
     for case in library.cases_list():  # each case is whole: its image is there, its confirmation too
         assert library.image(case.sha256) and case.status in (AWAITING, CONFIRMED)
     from sqlalchemy import text
@@ -158,6 +161,26 @@ def test_the_command_line_adds_confirms_lists_and_refuses_to_delete_without_yes(
     assert main(["library", "--library", url, "delete", "K-7"]) == 2
     assert "--yes" in capsys.readouterr().err
     assert CaseLibrary(url).counts()["cases"] == 1
+
+
+def test_reading_a_mistyped_library_creates_nothing_and_only_add_creates_one(tmp_path, data_dir, capsys):
+    """`library list --library PATH` with a mistyped PATH used to create an empty database and its folder and
+    print "0 cases"; now every command but add and import refuses, and add says it created the library."""
+    from dermview.cli import main
+
+    typo = tmp_path / "Practise" / "cases.sqlite"
+    for argv in (["list"], ["export", str(tmp_path / "out.zip")], ["confirm", "A-1", "--diagnosis", "nv",
+                                                                    "--dx-type", "histo"], ["delete", "A-1", "--yes"]):
+        assert main(["library", "--library", f"sqlite:///{typo}", *argv]) == 2, argv
+        err = capsys.readouterr().err
+        assert f"There is no case library at {typo}" in err and "nothing was created" in err, err
+        assert not typo.parent.exists()
+    image = str(data_dir / "originals" / "ISIC_0024307.jpg")
+    assert main(["library", "--library", f"sqlite:///{typo}", "add", image, "--case-id", "A-1"]) == 0
+    assert "Created a new case library at" in capsys.readouterr().err and typo.is_file()
+    assert main(["library", "--library", f"sqlite:///{typo}", "add", str(data_dir / "originals" / "ISIC_0024310.jpg"),
+                 "--case-id", "A-2"]) == 0
+    assert "Created" not in capsys.readouterr().err
 
 
 def test_library_and_cache_dir_may_follow_the_action(tmp_path, data_dir, capsys):

@@ -161,6 +161,9 @@ def test_predict_json_marks_library_neighbours_and_an_unreachable_library_leaves
     assert entry["neighbours"][0]["source"] == "library" and entry["neighbours"][0]["case_id"] == "P-7"
     assert {n["source"] for n in entry["neighbours"][1:]} == {"archive"}
     assert all("case_id" not in n for n in entry["neighbours"][1:])
+    assert main(["predict", *common, "--library", library_url, str(image)]) == 0  # the text line names the case
+    line = capsys.readouterr().out.splitlines()[0]
+    assert "nearest your case P-7 (df" in line and "library:" not in line
     assert main(["predict", *common, "--library", library_url, "--neighbours", "archive", "--json", str(image)]) == 0
     assert {n["source"] for n in json.loads(capsys.readouterr().out)["neighbours"]} == {"archive"}
 

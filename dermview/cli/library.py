@@ -52,12 +52,19 @@ def add_parser(sub) -> None:
 
 
 def run_library(args: argparse.Namespace) -> int:
-    from ..library.store import CaseLibrary
+    from ..library.store import CaseLibrary, library_exists, library_url, shown_url
     from ..outputs import check_output_path
 
     if args.action == "export":
         check_output_path(args.output, [args.library] if args.library else [])  # before the library is opened
+    url = library_url(args.library)
+    new = not library_exists(url)
+    if new and args.action not in CREATING:  # a mistyped path must not look like an empty library
+        raise DermviewError(f"There is no case library at {shown_url(url)}; nothing was created. Check the path, or "
+                            "start one with: dermview library add.")
     library = CaseLibrary(args.library)
+    if new:
+        print(f"Created a new case library at {shown_url(url)}.", file=sys.stderr)
     try:
         ACTIONS[args.action](library, args)
     finally:
@@ -120,5 +127,6 @@ def delete_case(library, args: argparse.Namespace) -> None:
     print(f"Deleted case {args.case_id}.")
 
 
+CREATING = ("add", "import")  # the only actions that may make a new library; the others only read or change one
 ACTIONS = {"add": add_case, "confirm": confirm_case, "list": list_cases, "export": export_cases,
            "import": import_cases, "delete": delete_case}

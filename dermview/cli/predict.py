@@ -39,7 +39,8 @@ def format_prediction(name: str, outcome) -> str:
         return f"{name}: {muted_headline(outcome.unfamiliar_kind).upper()} - {outcome.unfamiliar}"
     line = f"{name}: {dx_label(prediction.prediction)} - votes {votes}"
     if nearest:
-        line += f"; nearest {nearest.image_id} ({nearest.dx}, {nearest.dx_type}, distance {nearest.distance:.2f})"
+        which = f"your case {nearest.case_id}" if nearest.case_id is not None else nearest.image_id
+        line += f"; nearest {which} ({nearest.dx}, {nearest.dx_type}, distance {nearest.distance:.2f})"
     if outcome.device_note:  # dermoscopy that looks taken otherwise than the archive's: say so on the line
         from ..model.field import DEVICE_CARE
 

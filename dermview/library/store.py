@@ -209,6 +209,10 @@ class CaseLibrary:
         def work(connection):
             if connection.execute(select(self.cases.c.case_id).where(self.cases.c.case_id == case_id)).first():
                 raise DermviewError(f"The library already has a case {case_id}; choose another case id.")
+            same = connection.execute(select(self.cases.c.case_id).where(self.cases.c.sha256 == digest)).first()
+            if same:  # one picture, one case: a second id would split its confirmation and its follow-up
+                raise DermviewError(f"This image is already case {same[0]} in the library; nothing was added. Open "
+                                    f"that case instead.")
             if not connection.execute(select(self.images.c.sha256).where(self.images.c.sha256 == digest)).first():
                 connection.execute(self.images.insert().values(sha256=digest, data=data, added_at=now()))
             if features is not None:
