@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dermview.model.explain import by_lesion, closeness, composition, explain
+from dermview.model.explain import NOTHING_CLOSE_BELOW, by_lesion, closeness, composition, explain, nothing_close
 from dermview.model.knn import Neighbour, Prediction
 
 
@@ -49,3 +49,15 @@ def test_the_session_explains_with_its_own_held_out_figures(small_model, session
     assert sum(1 + len(t.more) for t in tiles) == len(outcome.prediction.neighbours)
     assert all(t.closeness is not None and 0 <= t.closeness <= 1 for t in tiles)
     assert "nearest lesions" in sentences[0] and any("of 100" in s for s in sentences)
+
+
+def test_nothing_close_is_said_when_even_the_nearest_lesion_is_far():
+    """Measured against the archive's own nearest-other-lesion distances: a query whose nearest lesion is
+    further than all but NOTHING_CLOSE_BELOW of them gets the caution; one as near as a typical pair does not."""
+    calibration = np.sort(np.linspace(0.5, 1.5, 1000))
+    far = np.quantile(calibration, 1 - NOTHING_CLOSE_BELOW / 2)
+    typical = np.quantile(calibration, 0.5)
+    said = nothing_close(_prediction([("L1", "nv", far), ("L2", "mel", far + 0.1)]), calibration)
+    assert said is not None and "nothing in the archive looks much like it" in said and f"{1 - NOTHING_CLOSE_BELOW / 2:.0%}" in said
+    assert nothing_close(_prediction([("L1", "nv", typical), ("L2", "mel", far)]), calibration) is None
+    assert nothing_close(_prediction([("L1", "nv", far)]), np.zeros(0)) is None  # no calibration: nothing said

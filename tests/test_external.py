@@ -27,6 +27,11 @@ def test_score_group_counts_what_each_diagnosis_was_called():
     # AUC over all nine (the benign/malignant-only rows too): melanoma shares 0.9 0.2 0.6 0.8 against
     # 0.1 0.7 0.3 0.05 0.4; of the 20 pairs the melanoma ranks higher in 5 + 2 + 4 + 5 = 16.
     assert group["melanoma_auc"] == pytest.approx(16 / 20)
+    # Cautions: the one missed melanoma (row 1) carries one; of the five correct suggestions, one does.
+    caution = [False, True, True, False, False, False, False, False, False]
+    group = external.score_group(dx, malignant, called, share, [False] * 9, caution)
+    assert group["missed_melanomas"] == 1 and group["missed_melanomas_with_caution"] == 1.0
+    assert group["correct_with_caution"] == pytest.approx(1 / 5)
 
 
 def test_the_split_is_fixed_by_name_and_near_its_share():

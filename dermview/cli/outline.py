@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from ..errors import DermviewError
 from .common import EXIT_OK, EXIT_SOME_FAILED
+
+if TYPE_CHECKING:  # the command line's parser is built without importing the archive reader
+    from ..archive.inputs import InputImage
 
 
 def add_parser(sub) -> None:
@@ -45,7 +50,7 @@ def made_here(path: Path) -> bool:
         return False
 
 
-def plan_masks(out: Path, images, named: list[str]) -> list[tuple[object, Path, str]]:
+def plan_masks(out: Path, images: list[InputImage], named: list[str]) -> list[tuple[InputImage, Path, str]]:
     """(image, its mask's path, a note when its name had to change) for every image, before any is outlined.
     Raises DermviewError, naming both paths, when a mask would replace one of the inputs or a file this
     command did not make."""

@@ -45,6 +45,10 @@ def format_prediction(name: str, outcome) -> str:
         from ..model.field import DEVICE_CARE
 
         line += f" [{DEVICE_CARE.lower()}]"
+    if outcome.nothing_close:  # even the nearest lesion is far: the vote is weak evidence
+        from ..model.explain import NOTHING_CLOSE_CARE
+
+        line += f" [{NOTHING_CLOSE_CARE.lower()}]"
     if outcome.downscaled_from:
         line += " [read at a reduced size: {}x{} pixels]".format(*outcome.downscaled_from)
     where = archive_image_sentence(outcome)

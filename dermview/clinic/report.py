@@ -72,7 +72,7 @@ def report_page(item: WorkItem, session: ModelSession, *, full_path: bool = Fals
     tiles, sentences = session.explain(outcome)
     if outcome.muted:
         headline = muted_headline(outcome.unfamiliar_kind)
-        sentences = [muted_text(outcome.unfamiliar)]
+        sentences = [muted_text(outcome.unfamiliar or "")]
     else:
         headline = f"Nearest-neighbour suggestion: {dx_label(prediction.prediction)}"
         sentences = [*sentences, "Vote shares are each diagnosis's share of the weighted, corrected vote of the "

@@ -26,7 +26,7 @@ VOTE_COLUMNS = tuple(f"vote_{dx}" for dx in DX_CODES)
 LESION_MEASURES = ("area_share", "shape_asymmetry", "colour_asymmetry", "border_irregularity")
 LESION_COLUMNS = (*(f"lesion_{key}" for key in LESION_MEASURES), "lesion_colours")
 EXPORT_COLUMNS = ("file_name", "source", "sha256", "status", "suggestion", *VOTE_COLUMNS, "agreeing_lesions",
-                  "nearest_lesions", "unfamiliar", "unfamiliar_kind", "unfamiliar_reason", "device_note",
+                  "nearest_lesions", "unfamiliar", "unfamiliar_kind", "unfamiliar_reason", "device_note", "nothing_close",
                   *LESION_COLUMNS, "lesion_reason", "archive_match", "k", "similarity",
                   "model_version", "neighbours", "note", "classified_at", "error")
 
@@ -108,6 +108,7 @@ def export_row(item: WorkItem) -> dict[str, object]:
         row.update(suggestion=item.suggestion, agreeing_lesions=agree, nearest_lesions=lesions,
                    unfamiliar=outcome.unfamiliar is not None, unfamiliar_kind=outcome.unfamiliar_kind,
                    unfamiliar_reason=outcome.unfamiliar, device_note=outcome.device_note,
+                   nothing_close=outcome.nothing_close,
                    archive_match=outcome.archive_match, k=outcome.k, similarity=outcome.features,
                    model_version=outcome.model_version,
                    neighbours=" ".join(n.image_id for n in prediction.neighbours))

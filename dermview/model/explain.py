@@ -30,6 +30,27 @@ def closeness(distance: float, calibration: np.ndarray) -> float | None:
     return float(1.0 - np.searchsorted(calibration, distance, side="left") / len(calibration))
 
 
+# The caution "nothing close": the query's nearest archive lesion is further from it than all but this share of
+# archive images are from their own nearest other lesion (the index's calibration). Chosen on the Derm7pt
+# development part and HAM10000's held-out lesions (docs/evaluation.md gives the rates it was chosen at).
+NOTHING_CLOSE_BELOW = 0.05
+NOTHING_CLOSE_CARE = "Nothing in the archive is close: judge with extra care"
+
+
+def nothing_close(prediction: Prediction, calibration: np.ndarray | None) -> str | None:
+    """A sentence when even the nearest neighbour is far from the query, measured against how near archive
+    images' own nearest other lesions are; else None. The vote of far neighbours is weak evidence."""
+    if not prediction.neighbours or calibration is None or len(calibration) == 0:
+        return None
+    nearest = min(n.distance for n in prediction.neighbours)
+    share = closeness(nearest, calibration)
+    if share is None or share >= NOTHING_CLOSE_BELOW:
+        return None
+    return (f"even the nearest lesion is further from this image than {1 - share:.0%} of archive images are from "
+            "their own nearest other lesion: nothing in the archive looks much like it, so the vote is weak "
+            "evidence; judge it with extra care")
+
+
 def by_lesion(prediction: Prediction, calibration: np.ndarray | None = None) -> list[LesionTile]:
     """The neighbours grouped by lesion, nearest lesion first (each by its closest image)."""
     tiles: dict[str, LesionTile] = {}

@@ -104,10 +104,11 @@ def read_external(folder: Path, part: str = ALL) -> tuple[list[ExternalImage], l
 
 
 def score_group(dx: list[str | None], malignant: list[bool | None], predicted: list[str],
-                mel_share: list[float], unfamiliar: list[bool]) -> dict:
+                mel_share: list[float], unfamiliar: list[bool], caution: list[bool] | None = None) -> dict:
     """The figures of one group of external images: how often each diagnosis was called melanoma, the
     melanoma AUC of the vote's melanoma share (melanoma against every other labelled image), balanced
-    accuracy over the diagnoses present, and how many were called unfamiliar."""
+    accuracy over the diagnoses present, and how many were called unfamiliar. With ``caution`` (each result
+    carried one: QueryOutcome.caution), how many missed melanomas and how many correct suggestions did."""
     n = len(predicted)
     known = [i for i in range(n) if dx[i] is not None]
     truth = np.array([dx[i] for i in known])
@@ -129,6 +130,13 @@ def score_group(dx: list[str | None], malignant: list[bool | None], predicted: l
     share = np.array([mel_share[i] for i in labelled])
     out["melanoma_auc"] = (float(roc_auc_score(positive, share)) if 0 < positive.sum() < len(positive) else None)
     out["n_melanoma"] = int(positive.sum())
+    if caution is not None:
+        flagged = np.array([caution[i] for i in known], bool)
+        missed = (truth == MEL) & (called != MEL)
+        right = truth == called
+        out["missed_melanomas"] = int(missed.sum())
+        out["missed_melanomas_with_caution"] = float(flagged[missed].mean()) if missed.any() else None
+        out["correct_with_caution"] = float(flagged[right].mean()) if right.any() else None
     return out
 
 
@@ -139,7 +147,7 @@ def evaluate_external_folder(session, folder: Path, part: str = DEVELOPMENT, *,
     images, problems = read_external(folder, part)
     if not images:
         raise DermviewError(f"{folder} has no labelled images in its {part} part.")
-    rows: list[tuple[ExternalImage, str, float, bool]] = []
+    rows: list[tuple[ExternalImage, str, float, bool, bool]] = []
     failed = {}
     from ..archive.imaging import load_image_file
 
@@ -151,13 +159,13 @@ def evaluate_external_folder(session, folder: Path, part: str = DEVELOPMENT, *,
             failed[item.name] = str(exc)
             continue
         votes = outcome.prediction.votes
-        rows.append((item, outcome.prediction.prediction, float(votes.get(MEL, 0.0)), outcome.unfamiliar is not None))
+        rows.append((item, outcome.prediction.prediction, float(votes.get(MEL, 0.0)), outcome.muted, outcome.caution))
         if progress:
             progress(n + 1, len(images))
 
     def group(selected) -> dict:
         return score_group([r[0].dx for r in selected], [r[0].malignant for r in selected], [r[1] for r in selected],
-                           [r[2] for r in selected], [r[3] for r in selected])
+                           [r[2] for r in selected], [r[3] for r in selected], [r[4] for r in selected])
 
     sources = sorted({r[0].source for r in rows})
     return {"folder": str(folder), "part": part, "features": session.features, "model_version": session.index.version,

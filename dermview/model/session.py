@@ -19,7 +19,7 @@ from ..errors import DermviewError
 from .copies import find_copy, fingerprint
 from .familiarity import Unfamiliar, judge_query
 from .field import device_note
-from .explain import LesionTile, as_sentence, explain, own_cases_sentences
+from .explain import LesionTile, as_sentence, explain, nothing_close, own_cases_sentences
 from .extractors import (AUTO, ClassicExtractor, FeatureExtractor, FeatureKind, choose_features, colour_texture_part,
                          get_kind, vector_key)
 from .index import ArchiveIndex, CancelCheck, ProgressCallback, load_or_build_index
@@ -48,6 +48,8 @@ class QueryOutcome:
     unfamiliar_kind: str | None = None
     # Dermoscopy that looks taken by another kind of device than the archive's (field.device_note), or None.
     device_note: str | None = None
+    # Even the nearest neighbour is far from the query (explain.nothing_close), or None.
+    nothing_close: str | None = None
     # The query file's content (hex SHA-256); None for "find similar" on an archive image.
     sha256: str | None = None
     # (width, height) of the query as stored, when it was too large to decode whole and was decoded reduced.
@@ -71,6 +73,12 @@ class QueryOutcome:
         return len(self.prediction.neighbours)
 
     @property
+    def caution(self) -> bool:
+        """True when the result carries a caution: no suggestion at all, another kind of dermatoscope, or nothing
+        in the archive close to it."""
+        return self.muted or bool(self.device_note) or bool(self.nothing_close)
+
+    @property
     def muted(self) -> bool:
         """True when the query gets no suggestion anywhere (an unfamiliar image, a clinical photograph): its
         vote and its neighbours' diagnoses are no evidence, so no output shows them as if they were."""
@@ -89,7 +97,7 @@ class QueryOutcome:
                                          for row in prediction["neighbours"]]}
         return {**prediction, "unfamiliar": self.unfamiliar is not None,
                 "unfamiliar_reason": self.unfamiliar, "unfamiliar_kind": self.unfamiliar_kind,
-                "device_note": self.device_note,
+                "device_note": self.device_note, "nothing_close": self.nothing_close,
                 "archive_match": self.archive_match,
                 "archive_image": self.archive_image_id, "excluded_lesion": self.excluded_lesion,
                 "sha256": self.sha256, "downscaled_from": list(self.downscaled_from) if self.downscaled_from else None,
@@ -206,6 +214,8 @@ class ModelSession:
                             unfamiliar=verdict.reason if verdict else None,
                             unfamiliar_kind=verdict.kind if verdict else None,
                             device_note=None if match or verdict else device_note(image),
+                            nothing_close=None if match or verdict else nothing_close(
+                                prediction, self.index.neighbour_distances),
                             features=self.features, model_version=self.index.version, vector=features,
                             vector_key=vector_key(self.extractor),
                             lesion=not_outlined(NOT_DERMOSCOPY) if verdict else describe(image),
@@ -215,7 +225,7 @@ class ModelSession:
         """The neighbours by lesion and what the result means in words (dermview.model.explain)."""
         tiles, sentences = explain(outcome.prediction, held_out=self.held_out if outcome.search.archive else None,
                                    calibration=self.index.neighbour_distances)
-        device = [as_sentence(outcome.device_note)] if outcome.device_note else []
+        device = [as_sentence(note) for note in (outcome.device_note, outcome.nothing_close) if note]
         return tiles, device + downscaled_sentences(outcome) + sentences + own_cases_sentences(outcome)
 
     @property

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QListView, QListWidg
 
 from .. import NOT_A_MEDICAL_DEVICE
 from ..archive.codes import DX_SHORT_NAMES, dx_label, dx_type_label
-from ..model.explain import LesionTile, archive_image_sentence
+from ..model.explain import NOTHING_CLOSE_CARE, LesionTile, archive_image_sentence
 from ..model.familiarity import muted_headline, muted_text
 from ..model.field import DEVICE_CARE
 from ..model.knn import LIBRARY, Prediction
@@ -332,12 +332,14 @@ class ResultPanel(QWidget):
         if outcome.muted:  # no suggestion, no vote chart, a warning in its place
             self.headline.setText(
                 f"<span style='color:#a00000'><b>{escape(muted_headline(outcome.unfamiliar_kind))}.</b></span> "
-                f"{escape(muted_text(outcome.unfamiliar))}")
+                f"{escape(muted_text(outcome.unfamiliar or ''))}")
             self.summary.setText("")
             self.chart.set_votes({}, None)
             self.chart.setVisible(False)
         else:
-            care = f" <span style='color:#a05000'><b>{DEVICE_CARE}.</b></span>" if outcome.device_note else ""
+            cares = [text for note, text in ((outcome.device_note, DEVICE_CARE),
+                                             (outcome.nothing_close, NOTHING_CLOSE_CARE)) if note]
+            care = "".join(f" <span style='color:#a05000'><b>{text}.</b></span>" for text in cares)
             self.headline.setText(f"Nearest-neighbour suggestion: <b>{escape(dx_label(prediction.prediction))}</b>{care}")
             self.summary.setText(" ".join(sentences) + " The bars show each diagnosis's share of the weighted, "
                                  "corrected vote: not a probability.")
