@@ -114,5 +114,16 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet runs as 
 
 def spreadsheet_safe(text: str) -> str:
     """A CSV cell a spreadsheet will show as text, not run as a formula: a leading =, +, -, @, tab or
-    carriage return gets a ' before it (OWASP's advice for CSV injection). Other text is unchanged."""
-    return "'" + text if text[:1] in FORMULA_STARTS else text
+    carriage return gets a ' before it (OWASP's advice for CSV injection), and so does text that really
+    begins with ' before one of those or another ', so that from_spreadsheet_safe gives back exactly what
+    was written. Other text is unchanged."""
+    return "'" + text if text[:1] in FORMULA_STARTS or _escaped(text) else text
+
+
+def _escaped(text: str) -> bool:
+    return text[:1] == "'" and text[1:2] in (*FORMULA_STARTS, "'")
+
+
+def from_spreadsheet_safe(text: str) -> str:
+    """The text spreadsheet_safe was given."""
+    return text[1:] if _escaped(text) else text

@@ -71,6 +71,18 @@ def test_notes_survive_csv_and_json(tmp_path):
     assert set(document["images"][0]) == set(EXPORT_COLUMNS)
 
 
+
+def test_a_note_that_really_begins_with_a_quote_survives_the_csv_round_trip(tmp_path):
+    """The export guards formula starts with a leading ' (and strips it on reading): a note that itself begins
+    with ' before one came back without its quote."""
+    notes = ["'- not a formula", "-2 mm since March", "''twice", "'plain quote", "=SUM(A1)", "@home", "ok"]
+    items = [WorkItem(f"{n}.jpg", note=note) for n, note in enumerate(notes)]
+    write_csv(items, tmp_path / "w.csv")
+    assert [row["note"] for row in read_csv(tmp_path / "w.csv")] == notes
+    raw = (tmp_path / "w.csv").read_text(encoding="utf-8-sig")
+    assert ",'=SUM(A1)," in raw and ",''- not a formula," in raw  # never a live formula
+
+
 def test_a_session_from_a_newer_dermview_or_not_a_session_is_refused_and_left_alone(tmp_path):
     from dermview.clinic.sessions import load_session
     from dermview.errors import DermviewError

@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dermview",
         description="Browse HAM10000 and classify dermatoscopic images by their nearest neighbours. "
                     + NOT_A_MEDICAL_DEVICE,
-        epilog="Without a command, dermview starts the window (see 'dermview --help-gui').")
+        epilog="Without a command, dermview starts the window: 'dermview --help' lists its options.")
     parser.add_argument("--version", action="version", version=f"dermview {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     archive.add_parsers(sub)

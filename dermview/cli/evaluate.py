@@ -213,7 +213,7 @@ def print_learned_held_out(args: argparse.Namespace) -> int:
                   f"power {info.prior_power}")
     else:
         print("  (this model file carries no held-out report)")
-    print("\nTo measure it yourself: train with --holdout-fold (see the README) and run\n"
+    print("\nTo measure it yourself: train with --holdout-fold (see docs/training.md) and run\n"
           "  dermview evaluate --archive ... --model <held-out model>.onnx\n"
           "or add --in-sample for in-sample numbers, labelled as such; --features classic for the CV of "
           "the colour-texture model.")

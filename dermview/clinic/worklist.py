@@ -18,7 +18,7 @@ from ..archive.codes import DX_CODES
 from ..archive.inputs import InputImage, base_name
 from ..model.explain import by_lesion
 from ..model.session import QueryOutcome
-from ..outputs import FORMULA_STARTS, atomic_file, now, spreadsheet_safe
+from ..outputs import atomic_file, from_spreadsheet_safe, now, spreadsheet_safe
 
 # The export's columns, in order. One place: the CSV writer, its reader and the JSON keys follow it.
 VOTE_COLUMNS = tuple(f"vote_{dx}" for dx in DX_CODES)
@@ -152,8 +152,7 @@ def read_csv(path: str | os.PathLike) -> list[dict[str, object]]:
         row: dict[str, object] = {}
         for key, text in raw.items():
             text = text or ""
-            if text.startswith("'") and text[1:2] in FORMULA_STARTS:
-                text = text[1:]
+            text = from_spreadsheet_safe(text)
             if text == "":
                 row[key] = "" if key == "note" else None
             elif key in numeric:

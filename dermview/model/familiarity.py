@@ -7,13 +7,10 @@ nearly every archive image reaches (the 99.5th percentile of the sample) is unfa
 document, a mask, a screenshot. Its neighbours are then not evidence of anything, and the
 suggestion is muted.
 
-Calibrated and measured with benchmarks/bench_unfamiliar.py: fitted on 2,000 images of folds 1-4,
-it fires on 1.15% of the 2,004 images of held-out fold 0 (lesions it never saw) and on 91 of 92
-non-dermoscopy images (60 made: flat colours, noise, gradients, patterns, documents, diagrams,
-lesion masks; 32 photos, screenshots and figures found on the machine). Each similarity fits it on
-the colour-texture features from its own decode (the learned one's description ends with them):
-fitted that way, the learned similarity's fires on 1.10% of fold 0 and on the same 91 of 92. This
-looks at the image, not at its neighbours.
+Calibrated and measured with benchmarks/bench_unfamiliar.py on held-out archive lesions and on made and
+found non-dermoscopy pictures; the rates it reaches are in docs/evaluation.md ("The unfamiliar-image
+warning"), where they are re-measured. Each similarity fits it on the colour-texture features from its own decode
+(the learned one's description ends with them). This looks at the image, not at its neighbours.
 """
 
 from __future__ import annotations
@@ -82,8 +79,7 @@ def fit_familiarity(features: np.ndarray) -> Familiarity:
 # -- what kind of picture: dermoscopy, a clinical photograph, or something else ---------------------
 #
 # The Gaussian above knows only colour statistics: photos whose colours happen to resemble skin pass
-# it, and so do phone photographs of skin lesions (issue "unfamiliar on images no one picked": it flagged
-# 20 of 36 pictures and 12 of 122 clinical photographs no one here had picked). The network's embedding
+# it, and so do phone photographs of skin lesions. The network's embedding
 # knows what dermoscopy looks like; a three-way logistic regression on it (fitted by
 # training/fit_familiarity.py on corpora that training/corpora.py assembles, and shipped beside the model
 # it was fitted for) tells dermoscopy from clinical photographs and from every other kind of picture.

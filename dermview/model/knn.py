@@ -2,11 +2,11 @@
 
 Each of the k nearest archive images votes for its diagnosis with weight 1 / (distance + eps), so
 a near-duplicate counts more than a distant look-alike. The votes for each class are then divided
-by that class's share of the archive raised to PRIOR_POWER: with 0 the archive's 67% of nevi
+by that class's share of the archive raised to PRIOR_POWER: with 0 the archive's two in three nevi
 drown every rare class; with 1 every class counts as equally likely beforehand, which trades a
 lot of accuracy for recall of rare classes. The shipped value and k were chosen by lesion-grouped
 cross-validation on training folds only, maximising the mean of accuracy and balanced accuracy
-(`dermview evaluate` repeats that choice inside every fold; see README "How good is it").
+(`dermview evaluate` repeats that choice inside every fold; see docs/evaluation.md).
 """
 
 from __future__ import annotations
