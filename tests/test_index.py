@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -136,3 +138,18 @@ def test_a_learned_index_fits_the_familiarity_model_on_its_own_colour_texture_co
     classic = build_index(archive, extractor_name="classic")
     assert described  # the colour-texture similarity describes its images with the same functions
     np.testing.assert_allclose(classic.familiarity.threshold, index.familiarity.threshold, rtol=0.02)
+
+
+def test_each_network_has_its_own_index_cache_file(small_archive, tmp_path):
+    """`evaluate --model OTHER.onnx` built its index into the file the shipped network's index lives in, so the
+    next start rebuilt it: the cache file is keyed by the network file's hash (in the extractor's version)."""
+    from dermview.archive import open_archive
+    from dermview.model import learned
+    from dermview.model.learned import LearnedExtractor
+
+    archive = open_archive(small_archive)
+    shipped = LearnedExtractor(learned.default_model_path())
+    held_out = LearnedExtractor(Path(__file__).resolve().parents[1] / "training" / "heldout" / "dermview-embedding-fold0.onnx")
+    assert cache_file(archive, shipped) != cache_file(archive, held_out)
+    assert cache_file(archive, shipped) == cache_file(archive, LearnedExtractor(learned.default_model_path()))
+    assert cache_file(archive, shipped).parent == cache_file(archive, held_out).parent

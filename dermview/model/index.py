@@ -183,9 +183,12 @@ def index_version(extractor) -> str:
 
 
 def cache_file(archive: Archive, extractor) -> Path:
-    """One file per archive folder and extractor; a new build replaces the old one."""
+    """One file per archive folder and extractor version (for a network, its file's hash is in the version):
+    a new build of the same replaces the old one, and scoring another network (evaluate --model) never
+    replaces the shipped network's index."""
     where = hashlib.sha256(str(archive.root).encode()).hexdigest()[:16]
-    return user_dirs().cache / "index" / f"{extractor.name}-{where}.npz"
+    which = hashlib.sha256(index_version(extractor).encode()).hexdigest()[:12]
+    return user_dirs().cache / "index" / f"{extractor.name}-{where}-{which}.npz"
 
 
 def build_index(archive: Archive, *, extractor_name: str = "classic", progress: ProgressCallback | None = None,
