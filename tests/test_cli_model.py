@@ -153,3 +153,18 @@ def test_evaluate_external_test_set(small_archive, small_model, cached, data_dir
 def test_evaluate_argument_errors(small_archive, capsys):
     assert main(["evaluate", "--archive", str(small_archive), "--test-images", "x.zip"]) == 2
     assert "go together" in capsys.readouterr().err
+
+
+def test_a_k_beyond_the_archive_is_capped_with_a_line(small_archive, small_model, session_cache, data_dir, capsys,
+                                                      monkeypatch):
+    """`--k 100000` was taken without a word: it is capped at the archive's images, and the note says so."""
+    monkeypatch.setenv("DERMVIEW_CACHE_DIR", str(session_cache))
+    archive, _, _ = small_model
+    images = int(archive.metadata["available"].sum())
+    image = data_dir / "originals" / "ISIC_0024307.jpg"
+    assert main(["predict", "--archive", str(small_archive), "--features", "classic", "--json", "--k", "100000",
+                 str(image)]) == 0
+    out, err = capsys.readouterr()
+    assert f"--k 100,000 is more than the archive's {images:,} images; using {images:,}." in err
+    entry = json.loads(out.splitlines()[0])
+    assert "error" not in entry and entry["k"] <= images

@@ -87,3 +87,43 @@ def test_a_108_megapixel_dermoscopy_photograph_is_read_reduced_and_says_so(data_
     small = decode_image(buffer.getvalue(), "phone.jpg", draft_size=256)
     assert small.size == (1500, 1125) and small.info[DOWNSCALED_FROM] == (12000, 9000)
     assert DOWNSCALED_FROM not in decode_image((data_dir / "originals" / "ISIC_0024307.jpg").read_bytes()).info
+
+
+def test_zip_member_names_from_linux_info_zip_read_as_written(data_dir, tmp_path):
+    """Info-ZIP on Linux writes UTF-8 names without the UTF-8 flag; they were shown as code page 437
+    ("M\u251c\u255dller"). A name that really is code page 437 stays as it was read."""
+    import zipfile
+
+    from dermview.archive.inputs import gather_inputs
+
+    data = (data_dir / "originals" / "ISIC_0024307.jpg").read_bytes()
+    path = tmp_path / "clinic.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name in ("Müller/rücken.jpg", "plain.jpg"):
+            info = zipfile.ZipInfo(name)
+            archive.writestr(info, data)
+    raw = bytearray(path.read_bytes())  # what Info-ZIP writes: the UTF-8 bytes, flag bit 11 clear
+    for offset in range(len(raw) - 4):
+        if raw[offset:offset + 4] in (b"PK\x03\x04", b"PK\x01\x02"):
+            flag_at = offset + (6 if raw[offset + 2] == 3 else 8)  # local header, central directory
+            raw[flag_at + 1] &= ~0x08  # bit 11 (0x800) of the little-endian flags: bit 3 of the second byte
+    path.write_bytes(bytes(raw))
+    with zipfile.ZipFile(path) as archive:
+        assert "Müller/rücken.jpg" not in archive.namelist()  # Python's own reading: garbled
+    images, problems = gather_inputs([path])
+    assert not problems and sorted(i.name.split(":", 1)[1] for i in images) == ["Müller/rücken.jpg", "plain.jpg"]
+    assert {i.stem for i in images} == {"rücken", "plain"} and all(i.read() == data for i in images)
+
+
+def test_a_folder_says_how_many_files_it_skipped(data_dir, tmp_path):
+    from dermview.archive.inputs import gather_inputs, skipped_sentence
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.jpg").write_bytes((data_dir / "originals" / "ISIC_0024307.jpg").read_bytes())
+    for name in ("notes.txt", "sub/export.csv", ".hidden"):
+        (tmp_path / name).write_text("x")
+    skipped: list[str] = []
+    images, problems = gather_inputs([tmp_path], skipped)
+    assert len(images) == 1 and not problems
+    assert sorted(p.rsplit("/", 1)[-1] for p in skipped) == ["export.csv", "notes.txt"]
+    assert skipped_sentence(skipped).startswith("2 files in the folders given are not an image and were skipped")

@@ -75,6 +75,20 @@ def _is_listed_image(name: str) -> bool:
     return is_image_name(name) and not name.endswith("/") and not is_hidden_member(name)
 
 
+UTF8_NAME_FLAG = 0x800  # a zip member's general-purpose flag: its name is UTF-8
+
+
+def member_name(info: zipfile.ZipInfo) -> str:
+    """A zip member's name as its maker wrote it: Linux's Info-ZIP writes UTF-8 names without setting the
+    UTF-8 flag, which Python then reads as code page 437 ("M├╝ller" for "Müller")."""
+    if info.flag_bits & UTF8_NAME_FLAG:
+        return info.filename
+    try:
+        return info.filename.encode("cp437").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):  # really code page 437 (or something else): as read
+        return info.filename
+
+
 def _zip_inputs(path: Path) -> list[InputImage]:
     try:
         with zipfile.ZipFile(path) as zf:
@@ -91,11 +105,12 @@ def _zip_inputs(path: Path) -> list[InputImage]:
                 raise ImageDecodeError(f"{path.name}: the zip can no longer be read ({exc}).") from exc
         return read
 
-    return [InputImage(f"{path}:{i.filename}", Path(i.filename).stem, reader(i)) for i in members]
+    return [InputImage(f"{path}:{member_name(i)}", Path(member_name(i)).stem, reader(i)) for i in members]
 
 
-def walk_images(folder: Path) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Image files below ``folder`` (sorted), and (subfolder, error) for every folder that could not be read."""
+def walk_images(folder: Path, skipped: list[str] | None = None) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Image files below ``folder`` (sorted), and (subfolder, error) for every folder that could not be read.
+    ``skipped``: if given, the other (not hidden) files found are appended to it."""
     found: list[Path] = []
     problems: list[tuple[str, str]] = []
 
@@ -106,21 +121,25 @@ def walk_images(folder: Path) -> tuple[list[Path], list[tuple[str, str]]]:
     for here, dirs, files in os.walk(folder, onerror=unreadable):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found.extend(Path(here) / f for f in files if is_image_name(f) and not f.startswith("."))
+        if skipped is not None:
+            skipped.extend(str(Path(here) / f) for f in sorted(files) if not is_image_name(f) and not f.startswith("."))
     return sorted(found), problems
 
 
-def gather_inputs(paths: Iterable[str | Path]) -> tuple[list[InputImage], list[tuple[str, str]]]:
+def gather_inputs(paths: Iterable[str | Path], skipped: list[str] | None = None
+                  ) -> tuple[list[InputImage], list[tuple[str, str]]]:
     """Images to classify, and (name, error) for inputs that are not usable at all.
 
     Folders are searched recursively; zip files are opened in place; any other path is taken as an
-    image, so that a non-image file gets a readable error when it is decoded.
+    image, so that a non-image file gets a readable error when it is decoded. ``skipped``: if given, the
+    files inside folders that are not images (and so were passed over) are appended to it.
     """
     images: list[InputImage] = []
     problems: list[tuple[str, str]] = []
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
-            found, unreadable = walk_images(path)
+            found, unreadable = walk_images(path, skipped)
             problems.extend(unreadable)
             if not found and not unreadable:
                 problems.append((str(path), "the folder contains no image files"))
@@ -139,6 +158,14 @@ def gather_inputs(paths: Iterable[str | Path]) -> tuple[list[InputImage], list[t
         else:
             problems.append((str(path), "no such file or folder"))
     return images, problems
+
+
+def skipped_sentence(skipped: list[str]) -> str:
+    """What to tell the user about the files inside the folders given that were not images (gather_inputs)."""
+    n = len(skipped)
+    shown = ", ".join(Path(p).name for p in skipped[:3]) + (", ..." if n > 3 else "")
+    return (f"{n:,} file{'s' if n != 1 else ''} in the folders given {'are' if n != 1 else 'is'} not an image and "
+            f"{'were' if n != 1 else 'was'} skipped ({shown}).")
 
 
 def bytes_input(name: str, data: bytes) -> InputImage:

@@ -48,6 +48,18 @@ def add_library_location(parser: argparse.ArgumentParser, default=None) -> None:
     parser.add_argument("--cache-dir", metavar="DIR", help="where dermview keeps everything it writes", default=default)
 
 
+def gather(named: list[str]):
+    """(images, problems) of the inputs the user named (archive.inputs.gather_inputs), saying on stderr how many
+    files inside the folders were not images and were passed over."""
+    from ..archive.inputs import gather_inputs, skipped_sentence
+
+    skipped: list[str] = []
+    images, problems = gather_inputs(named, skipped)
+    if skipped:
+        print(f"dermview: note: {skipped_sentence(skipped)}", file=sys.stderr)
+    return images, problems
+
+
 def input_paths(named: list[str], images) -> list[str]:
     """What a command must never write over: the paths the user named (files, folders, zips) and the image files
     found in them (InputImage.path)."""
@@ -86,6 +98,11 @@ def open_session(args: argparse.Namespace, rebuild: bool = False, features: str 
     from ..model.session import ModelSession
 
     archive = open_archive(args.archive)
+    images = len(archive.metadata) - archive.missing_images
+    if getattr(args, "k", None) is not None and args.k > images:  # more neighbours than there are images
+        print(f"dermview: note: --k {args.k:,} is more than the archive's {images:,} images; using {images:,}.",
+              file=sys.stderr)
+        args.k = images
     start = time.perf_counter()
     session = ModelSession.open(archive, str(features or getattr(args, "features", "auto")), rebuild=rebuild,
                                 progress=TerminalProgress("Indexing archive"))

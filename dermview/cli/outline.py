@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import DermviewError
-from .common import EXIT_OK, EXIT_SOME_FAILED
+from .common import EXIT_OK, EXIT_SOME_FAILED, gather
 
 if TYPE_CHECKING:  # the command line's parser is built without importing the archive reader
     from ..archive.inputs import InputImage
@@ -78,7 +78,6 @@ def run_outline(args: argparse.Namespace) -> int:
     from PIL import Image
     from PIL.PngImagePlugin import PngInfo
 
-    from ..archive.inputs import gather_inputs
     from ..model.outline import NO_MODEL, REASONS, shared_finder
     from ..outputs import atomic_file
 
@@ -88,7 +87,7 @@ def run_outline(args: argparse.Namespace) -> int:
     finder = shared_finder()
     if finder is None:
         raise DermviewError(REASONS[NO_MODEL])
-    images, problems = gather_inputs(args.inputs)
+    images, problems = gather(args.inputs)
     plan = plan_masks(out, images, args.inputs)  # every clash refused before anything is written
     out.mkdir(parents=True, exist_ok=True)
     failed = 0

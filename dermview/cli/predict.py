@@ -8,7 +8,7 @@ import sys
 
 from .. import NOT_A_MEDICAL_DEVICE
 from ..errors import DermviewError
-from .common import EXIT_OK, EXIT_SOME_FAILED, add_common, add_features, add_search, check_k, input_paths, open_session
+from .common import EXIT_OK, EXIT_SOME_FAILED, add_common, add_features, add_search, check_k, gather, input_paths, open_session
 
 
 def add_parser(sub) -> None:
@@ -56,13 +56,12 @@ def format_prediction(name: str, outcome) -> str:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from ..archive.inputs import gather_inputs
     from ..archive.isic import write_submission
     from ..clinic.worklist import WorkItem, write_csv
     from ..outputs import check_output_path
 
     check_k(args)
-    images, problems = gather_inputs(args.inputs)
+    images, problems = gather(args.inputs)
     for output in (args.isic_csv, args.csv):
         if output:  # before the work, not after it; never over an input
             check_output_path(output, input_paths(args.inputs, images))

@@ -8,7 +8,7 @@ import sys
 
 from .. import NOT_A_MEDICAL_DEVICE
 from ..errors import DermviewError
-from .common import EXIT_OK, EXIT_SOME_FAILED, add_common, add_features, add_search, check_k, input_paths, open_session
+from .common import EXIT_OK, EXIT_SOME_FAILED, add_common, add_features, add_search, check_k, gather, input_paths, open_session
 
 
 def add_parser(sub) -> None:
@@ -27,14 +27,13 @@ def add_parser(sub) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from ..archive.inputs import gather_inputs
     from ..clinic.report import report_page
     from ..clinic.worklist import WorkItem
     from ..outputs import check_output_path
     from ..render.report_pdf import write_pdf  # the only command that draws: Qt's painter, offscreen
 
     check_k(args)
-    images, problems = gather_inputs(args.inputs)
+    images, problems = gather(args.inputs)
     check_output_path(args.pdf, input_paths(args.inputs, images))
     session, _ = open_session(args)
     for name, message in problems:

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QApplication, QFileDialog, QFrame, QMainWindow, Q
 
 from ..archive import Archive, open_archive
 from ..archive.browse import lesion_mates
-from ..archive.inputs import InputImage, gather_inputs
+from ..archive.inputs import InputImage, gather_inputs, skipped_sentence
 from ..model.session import ModelSession
 from ..paths import resources_dir
 from .about import show_about
@@ -201,7 +201,10 @@ class MainWindow(QMainWindow):
             if error:
                 self.report_error("Could not read the dropped files", error)
             elif self.classify is not None:
-                self.classify.add_inputs(*value)
+                images, problems, skipped = value
+                self.classify.add_inputs(images, problems)
+                if skipped:  # passed over without a word before: a clinic folder's notes and exports
+                    self.statusBar().showMessage(skipped_sentence(skipped), 15_000)
             return
         if key != "archive":
             return  # the clinic actions' jobs (reports, sessions) are theirs to answer
@@ -338,7 +341,11 @@ class MainWindow(QMainWindow):
         if self.archive is None:
             self._add_inputs([], [])  # says that an archive is needed
             return
-        self.files.submit("inputs", lambda: gather_inputs(paths))
+        def gathered():
+            skipped: list[str] = []
+            images, problems = gather_inputs(paths, skipped)
+            return images, problems, skipped
+        self.files.submit("inputs", gathered)
 
     def _add_inputs(self, images: list[InputImage], problems: list[tuple[str, str]]) -> None:
         if self.archive is None or self.classify is None:
