@@ -144,3 +144,21 @@ def test_a_library_password_reaches_neither_the_log_nor_the_settings(tiny_archiv
     log = next(p for p in written if p.suffix == ".log").read_text()
     assert "alice:***@127.0.0.1" in log
     assert "S3cr3t-pw" not in result.stdout + result.stderr
+
+
+def test_a_self_test_leaves_the_users_settings_and_session_as_they_were(tiny_archive, tiny_cache, tmp_path):
+    """`--self-test --features classic --outlines on` rewrote dermview.ini (the similarity, the outlines, the last
+    archive, the window's geometry): a scripted run reads the user's settings and changes none of them."""
+    import shutil
+
+    cache = tmp_path / "cache"
+    shutil.copytree(tiny_cache, cache)
+    settings = cache / "settings" / "dermview.ini"
+    settings.parent.mkdir(exist_ok=True)
+    settings.write_text("[archive]\nlast=/somewhere/else\n\n[model]\nfeatures=learned\n\n[view]\noutlines=false\n")
+    before = {p.relative_to(cache): p.read_bytes() for p in (cache / "settings").rglob("*") if p.is_file()}
+    result = run_dermview("--self-test", "--features", "classic", "--outlines", "on", "--window-size", "1366x768",
+                          "--archive", tiny_archive, env_changes={"DERMVIEW_CACHE_DIR": str(cache)})
+    assert result.returncode == 0, result.stderr
+    after = {p.relative_to(cache): p.read_bytes() for p in (cache / "settings").rglob("*") if p.is_file()}
+    assert after == before

@@ -311,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(["dermview"])
     app.setApplicationName("dermview")
     app.setApplicationVersion(__version__)
-    settings = Settings()
+    settings = Settings(scratch=scripted)  # a scripted run reads the user's settings and changes none of them
     if args.library:  # before the window opens it
         if has_password(args.library):  # this run's own, in memory only: the setting keeps no password
             os.environ[ENV_LIBRARY] = args.library

@@ -13,7 +13,12 @@ from ..paths import private_file, unwritable, user_dirs
 
 
 class Settings:
-    def __init__(self) -> None:
+    """The user's settings (dermview.ini in the per-user config folder). ``scratch``: read them, but keep every
+    change in memory only (--self-test, --screenshot and the docs' scripts leave the user's settings alone)."""
+
+    def __init__(self, *, scratch: bool = False) -> None:
+        self.scratch = scratch
+        self._changed: dict[str, object] = {}  # a scratch run's changes
         folder = user_dirs().config
         #: why the settings cannot be kept (the folder is a file, read-only, ...), or None
         reason = unwritable(folder)
@@ -21,14 +26,23 @@ class Settings:
         # QSettings keeps values in memory and only fails to save them when the folder is unusable. The file
         # is made the owner's alone first; QSettings keeps an existing file's permissions when it rewrites it.
         path = folder / "dermview.ini"
-        if not reason:
+        if not reason and not scratch:
             with contextlib.suppress(OSError):
                 path.touch(mode=0o600, exist_ok=True)
             private_file(path)
         self._qs = QSettings(str(path), QSettings.Format.IniFormat)
 
+    def _value(self, key: str, default=None):
+        return self._changed[key] if key in self._changed else self._qs.value(key, default)
+
+    def _set(self, key: str, value) -> None:
+        if self.scratch:
+            self._changed[key] = value
+        else:
+            self._qs.setValue(key, value)
+
     def _get(self, key: str, default, kind):
-        value = self._qs.value(key, default)
+        value = self._value(key, default)
         try:
             return kind(value) if value is not None else default
         except (TypeError, ValueError):
@@ -40,7 +54,7 @@ class Settings:
 
     @last_archive.setter
     def last_archive(self, value: str) -> None:
-        self._qs.setValue("archive/last", value)
+        self._set("archive/last", value)
 
     @property
     def features(self) -> str:
@@ -52,14 +66,14 @@ class Settings:
 
     @features.setter
     def features(self, value: str) -> None:
-        self._qs.setValue("model/features", value)
+        self._set("model/features", value)
 
     def k_for(self, features: str, default: int) -> int:
         """k is remembered per kind of features: their best values differ."""
         return max(1, min(100, self._get(f"model/k_{features}", default, int)))
 
     def set_k_for(self, features: str, value: int) -> None:
-        self._qs.setValue(f"model/k_{features}", int(value))
+        self._set(f"model/k_{features}", int(value))
 
     @property
     def search(self) -> SearchIn:
@@ -71,7 +85,7 @@ class Settings:
 
     @search.setter
     def search(self, value: SearchIn) -> None:
-        self._qs.setValue("library/search", value.value)
+        self._set("library/search", value.value)
 
     @property
     def library_url(self) -> str:
@@ -81,7 +95,7 @@ class Settings:
     @library_url.setter
     def library_url(self, value: str) -> None:
         # Never a password on disk: the run that was given one keeps it in memory (library.urls.library_url).
-        self._qs.setValue("library/url", without_password(value) if value else value)
+        self._set("library/url", without_password(value) if value else value)
 
     @property
     def recorder(self) -> str:
@@ -90,7 +104,7 @@ class Settings:
 
     @recorder.setter
     def recorder(self, value: str) -> None:
-        self._qs.setValue("library/recorder", value)
+        self._set("library/recorder", value)
 
     @property
     def view_mode(self) -> str:
@@ -99,7 +113,7 @@ class Settings:
 
     @view_mode.setter
     def view_mode(self, value: str) -> None:
-        self._qs.setValue("view/mode", value)
+        self._set("view/mode", value)
 
     @property
     def outlines(self) -> bool:
@@ -108,14 +122,15 @@ class Settings:
 
     @outlines.setter
     def outlines(self, value: bool) -> None:
-        self._qs.setValue("view/outlines", "true" if value else "false")
+        self._set("view/outlines", "true" if value else "false")
 
     def geometry(self, key: str) -> QByteArray | None:
-        value = self._qs.value(f"window/{key}")
+        value = self._value(f"window/{key}")
         return value if isinstance(value, QByteArray) else None
 
     def set_geometry(self, key: str, value: QByteArray) -> None:
-        self._qs.setValue(f"window/{key}", value)
+        self._set(f"window/{key}", value)
 
     def sync(self) -> None:
-        self._qs.sync()
+        if not self.scratch:
+            self._qs.sync()
