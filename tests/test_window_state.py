@@ -40,3 +40,30 @@ def test_a_worklist_queued_when_the_archive_is_reopened_never_lands_on_new_image
         assert item.outcome is not None and not item.error, item.file_name
         expected = hashlib.sha256(item.input.read()).hexdigest()
         assert item.outcome.sha256 == expected == item.sha256, item.file_name
+
+
+def test_closing_finishes_queued_saves_and_drops_only_reads(qapp, tmp_path):
+    """FileJobs.shutdown() cleared its queue: a case save, a confirmation or a PDF export queued behind a slow
+    job was lost when the window closed. Writes now finish first; reads nobody will see are skipped."""
+    import threading
+    import time
+
+    from dermview.ui.file_jobs import FileJobs
+
+    jobs = FileJobs()
+    done: list[str] = []
+    started = threading.Event()
+
+    def slow_read():
+        started.set()
+        time.sleep(0.3)
+        done.append("first read")
+
+    jobs.submit("inputs", slow_read)  # running when the window closes
+    jobs.submit("library-add", lambda: done.append("case saved"))
+    jobs.submit("library-list", lambda: done.append("list read"))
+    jobs.submit("report", lambda: (tmp_path / "report.pdf").write_bytes(b"%PDF") and done.append("report"))
+    assert started.wait(10)
+    jobs.shutdown()
+    assert done == ["first read", "case saved", "report"]
+    assert (tmp_path / "report.pdf").read_bytes() == b"%PDF"

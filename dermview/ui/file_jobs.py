@@ -12,12 +12,19 @@ from ..errors import DermviewError
 log = logging.getLogger(__name__)
 
 
+# Jobs that store what the user made (a case saved, a diagnosis confirmed, a case deleted, a report or a print):
+# closing the window waits for them. The others only read, and are dropped when the window closes.
+WRITES = frozenset({"report", "print", "library-add", "library-confirm", "library-delete"})
+
+
 class _FileCall(QRunnable):
     def __init__(self, jobs: FileJobs, key: str, generation: int, func: Callable[[], object]):
         super().__init__()
         self._jobs, self._key, self._generation, self._func = jobs, key, generation, func
 
     def run(self) -> None:
+        if self._jobs.closing and self._key not in WRITES:  # the window is gone: nobody wants this read
+            return
         try:
             value, error = self._func(), None
         except DermviewError as exc:
@@ -25,6 +32,8 @@ class _FileCall(QRunnable):
         except Exception as exc:  # keep the window informed whatever the file system does
             log.exception("file job %s", self._key)
             value, error = None, f"Unexpected problem: {exc}"
+        if error and self._jobs.closing:  # the window that would have said so is closing: the log says it
+            log.error("while the window closed, %s failed: %s", self._key, error)
         self._jobs.done.emit(self._key, self._generation, value, error)
 
 
@@ -40,6 +49,7 @@ class FileJobs(QObject):
         self._pool = QThreadPool()
         self._pool.setMaxThreadCount(1)
         self._generation = 0
+        self.closing = False
 
     def submit(self, key: str, func: Callable[[], object]) -> int:
         self._generation += 1
@@ -47,5 +57,6 @@ class FileJobs(QObject):
         return self._generation
 
     def shutdown(self) -> None:
-        self._pool.clear()
+        """Finish every queued write (WRITES) before returning; queued reads are skipped."""
+        self.closing = True
         self._pool.waitForDone()
