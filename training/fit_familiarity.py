@@ -4,7 +4,7 @@ and write it beside the model (``<model>.kinds.json``, dermview.model.familiarit
     python -m training familiarity --archive ../shared/data/ham10000 [--model ONNX]
 
 Fitted on the *fit* parts only (training/corpora.py): 2,000 HAM10000 images of folds 1-4, the external
-dermoscopy's development part, and the fit parts of the clinical photographs and the other pictures
+dermoscopy's development part, 1,000 images of ../other-sources (other devices), and the fit parts of the clinical photographs and the other pictures
 (each with a few random crops and flips, so that 30 photographs teach more than 30 points). The
 threshold on P(dermoscopy) is chosen on out-of-fold probabilities of the fit parts (5 folds, an image and
 its crops in one fold): the lowest that flags no more than DERMOSCOPY_BUDGET of each dermoscopy set.
@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 ARCHIVE_SAMPLE = 2000
 CROPS = {CLINICAL_PHOTO: 6, NOT_DERMOSCOPY: 3}  # augmented copies per fit image
 # Out-of-fold, at most this share of each dermoscopy set (HAM10000, external) may be flagged.
-DERMOSCOPY_BUDGET = {"ham10000": 0.01, "external": 0.03}
+DERMOSCOPY_BUDGET = {"ham10000": 0.01, "external": 0.03, "other-sources": 0.03}
+OTHER_SOURCES_SAMPLE = 1000  # of ../other-sources, the embedding's extra training images
 REGULARISATION = 0.05  # logistic regression's C on standardised features
 
 
@@ -82,6 +83,14 @@ def fit_points(extractor, archive, shared: Path) -> tuple[np.ndarray, np.ndarray
     external = [(name, path) for name, _, path in corpora.external_dermoscopy(shared) if part_of(name) != UNREAD]
     blocks.append((embed(extractor, [Image.open(p).convert("RGB") for _, p in external]), DERMOSCOPY,
                    [f"ext/{n}" for n, _ in external], "external"))
+    # Other institutions' dermatoscopes (the embedding's extra training folder): ordinary dermoscopy, which
+    # the warning must not call unfamiliar.
+    others = sorted((shared / "other-sources" / "images").glob("*.jpg"))
+    others = [others[i] for i in np.sort(rng.choice(len(others), size=min(OTHER_SOURCES_SAMPLE, len(others)),
+                                                    replace=False))] if others else []
+    if others:
+        blocks.append((embed(extractor, [Image.open(p).convert("RGB") for p in others]), DERMOSCOPY,
+                       [f"other/{p.stem}" for p in others], "other-sources"))
     for kind, images in ((CLINICAL_PHOTO, corpora.split(corpora.clinical(shared), corpora.FIT)),
                          (NOT_DERMOSCOPY, corpora.split(corpora.pictures(shared / "ham10000"), corpora.FIT))):
         names, pictures = [], []
@@ -115,7 +124,8 @@ def choose_threshold(x, y, groups, sets, version: str) -> tuple[float, dict]:
     for train, test in GroupKFold(5).split(x, y, groups):
         p_derm[test] = fit_classifier(x[train], y[train], version).probabilities(x[test])[:, 0]
     # Flagged when P(dermoscopy) < threshold: a set's budget-quantile is the highest threshold it allows.
-    threshold = min(float(np.quantile(p_derm[sets == name], budget)) for name, budget in DERMOSCOPY_BUDGET.items())
+    threshold = min(float(np.quantile(p_derm[sets == name], budget)) for name, budget in DERMOSCOPY_BUDGET.items()
+                    if (sets == name).any())
     rates = {name: float((p_derm[sets == name] < threshold).mean()) for name in np.unique(sets)}
     return threshold, rates
 

@@ -149,6 +149,7 @@ def evaluate_external_folder(session, folder: Path, part: str = DEVELOPMENT, *,
         raise DermviewError(f"{folder} has no labelled images in its {part} part.")
     rows: list[tuple[ExternalImage, str, float, bool, bool]] = []
     failed = {}
+    kinds: dict[str, int] = {}  # why images were called unfamiliar (familiarity's kinds), over all of them
     from ..archive.imaging import load_image_file
 
     for n, item in enumerate(images):
@@ -159,6 +160,8 @@ def evaluate_external_folder(session, folder: Path, part: str = DEVELOPMENT, *,
             failed[item.name] = str(exc)
             continue
         votes = outcome.prediction.votes
+        if outcome.muted:
+            kinds[str(outcome.unfamiliar_kind)] = kinds.get(str(outcome.unfamiliar_kind), 0) + 1
         rows.append((item, outcome.prediction.prediction, float(votes.get(MEL, 0.0)), outcome.muted, outcome.caution))
         if progress:
             progress(n + 1, len(images))
@@ -170,6 +173,6 @@ def evaluate_external_folder(session, folder: Path, part: str = DEVELOPMENT, *,
     sources = sorted({r[0].source for r in rows})
     return {"folder": str(folder), "part": part, "features": session.features, "model_version": session.index.version,
             "overall": group(rows), "by_source": {s: group([r for r in rows if r[0].source == s]) for s in sources},
-            "problems": problems, "failed": failed,
+            "unfamiliar_kinds": kinds, "problems": problems, "failed": failed,
             "label_map": "diagnoses mapped onto HAM10000's (dermview.model.external.LABEL_MAP); benign/malignant-only "
                          "labels count in the melanoma AUC alone"}
