@@ -128,10 +128,13 @@ def test_show_case_shows_the_case_asked_for(make_window, small_archive, qtbot, t
 
 def test_a_library_made_for_a_first_case_that_fails_is_closed(make_window, small_archive, qtbot, tmp_path,
                                                              monkeypatch, data_dir):
-    """The first case creates the library; if adding it fails (here: a note over the limit), the library made
-    for it is closed again, not left open with its file handles, and the window says why."""
+    """A note over the limit is caught by the form before anything is stored. The first case creates the
+    library; if adding it fails (here: the store refuses it), the library made for it is closed again, not
+    left open with its file handles, and the form comes back filled, saying why."""
+    from dermview.errors import DermviewError
     from dermview.library import store
     from dermview.library.rules import MAX_NOTE
+    from dermview.ui import library as library_actions
 
     closed = []
     real_close = store.CaseLibrary.close
@@ -147,5 +150,15 @@ def test_a_library_made_for_a_first_case_that_fails_is_closed(make_window, small
     qtbot.keyClicks(form.case_id, "K-1")
     form.note.setPlainText("n" * (MAX_NOTE + 1))
     click(qtbot, save_button(form))
+    assert "note" in form.error.text() and form.isVisible() and not closed  # caught before storing
+    form.note.setPlainText("seen twice")
+
+    def refused(*_args, **_kwargs):
+        raise DermviewError("the library refused it (a test)")
+    monkeypatch.setattr(library_actions, "add_work_item", refused)
+    click(qtbot, save_button(form))
     qtbot.waitUntil(lambda: url in closed, timeout=WAIT_MS)
     assert library.library is None
+    qtbot.waitUntil(lambda: "The case was not saved: the library refused it" in form.error.text(), timeout=WAIT_MS)
+    assert form.isVisible() and form.case_id.text() == "K-1" and form.note.toPlainText() == "seen twice"
+    assert save_button(form).isEnabled()

@@ -204,6 +204,12 @@ class LibraryActions(QObject):
     def _job_done(self, key: str, generation: int, value, error: str | None) -> None:
         if not key.startswith("library-"):
             return
+        form = self.form if isinstance(self.form, CaseForm) and self.form.isVisible() else None
+        if key == "library-add" and form is not None:  # the form waits for its case: it closes, or says why not
+            if error:
+                form.not_stored(error)
+                return
+            form.stored()
         if error:
             titles = {"library-open": "The case library could not be opened",
                       "library-add": "The case was not saved", "library-confirm": "The case was not confirmed",

@@ -9,7 +9,8 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout
 from ..archive.codes import DX_CODES, dx_label, dx_type_label
 from ..errors import DermviewError
 from ..library.rules import SEXES as RULE_SEXES
-from ..library.store import (CONFIRMATIONS, OTHER, Case, check_case_id)
+from ..library.rules import check_note, check_text
+from ..library.store import CONFIRMATIONS, OTHER, Case, check_case_id
 from .text import plain_label
 
 SEXES = ("", *RULE_SEXES)  # "": not given
@@ -59,15 +60,27 @@ class CaseForm(QDialog):
         layout.addWidget(self.buttons)
 
     def _submit(self) -> None:
+        """Check what was typed with the library's own rules; if it passes, ask for it to be stored and wait:
+        the form closes when the case is stored (stored()), and stays filled, saying why, if it is not
+        (not_stored(): a case id already taken, the library unreachable)."""
         try:
             case_id = check_case_id(self.case_id.text())
+            site = check_text(self.site.text().strip(), "body site")
+            note = check_note(self.note.toPlainText())
         except DermviewError as exc:
             self.error.setText(str(exc))
             return
-        self.submitted.emit({"case_id": case_id, "body_site": self.site.text().strip() or None,
-                             "age": None if self.age.value() < 0 else self.age.value(),
-                             "sex": self.sex.currentData() or None, "note": self.note.toPlainText()})
+        self.error.setText("Saving ...")
+        self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(False)
+        self.submitted.emit({"case_id": case_id, "body_site": site, "age": None if self.age.value() < 0 else
+                             self.age.value(), "sex": self.sex.currentData() or None, "note": note})
+
+    def stored(self) -> None:
         self.accept()
+
+    def not_stored(self, why: str) -> None:
+        self.error.setText(f"The case was not saved: {why}")
+        self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(True)
 
 
 class ConfirmForm(QDialog):
