@@ -67,3 +67,24 @@ def test_closing_finishes_queued_saves_and_drops_only_reads(qapp, tmp_path):
     jobs.shutdown()
     assert done == ["first read", "case saved", "report"]
     assert (tmp_path / "report.pdf").read_bytes() == b"%PDF"
+
+
+def test_a_note_typed_just_before_reopening_the_archive_is_saved(make_window, small_archive, data_dir, qtbot, tmp_path):
+    """The session was saved on a timer: a note typed a moment before the archive was re-opened went with the
+    old worklist. It is saved, with the archive it belongs to, before the worklist is replaced."""
+    from dermview.clinic.sessions import load_session
+    from dermview.ui.worklist_model import Column
+
+    folder = image_folder(data_dir, tmp_path / "clinic", sorted(p.stem for p in (data_dir / "images").glob("*.jpg"))[:2])
+    window = make_window(small_archive)
+    wait_for_index(qtbot, window)
+    drop(window, [folder])
+    wait_for_entries(window, 1)
+    model = window.classify.model
+    model.setData(model.index(1, Column.NOTE), "recheck in March: border")
+    old = window.classify
+    window.open_archive(str(small_archive))
+    qtbot.waitUntil(lambda: window.classify is not old, timeout=WAIT_MS)
+    saved = load_session()
+    assert saved is not None and saved.archive == str(window.archive.root)
+    assert [image.get("note") for image in saved.images] == ["", "recheck in March: border"]

@@ -224,6 +224,7 @@ class MainWindow(QMainWindow):
         self._archive_opened(value)
 
     def _archive_opened(self, archive: Archive) -> None:
+        self.clinic.save_now()  # the worklist about to be replaced, notes typed a moment ago included
         if self.archive is not None:
             self.archive.close()
         self.archive = archive
