@@ -88,3 +88,22 @@ def test_a_note_typed_just_before_reopening_the_archive_is_saved(make_window, sm
     saved = load_session()
     assert saved is not None and saved.archive == str(window.archive.root)
     assert [image.get("note") for image in saved.images] == ["", "recheck in March: border"]
+
+
+def test_a_remembered_size_larger_than_the_screen_is_fitted_to_it(qtbot, gui_cache):
+    """A window size saved on a large monitor opened off the edges of a laptop's screen."""
+    from dermview.ui.main_window import MainWindow
+    from dermview.ui.settings import Settings
+
+    big = MainWindow(Settings())
+    qtbot.addWidget(big)
+    available = big.screen().availableGeometry()
+    big.resize(available.width() + 1500, available.height() + 900)
+    big.settings.set_geometry("geometry", big.saveGeometry())
+    big.settings.sync()
+    big.shutdown()
+    window = MainWindow(Settings())
+    qtbot.addWidget(window)
+    assert window.width() <= available.width() and window.height() <= available.height()
+    assert available.contains(window.geometry().topLeft())
+    window.shutdown()

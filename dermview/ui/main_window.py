@@ -29,7 +29,7 @@ from .status import IndexStatus
 from .text import warn
 from .thumbnails import ThumbnailCache
 from .file_jobs import FileJobs
-from .screen import first_size
+from .screen import first_size, fitted
 from .thumbnail_loader import ThumbnailLoader
 from .workers import ModelService
 
@@ -80,6 +80,11 @@ class MainWindow(QMainWindow):
         geometry = self.settings.geometry("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
+            available = self.screen().availableGeometry()
+            size = fitted(self.size(), available.size())
+            if size != self.size():  # remembered on a larger screen: fitted to this one, and put on it
+                self.resize(size)
+                self.move(available.topLeft())
         else:
             self.resize(first_size(self.screen().availableGeometry().size()))
 
