@@ -107,3 +107,23 @@ def test_a_remembered_size_larger_than_the_screen_is_fitted_to_it(qtbot, gui_cac
     assert window.width() <= available.width() and window.height() <= available.height()
     assert available.contains(window.geometry().topLeft())
     window.shutdown()
+
+
+def test_dialogs_start_in_the_documents_or_the_last_used_folder(qapp, gui_cache, tmp_path, monkeypatch):
+    """Open and save dialogs started in the program's own folder (a relative file name)."""
+    from pathlib import Path
+
+    from PySide6.QtCore import QStandardPaths
+
+    from dermview.ui.settings import Settings
+
+    monkeypatch.chdir(tmp_path)  # the program's folder: never where a dialog starts
+    settings = Settings()
+    documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or str(Path.home())
+    assert settings.folder("exports") == documents and Path(settings.in_folder("exports", "w.csv")).is_absolute()
+    clinic = tmp_path / "clinic 2026-12"
+    clinic.mkdir()
+    settings.remember_folder("exports", str(clinic / "worklist.csv"))
+    assert Settings().in_folder("exports", "case-report.pdf") == str(clinic / "case-report.pdf")
+    clinic.rmdir()  # gone since: the documents folder again
+    assert Settings().folder("exports") == documents

@@ -56,9 +56,11 @@ class ClinicActions(QObject):
     def choose_worklist_file(self) -> None:
         if not self._has_rows():
             return
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export the worklist", "worklist.csv",
+        settings = self.window.settings
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export the worklist", settings.in_folder("exports", "worklist.csv"),
                                               "CSV for spreadsheets (*.csv);;JSON (*.json)")
         if path:
+            settings.remember_folder("exports", path)
             self.export_worklist(path)
 
     def export_worklist(self, path: str) -> bool:
@@ -104,8 +106,11 @@ class ClinicActions(QObject):
         pages = self._pages_or_say("No report")
         if not pages:
             return
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export a case report", "case-report.pdf", "PDF (*.pdf)")
+        settings = self.window.settings
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export a case report",
+                                              settings.in_folder("exports", "case-report.pdf"), "PDF (*.pdf)")
         if path:
+            settings.remember_folder("exports", path)
             self.export_report(path, pages)
 
     def export_report(self, path: str, pages: list[ReportPage]) -> None:

@@ -322,9 +322,10 @@ class MainWindow(QMainWindow):
 
     # -- queries ------------------------------------------------------------------------------
     def choose_images(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Open images to classify", "",
+        files, _ = QFileDialog.getOpenFileNames(self, "Open images to classify", self.settings.folder("images"),
                                                 "Images (*.jpg *.jpeg *.png *.tif *.tiff *.bmp *.webp);;All files (*)")
         if files:
+            self.settings.remember_folder("images", files[0])
             self.add_queries(files)
 
     def paste(self) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 
-from PySide6.QtCore import QByteArray, QSettings
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
 from ..model.extractors import feature_names
 from ..model.predictor import DEFAULT_SEARCH, SearchIn
@@ -123,6 +125,22 @@ class Settings:
     @outlines.setter
     def outlines(self, value: bool) -> None:
         self._set("view/outlines", "true" if value else "false")
+
+    def folder(self, key: str) -> str:
+        """Where an open or save dialog starts: the folder last used for ``key`` ("images", "exports"), if it
+        is still there, else the user's documents folder (never the program's own folder)."""
+        last = self._get(f"folders/{key}", "", str)
+        if last and Path(last).is_dir():
+            return last
+        return QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or str(Path.home())
+
+    def remember_folder(self, key: str, path: str) -> None:
+        """The folder of ``path`` (a file chosen in a dialog) is where the next ``key`` dialog starts."""
+        self._set(f"folders/{key}", str(Path(path).parent))
+
+    def in_folder(self, key: str, file_name: str) -> str:
+        """``file_name`` in the folder a ``key`` save dialog starts in."""
+        return str(Path(self.folder(key)) / file_name)
 
     def geometry(self, key: str) -> QByteArray | None:
         value = self._value(f"window/{key}")
