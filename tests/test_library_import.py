@@ -150,3 +150,26 @@ def test_add_refuses_what_is_not_an_image(tmp_path, capsys):
     assert main(["library", "add", str(text), "--case-id", "X-1", "--library", f"sqlite:///{tmp_path / 'l.sqlite'}"]) == 2
     assert "Added" not in capsys.readouterr().out
     assert CaseLibrary(f"sqlite:///{tmp_path / 'l.sqlite'}").counts()["cases"] == 0
+
+
+def test_an_import_reads_one_image_at_a_time_and_checks_it_again(export, tmp_path):
+    """The import held every image of the export in memory: read_export now checks each and keeps none; each is
+    read again, and its SHA-256 checked again, when it is stored. An export changed in between stores nothing."""
+    from dermview.library.transfer import ExportImages, read_export
+
+    url, rows, images, manifest = export
+    cases, lazily = read_export(tmp_path / "genuine.zip")
+    assert isinstance(lazily, ExportImages) and len(lazily) == 2
+    assert not any(isinstance(value, bytes) for value in vars(lazily).values())  # nothing held
+    first = rows[0]["sha256"]
+    assert hashlib.sha256(lazily[first]).hexdigest() == first
+    swapped = {name: images[f"images/{rows[1]['sha256']}"] if name == f"images/{first}" else data
+               for name, data in images.items()}
+    write(tmp_path / "genuine.zip", rows, swapped, manifest)  # replaced after it was checked
+    with pytest.raises(Exception, match="changed while it was imported"):
+        lazily[first]
+    library = CaseLibrary(url)
+    before = library.counts()
+    with pytest.raises(Exception, match="nothing was imported"):
+        library.import_zip(tmp_path / "genuine.zip")
+    assert library.counts() == before

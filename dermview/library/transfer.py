@@ -16,6 +16,7 @@ import json
 import os
 import re
 import zipfile
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict
 
 from ..archive.files import MAX_FILE_BYTES, read_zip_member
@@ -52,9 +53,36 @@ def export_zip(library, path: str | os.PathLike) -> int:
     return len(cases)
 
 
-def read_export(path: str | os.PathLike) -> tuple[list[dict], dict[str, bytes]]:
-    """(the cases, checked and typed as the library stores them; the images they use, by SHA-256), or a
-    DermviewError naming what is wrong. Nothing is written anywhere."""
+class ExportImages(Mapping[str, bytes]):
+    """An export's images by SHA-256, read from the zip one at a time when asked for (an import of thousands of
+    cases never holds them all in memory); each is checked against its SHA-256 again as it is read."""
+
+    def __init__(self, path: str | os.PathLike, members: dict[str, str]):
+        self._path, self._members = path, members  # SHA-256 -> the member's name
+
+    def __getitem__(self, digest: str) -> bytes:
+        name = os.fspath(self._path)
+        try:
+            with zipfile.ZipFile(self._path) as archive:
+                data = read_zip_member(archive, archive.getinfo(self._members[digest]), zip_name=name,
+                                       limit=MAX_FILE_BYTES)
+        except (OSError, zipfile.BadZipFile, KeyError) as exc:
+            raise DermviewError(f"{name} can no longer be read ({exc}); nothing was imported.") from exc
+        if sha256_of(data) != digest:
+            raise DermviewError(f"{name}: the image {digest} changed while it was imported; nothing was imported.")
+        return data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._members)
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+
+def read_export(path: str | os.PathLike) -> tuple[list[dict], ExportImages]:
+    """(the cases, checked and typed as the library stores them; the images they use, by SHA-256, each checked
+    here and read again when it is stored), or a DermviewError naming what is wrong. Nothing is written
+    anywhere, and at most one image is in memory at a time."""
     name = os.fspath(path)
     try:
         archive = zipfile.ZipFile(path)
@@ -95,7 +123,7 @@ def read_export(path: str | os.PathLike) -> tuple[list[dict], dict[str, bytes]]:
                 raise DermviewError(f"{name}: case {case['case_id']} appears twice; nothing was imported.")
             seen.add(case["case_id"])
             cases.append(case)
-        images = {}
+        images: dict[str, str] = {}
         for digest in sorted({case["sha256"] for case in cases}):
             image_info = members.get(f"images/{digest}")
             if image_info is None:
@@ -108,8 +136,8 @@ def read_export(path: str | os.PathLike) -> tuple[list[dict], dict[str, bytes]]:
                 check_image(data, f"{name}: the image {digest[:12]}...")
             except DermviewError as exc:
                 raise DermviewError(f"{str(exc).rstrip('.')}; nothing was imported.") from None
-            images[digest] = data
-    return cases, images
+            images[digest] = image_info.filename
+    return cases, ExportImages(path, images)
 
 
 def _rows(table: str, name: str) -> list[dict]:
