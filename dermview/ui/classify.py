@@ -13,7 +13,7 @@ import contextlib
 from collections import OrderedDict
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
+from PySide6.QtGui import QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from ..archive.codes import dx_label, dx_type_label
@@ -26,7 +26,7 @@ from .panels import ResultPanel
 from .settings import Settings
 from .text import plain_label, tooltip
 from .thumbnails import ThumbnailCache
-from .workers import NOT_READY, BatchJob, BatchResult, ModelService, QueryResult
+from .workers import NOT_READY, BatchJob, BatchResult, ModelService, PreviewLoader, QueryResult
 from .worklist import WorklistView
 from .worklist_model import WorklistModel
 
@@ -78,6 +78,8 @@ class ClassifyPanel(QWidget):
         self.service.batch_done.connect(self._batch_done)
         # The batch waits while the index loads (it never answers "not ready"): a failure is the image's.
         self.service.batch_failed.connect(self._fail)
+        self._previews = PreviewLoader(self)
+        self._previews.ready.connect(self._preview_ready)
         self.result = ResultPanel(thumbnails)
         self.result.neighbour_chosen.connect(self.compare_with)
 
@@ -100,6 +102,7 @@ class ClassifyPanel(QWidget):
         classified (they stay "waiting", never "done"), and no answer still on its way reaches it."""
         self.service.cancel_batch()
         self._pending.clear()
+        self._previews.shutdown()
         for signal, slot in ((self.service.batch_done, self._batch_done), (self.service.batch_failed, self._fail),
                              (self.service.query_done, self.query_done),
                              (self.service.query_failed, self.query_failed)):
@@ -299,9 +302,17 @@ class ClassifyPanel(QWidget):
         else:
             generation = self.service.query_archive_image(str(item.archive_image_id), k, known=item.outcome)
         self._pending = {generation: key}  # newest wins: older answers are ignored
-        self.result.show_busy(item.file_name)
-        if self.session is None:
-            self.result.title.setText(self.result.title.text() + " (waiting for the index)")
+        self.shown_key = None
+        waiting = sum(other.status == PENDING for other in self.model.items) - (item.status == PENDING)
+        self.result.show_busy(item.file_name, "" if self.session is not None else
+                              "Waiting for the similarity index, which is being built: this image is classified "
+                              f"first when it is ready{f', then the {waiting} others waiting' if waiting else ''}.")
+        if item.input is not None:  # shown at once, decoded off the GUI thread, until its result replaces it
+            self._previews.start(item.input, key)
+
+    def _preview_ready(self, key: int, image: QImage) -> None:
+        if key == self.worklist.current_key() and self.shown_key != key:  # still waiting for its result
+            self.result.show_preview(QPixmap.fromImage(image))
 
     def query_done(self, result: QueryResult) -> None:
         key = self._pending.pop(result.generation, None)

@@ -401,6 +401,8 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop every thread this window started (tests check that none is left running)."""
         self._load_pending = False
+        if self.classify is not None:
+            self.classify.retire()
         self.files.shutdown()
         self.service.shutdown()
         self.library.shutdown()

@@ -297,8 +297,28 @@ class ResultPanel(QWidget):
         """Put ``widget`` (the list of queries) at the top of the query's column."""
         self.left_layout.insertWidget(0, widget)
 
-    def show_busy(self, name: str) -> None:
-        self.title.setText(f"Classifying {escape(name)} ...")
+    def show_busy(self, name: str, waiting: str = "") -> None:
+        """``name`` is being classified: the previous image's result is cleared at once (it must never read as
+        this image's), and ``waiting`` says what the query waits for (the index, its place in the queue)."""
+        self.prediction = None
+        self.tiles = []
+        self.outcome = None
+        self.query_name = name
+        self.plain_query = self.outlined_query = None
+        self.title.setText(f"Classifying <b>{escape(name)}</b> ...")
+        self.query.set_image(None, "")
+        self.headline.setText(escape(waiting))
+        self.summary.setText("")
+        self.chart.set_votes({}, None)
+        self.chart.setVisible(False)
+        self._show_lesion_text()
+        self.neighbours.clear()
+        self.neighbour_title.setText("Nearest archive lesions")
+
+    def show_preview(self, pixmap: QPixmap) -> None:
+        """The image being classified, shown before its result (which replaces it)."""
+        if self.outcome is None:
+            self.query.set_image(pixmap)
 
     def show_error(self, name: str, message: str) -> None:
         self.prediction = None

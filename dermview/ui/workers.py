@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from PIL import Image
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage
 
 from ..archive import Archive
@@ -394,3 +394,39 @@ class ModelService(QObject):
         self.latest_load += 1
         self._thread.quit()
         self._thread.wait()
+
+
+class _Preview(QRunnable):
+    def __init__(self, loader: PreviewLoader, image: InputImage, key: int):
+        super().__init__()
+        self._loader, self._image, self._key = loader, image, key
+
+    def run(self) -> None:
+        try:
+            picture = self._image.load(PREVIEW_SIDE)
+        except (DermviewError, OSError, MemoryError):
+            return  # the query itself will say what is wrong with the file
+        self._loader.ready.emit(self._key, to_qimage(fit_within(picture, PREVIEW_SIDE)))
+
+
+PREVIEW_SIDE = 800  # pixels on the long side: enough for the result view until the real one arrives
+
+
+class PreviewLoader(QObject):
+    """A query's picture decoded on a pool thread, so that it is on screen at once while the model worker is
+    busy (building the index): ``ready`` (row key, QImage)."""
+
+    ready = Signal(int, QImage)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+
+    def start(self, image: InputImage, key: int) -> None:
+        self._pool.clear()  # only the newest preview matters
+        self._pool.start(_Preview(self, image, key))
+
+    def shutdown(self) -> None:
+        self._pool.clear()
+        self._pool.waitForDone()
