@@ -174,10 +174,10 @@ def test_every_onnxruntime_session_starts_with_its_telemetry_events_off(monkeypa
     """Windows builds report through the system's event tracing, which the environment switch does not reach:
     dermview turns the events off before it opens any network."""
     onnxruntime = pytest.importorskip("onnxruntime")
-    from dermview.model import learned, outline
+    from dermview.model import outline, runtime
 
     calls = []
     monkeypatch.setattr(onnxruntime, "disable_telemetry_events", lambda: calls.append("off"))
-    monkeypatch.setattr(learned, "_SESSIONS", {})
+    monkeypatch.setattr(runtime, "_SESSIONS", {})
     outline.OutlineFinder()
     assert calls == ["off"]

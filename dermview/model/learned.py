@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -26,14 +25,12 @@ from ..errors import DermviewError
 from . import features
 from .familiarity import KindClassifier
 from .field import crop_to_field, illuminant
+from .runtime import shared_session, to_network_input  # noqa: F401  (to_network_input: the training imports it here)
 
 MODEL_NAME = "dermview-embedding"
 # The square a network reads when its sidecar does not say (the first recipe's; every sidecar has said
 # since, and the shipped network reads 256: training/train_embedding.INPUT_SIZE).
 SIDECAR_DEFAULT_INPUT_SIZE = 192
-# EfficientNet-Lite's ImageNet weights come from TensorFlow, which scales pixels as (x - 127) / 128.
-PIXEL_OFFSET = 127.0
-PIXEL_SCALE = 128.0
 # The lesion-grouped split a held-out model leaves out one fold of (StratifiedGroupKFold over the
 # archive's available images in metadata order, grouped by lesion_id).
 HELD_OUT_FOLDS, HELD_OUT_SEED = 5, 0
@@ -101,14 +98,6 @@ def shades_of_grey(pixels: np.ndarray, power: float) -> np.ndarray:
     light = illuminant(x, power)  # (3,)
     gain = light.mean() / np.maximum(light, 1e-3)
     return np.clip(np.rint(x * gain), 0, 255).astype(np.uint8)
-
-
-def to_network_input(batch: np.ndarray) -> np.ndarray:
-    """uint8 (N, H, W, 3) to the float32 (N, 3, H, W) the network reads."""
-    x = np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32)
-    x -= PIXEL_OFFSET
-    x /= PIXEL_SCALE
-    return x
 
 
 def split_fingerprint(image_ids, lesion_ids, dx) -> str:
@@ -277,42 +266,10 @@ def availability(path: Path | None = None, *, load_runtime: bool = True) -> str 
     if load_runtime:
         # Opening the network once proves the file is whole; the session is kept for the queries.
         try:
-            _shared_session(info.path, info.version, 1)
+            shared_session(info.path, info.version, 1)
         except DermviewError as exc:
             return str(exc).rstrip(".")
     return None
-
-
-_SESSIONS: dict[tuple, object] = {}
-_SESSIONS_LOCK = threading.Lock()
-
-
-def _shared_session(path: Path, version: str, threads: int, what: str = "learned model"):
-    """One onnxruntime session per model file for the whole process (runs are thread-safe).
-
-    Creating one takes ~0.1 s with the GIL held; doing it once, not for every index build and
-    every new predictor, keeps the window's GUI thread from stalling.
-    """
-    key = (str(path), version, threads)
-    with _SESSIONS_LOCK:
-        session = _SESSIONS.get(key)
-        if session is None:
-            import onnxruntime as ort
-
-            # Windows builds report through the system's own event tracing, which ORT_DISABLE_TELEMETRY
-            # (dermview/__init__.py) does not reach; this switch does (older onnxruntime has neither).
-            getattr(ort, "disable_telemetry_events", lambda: None)()
-            options = ort.SessionOptions()
-            # The index builder already runs one batch per core; more threads per run only fight.
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-            try:
-                session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            except Exception as exc:  # InvalidProtobuf, InvalidGraph, Fail, ...: onnxruntime's own types
-                raise DermviewError(f"The {what} file {path.name} is damaged or not a model dermview "
-                                    f"can run ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}).") from exc
-            _SESSIONS[key] = session
-        return session
 
 
 class LearnedExtractor:
@@ -349,7 +306,7 @@ class LearnedExtractor:
     def _get_session(self):
         session = self._session
         if session is None:
-            session = _shared_session(self.info.path, self.info.version, self._threads or 1)
+            session = shared_session(self.info.path, self.info.version, self._threads or 1)
             network_input = session.get_inputs()[0]
             shape = network_input.shape  # [batch, 3, height, width]
             width, height = self.input_shape

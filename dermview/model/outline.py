@@ -24,6 +24,7 @@ from ..errors import DermviewError
 from . import lesion_measures
 from .field import frame_mask
 from .lesion_measures import LesionMeasures
+from .runtime import shared_session, to_network_input
 
 MODEL_NAME = "dermview-outline"
 ENV_MODEL = "DERMVIEW_OUTLINE_MODEL"  # points dermview at another .onnx (tests, retrained models)
@@ -169,17 +170,14 @@ class OutlineFinder:
             import onnxruntime  # noqa: F401
         except Exception as exc:  # ImportError, or a broken native library: the rest of dermview still works
             raise DermviewError(REASONS[NO_MODEL]) from exc
-        from .learned import _shared_session
 
         self.path = path
-        self._session = _shared_session(path.resolve(), f"outline-{path.stat().st_mtime_ns}", threads,
+        self._session = shared_session(path.resolve(), f"outline-{path.stat().st_mtime_ns}", threads,
                                         what="outline network")
         self._input = self._session.get_inputs()[0].name
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         """(N, 144, 192, 3) uint8 from :func:`prepare` -> (N, 144, 192) float32 lesion probabilities."""
-        from .learned import to_network_input
-
         return self._session.run(None, {self._input: to_network_input(batch)})[0][:, 0]
 
     def segment(self, image: Image.Image) -> Outline:
