@@ -35,7 +35,7 @@ LIBRARY_HELP = ("an SQLite file (sqlite:///PATH) or a practice's PostgreSQL data
 
 
 def add_search(parser: argparse.ArgumentParser) -> None:
-    from ..model.predictor import DEFAULT_SEARCH, SearchIn
+    from ..model.search_in import DEFAULT_SEARCH, SearchIn
 
     parser.add_argument("--neighbours", choices=[s.value for s in SearchIn], default=DEFAULT_SEARCH.value,
                         help="whose images may be neighbours: the archive, your case library's confirmed cases "

@@ -21,7 +21,6 @@ import numpy as np
 from PIL import Image
 
 from ..errors import DermviewError
-from . import features
 from .knn import DEFAULT_K, DEFAULT_PRIOR_POWER
 from .projection import Projection, fit_combined, fit_kernel_lda, identity_fit
 
@@ -180,11 +179,10 @@ def choose_features(requested: str = AUTO, *, strict: bool | None = None, load_r
 # -- the built-in kinds ----------------------------------------------------------------------------
 
 class ClassicExtractor:
-    """Hand-made colour-texture features (dermview.model.features)."""
+    """Hand-made colour-texture features (dermview.model.features, imported when one is made: the command line's
+    parsers list the kinds without loading scipy)."""
 
     name = "classic"
-    version = features.FEATURE_VERSION
-    draft_size = features.DRAFT_SIZE
     batch_size = 32
     description = "colour-texture features"
     projected = True
@@ -193,11 +191,18 @@ class ClassicExtractor:
     colour_texture_from: int | None = 0  # every column
     trained_on_archive = False  # only its projection is, and evaluation refits that inside every fold
 
+    def __init__(self) -> None:
+        from . import features
+
+        self._features = features
+        self.version = features.FEATURE_VERSION
+        self.draft_size = features.DRAFT_SIZE
+
     def prepare(self, image: Image.Image) -> np.ndarray:
-        return features.to_work_array(image)
+        return self._features.to_work_array(image)
 
     def extract(self, batch: np.ndarray) -> np.ndarray:
-        return features.extract_batch(batch)
+        return self._features.extract_batch(batch)
 
 
 def _learned_kind() -> FeatureKind:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Protocol
 
 import numpy as np
 from PIL import Image
 
 from ..archive import Archive
+from .search_in import DEFAULT_SEARCH, SearchIn  # noqa: F401  (re-exported: the window and the session use it here)
 from ..archive.codes import DX_CODES, dx_indices
 from ..errors import DermviewError
 from .extractors import VoteDefaults, get_extractor, get_kind
@@ -16,33 +16,6 @@ from .index import ArchiveIndex
 from .knn import Neighbour, Prediction, class_prior, decide, knn_vote, squared_distances
 
 
-class SearchIn(str, Enum):
-    """Whose images may be neighbours: the archive, the practice's own confirmed cases, or both."""
-
-    ARCHIVE = "archive"
-    OWN = "own"
-    BOTH = "both"
-
-    @property
-    def label(self) -> str:
-        return {"archive": "Archive only", "own": "Own cases only", "both": "Archive and own cases"}[self.value]
-
-    @property
-    def whose(self) -> str:
-        """Whose nearest lesions a result shows: "The 18 nearest {whose}"."""
-        return {"archive": "archive lesions", "own": "of your own cases",
-                "both": "lesions (archive and your own cases)"}[self.value]
-
-    @property
-    def archive(self) -> bool:
-        return self is not SearchIn.OWN
-
-    @property
-    def own(self) -> bool:
-        return self is not SearchIn.ARCHIVE
-
-
-DEFAULT_SEARCH = SearchIn.BOTH  # a practice's own confirmed cases join the archive once there are any
 
 
 class ExtraPoints(Protocol):
