@@ -12,6 +12,7 @@ that HAM10000's fold 0 is lesions neither saw. The corpora and their split: trai
 | clinical photographs of skin | 40% of external/clinical, by name | flagged >= 80%, as clinical photographs |
 | HAM10000 held-out lesions | fold 0 (lesion-grouped) | flagged <= 2% |
 | external dermoscopy | its unread part (40%, by name) | flagged <= 8% |
+| Derm7pt dermoscopy (another source and era) | its development part (60%, by name) | flagged <= 5% |
 
 Run: python -m benchmarks.bench_unfamiliar [--features classic|learned] [--shipped-gaussian]
 """
@@ -58,8 +59,11 @@ def main() -> None:
         seconds = (time.perf_counter() - start) / max(1, len(images))
         verdicts = [judge_query(f[:extractor.passthrough] if kinds else None, colour_texture_part(extractor, f), kinds,
                                 gaussian) for f in feats]
+        always = np.array([judge_query(f[:extractor.passthrough] if kinds else None, colour_texture_part(extractor, f),
+                                       kinds, gaussian, confident=None) is not None for f in feats])
         flagged = np.array([v is not None for v in verdicts])
-        line = f"{title}: flagged {flagged.sum()} of {len(flagged)} ({flagged.mean():.1%})"
+        line = (f"{title}: flagged {flagged.sum()} of {len(flagged)} ({flagged.mean():.1%}; asking the colour-texture "
+                f"check whatever the classifier says: {always.mean():.1%})")
         if clinical:
             as_clinical = np.array([v is not None and v.kind == CLINICAL_PHOTO for v in verdicts])
             line += f", as clinical photographs {as_clinical.sum()} ({as_clinical.mean():.1%})"
@@ -77,6 +81,10 @@ def main() -> None:
           {i: archive.load_image(i, draft_size=extractor.draft_size) for i in test_ids})
     rates("external dermoscopy", "external/dermoscopy (ISIC archive), unread part",
           {n: Image.open(p).convert("RGB") for n, _, p in corpora.external_dermoscopy(shared) if part_of(n) == UNREAD})
+    derm7pt = shared / "derm7pt" / "images"
+    if derm7pt.is_dir():  # the external check: its development part only
+        rates("Derm7pt dermoscopy", "derm7pt (Interactive Atlas of Dermoscopy), development part",
+              {p.stem: Image.open(p).convert("RGB") for p in sorted(derm7pt.glob("*.jpg")) if part_of(p.stem) != UNREAD})
 
 
 if __name__ == "__main__":

@@ -175,15 +175,24 @@ def muted_headline(kind: str | None) -> str:
     return "Unfamiliar image: no suggestion"
 
 
+# With the image-kind classifier this sure that a query is dermoscopy, the colour-texture Gaussian is not asked:
+# it knows only the archive's two sites' colours, and called ordinary dermoscopy from other devices unfamiliar
+# (docs/evaluation.md, "The unfamiliar-image warning", has the rates with and without this).
+CONFIDENT_DERMOSCOPY = 0.9
+
+
 def judge_query(embedding: np.ndarray | None, colour: np.ndarray | None, kinds: KindClassifier | None,
-                familiarity: Familiarity | None) -> Unfamiliar | None:
+                familiarity: Familiarity | None, *, confident: float | None = CONFIDENT_DERMOSCOPY) -> Unfamiliar | None:
     """Why a query is not to be judged by its neighbours, or None: first what kind of picture its
-    embedding (D,) says it is (when there is a classifier for it), then whether its colour-texture
-    features (F,) lie beyond the archive's. The session's queries and the benchmark both ask this."""
+    embedding (D,) says it is (when there is a classifier for it), then, unless the classifier is at least
+    ``confident`` that it is dermoscopy (None: always), whether its colour-texture features (F,) lie beyond
+    the archive's. The session's queries and the benchmark both ask this."""
     if kinds is not None and embedding is not None:
         verdict = kinds.judge(embedding)
         if verdict is not None:
             return verdict
+        if confident is not None and kinds.probabilities(embedding)[0, 0] >= confident:
+            return None
     if familiarity is None or colour is None:
         return None
     reason = familiarity.unfamiliar(colour)
