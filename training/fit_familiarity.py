@@ -4,7 +4,8 @@ and write it beside the model (``<model>.kinds.json``, dermview.model.familiarit
     python -m training familiarity --archive ../shared/data/ham10000 [--model ONNX]
 
 Fitted on the *fit* parts only (training/corpora.py): 2,000 HAM10000 images of folds 1-4, the external
-dermoscopy's development part, 1,000 images of ../other-sources (other devices), and the fit parts of the clinical photographs and the other pictures
+dermoscopy's development part, 1,000 images of ../other-sources (other devices), a tight crop of each of
+the 2,000 archive images, and the fit parts of the clinical photographs and the other pictures
 (each with a few random crops and flips, so that 30 photographs teach more than 30 points). The
 threshold on P(dermoscopy) is chosen on out-of-fold probabilities of the fit parts (5 folds, an image and
 its crops in one fold): the lowest that flags no more than DERMOSCOPY_BUDGET of each dermoscopy set.
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ARCHIVE_SAMPLE = 2000
 CROPS = {CLINICAL_PHOTO: 6, NOT_DERMOSCOPY: 3}  # augmented copies per fit image
 # Out-of-fold, at most this share of each dermoscopy set (HAM10000, external) may be flagged.
-DERMOSCOPY_BUDGET = {"ham10000": 0.01, "external": 0.03, "other-sources": 0.03}
+DERMOSCOPY_BUDGET = {"ham10000": 0.01, "ham10000-crops": 0.03, "external": 0.03, "other-sources": 0.03}
 OTHER_SOURCES_SAMPLE = 1000  # of ../other-sources, the embedding's extra training images
 REGULARISATION = 0.05  # logistic regression's C on standardised features
 
@@ -78,8 +79,12 @@ def fit_points(extractor, archive, shared: Path) -> tuple[np.ndarray, np.ndarray
     set name of each point (N,))."""
     rng = np.random.default_rng(0)
     fit_ids, _ = archive_parts(archive)
-    blocks = [(embed(extractor, [archive.load_image(i, draft_size=extractor.draft_size) for i in fit_ids]),
-               DERMOSCOPY, [f"ham/{i}" for i in fit_ids], "ham10000")]
+    archive_images = [archive.load_image(i, draft_size=extractor.draft_size) for i in fit_ids]
+    blocks = [(embed(extractor, archive_images), DERMOSCOPY, [f"ham/{i}" for i in fit_ids], "ham10000")]
+    # Dermoscopy is also cropped tight around the lesion (an atlas's square crops, a clinic's zoom): a crop of
+    # each archive image, in the same group as its image, so that such framing does not read as "not dermoscopy".
+    blocks.append((embed(extractor, [crops(image, 1, rng)[0] for image in archive_images]), DERMOSCOPY,
+                   [f"ham/{i}" for i in fit_ids], "ham10000-crops"))
     external = [(name, path) for name, _, path in corpora.external_dermoscopy(shared) if part_of(name) != UNREAD]
     blocks.append((embed(extractor, [Image.open(p).convert("RGB") for _, p in external]), DERMOSCOPY,
                    [f"ext/{n}" for n, _ in external], "external"))
