@@ -11,6 +11,7 @@ from dermview.errors import DermviewError
 
 from dermview.archive import open_archive
 from dermview.errors import CancelledError
+from dermview.model import features
 from dermview.model import index as index_module
 from dermview.model.extractors import get_extractor
 from dermview.model.index import build_index, cache_file, load_cached_index, load_or_build_index, save_index
@@ -56,7 +57,7 @@ def test_cache_is_rebuilt_when_content_or_version_changes(tiny_archive, monkeypa
     load_or_build_index(open_archive(tiny_archive))
     assert load_cached_index(open_archive(tiny_archive)) is not None
     # a new feature version invalidates it too
-    monkeypatch.setattr(get_extractor().__class__, "version", "classic-test-bump")
+    monkeypatch.setattr(features, "FEATURE_VERSION", "classic-test-bump")
     assert load_cached_index(open_archive(tiny_archive)) is None
 
 
