@@ -18,8 +18,12 @@ def image_folder(data_dir, folder, names):
 
 def test_a_worklist_queued_when_the_archive_is_reopened_never_lands_on_new_images(make_window, small_archive, data_dir,
                                                                                    qtbot, tmp_path):
-    """60 images queued, the archive re-opened while they run, 30 new images dropped: every row's result and
-    SHA-256 are its own image's (on the old main, 27 of 30 rows showed another image's suggestion)."""
+    """Images queued, the archive re-opened while they run, new images dropped: every row's result and SHA-256
+    are its own image's (on the old main, 27 of 30 rows showed another image's suggestion). A note typed just before the re-opening is saved with the session (it went with the old
+    worklist: the session is saved on a timer)."""
+    from dermview.clinic.sessions import load_session
+    from dermview.ui.worklist_model import Column
+
     names = sorted(p.stem for p in (data_dir / "images").glob("*.jpg"))[2000:2090]
     first = image_folder(data_dir, tmp_path / "monday", names[:60])
     second = image_folder(data_dir, tmp_path / "tuesday", names[60:])
@@ -28,8 +32,12 @@ def test_a_worklist_queued_when_the_archive_is_reopened_never_lands_on_new_image
     drop(window, [first])
     wait_for_entries(window, 59)
     old = window.classify
+    old.model.setData(old.model.index(1, Column.NOTE), "recheck in March: border")
     window.open_archive(str(small_archive))  # the batch is still running
     qtbot.waitUntil(lambda: window.classify is not old and window.classify is not None, timeout=WAIT_MS)
+    saved = load_session()
+    assert saved is not None and saved.archive == str(window.archive.root)
+    assert [image.get("note") for image in saved.images][:2] == ["", "recheck in March: border"]
     drop(window, [second])
     wait_for_entries(window, 29)
     model = window.classify.model
@@ -67,27 +75,6 @@ def test_closing_finishes_queued_saves_and_drops_only_reads(qapp, tmp_path):
     jobs.shutdown()
     assert done == ["first read", "case saved", "report"]
     assert (tmp_path / "report.pdf").read_bytes() == b"%PDF"
-
-
-def test_a_note_typed_just_before_reopening_the_archive_is_saved(make_window, small_archive, data_dir, qtbot, tmp_path):
-    """The session was saved on a timer: a note typed a moment before the archive was re-opened went with the
-    old worklist. It is saved, with the archive it belongs to, before the worklist is replaced."""
-    from dermview.clinic.sessions import load_session
-    from dermview.ui.worklist_model import Column
-
-    folder = image_folder(data_dir, tmp_path / "clinic", sorted(p.stem for p in (data_dir / "images").glob("*.jpg"))[:2])
-    window = make_window(small_archive)
-    wait_for_index(qtbot, window)
-    drop(window, [folder])
-    wait_for_entries(window, 1)
-    model = window.classify.model
-    model.setData(model.index(1, Column.NOTE), "recheck in March: border")
-    old = window.classify
-    window.open_archive(str(small_archive))
-    qtbot.waitUntil(lambda: window.classify is not old, timeout=WAIT_MS)
-    saved = load_session()
-    assert saved is not None and saved.archive == str(window.archive.root)
-    assert [image.get("note") for image in saved.images] == ["", "recheck in March: border"]
 
 
 def test_a_remembered_size_larger_than_the_screen_is_fitted_to_it(qtbot, gui_cache):
