@@ -36,6 +36,10 @@ shot 1366x768 photo "$WORK/coffee-cup.jpg"
 # external one from the development part.
 shot 1366x768 outlines-melanoma "$ARCHIVE/originals/ISIC_0024482.jpg" on
 shot 1366x768 outlines-external-melanoma "$EXTERNAL/dermoscopy/images/ISIC_0000004.jpg" on
+# The example case report (an archive melanoma, and an external melanoma with the device note) and its first page.
+QT_QPA_PLATFORM=offscreen .venv/bin/dermview report --archive "$ARCHIVE" --pdf docs/report-example.pdf \
+  "$ARCHIVE/originals/ISIC_0024482.jpg" "$EXTERNAL/dermoscopy/images/ISIC_0000004.jpg"
+pdftoppm -r 80 -png -f 1 -l 1 -singlefile docs/report-example.pdf docs/report-page-melanoma
 QT_QPA_PLATFORM=offscreen .venv/bin/python docs/compare_screenshot.py
 QT_QPA_PLATFORM=offscreen .venv/bin/python docs/outline_screenshot.py
 .venv/bin/python docs/optimise_png.py docs/*.png

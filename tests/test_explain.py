@@ -60,4 +60,6 @@ def test_nothing_close_is_said_when_even_the_nearest_lesion_is_far():
     said = nothing_close(_prediction([("L1", "nv", far), ("L2", "mel", far + 0.1)]), calibration)
     assert said is not None and "nothing in the archive looks much like it" in said and f"{1 - NOTHING_CLOSE_BELOW / 2:.0%}" in said
     assert nothing_close(_prediction([("L1", "nv", typical), ("L2", "mel", far)]), calibration) is None
+    beyond = nothing_close(_prediction([("L1", "nv", 9.0)]), calibration)  # further than every archive pair
+    assert beyond is not None and "further from this image than any archive image is" in beyond
     assert nothing_close(_prediction([("L1", "nv", far)]), np.zeros(0)) is None  # no calibration: nothing said

@@ -47,9 +47,10 @@ def nothing_close(prediction: Prediction, calibration: np.ndarray | None) -> str
     share = closeness(nearest, calibration)
     if share is None or share >= NOTHING_CLOSE_BELOW:
         return None
-    return (f"even the nearest lesion is further from this image than {1 - share:.0%} of archive images are from "
-            "their own nearest other lesion: nothing in the archive looks much like it, so the vote is weak "
-            "evidence; judge it with extra care")
+    how_many = "any archive image is" if 1 - share > 0.995 else f"{1 - share:.0%} of archive images are"
+    return (f"even the nearest lesion is further from this image than {how_many} from its own nearest other "
+            "lesion: nothing in the archive looks much like it, so the vote is weak evidence; judge it with extra "
+            "care")
 
 
 def by_lesion(prediction: Prediction, calibration: np.ndarray | None = None) -> list[LesionTile]:
