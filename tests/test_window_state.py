@@ -120,7 +120,13 @@ def test_an_image_opened_while_the_index_is_built_is_shown_at_once_and_the_old_r
         make_window, small_archive, data_dir, qtbot, tmp_path, monkeypatch):
     """While the index is built (minutes on a first start), a dropped image said only 'waiting for the index',
     under the previous image's result. Now the previous result is cleared, the new image is on screen at once,
-    and the text says what it waits for; its own result replaces it when the index is there."""
+    and the text says what it waits for; its own result replaces it when the index is there. (The index build
+    is held back until the checks are made: a gate in front of the real ModelSession.open.)"""
+    import threading
+
+    from dermview.model.session import ModelSession
+    from dermview.ui import workers
+
     folder = image_folder(data_dir, tmp_path / "clinic", sorted(p.stem for p in (data_dir / "images").glob("*.jpg"))[:3])
     photo = tmp_path / "visit.jpg"
     photo.write_bytes((data_dir / "originals" / "ISIC_0024307.jpg").read_bytes())
@@ -128,18 +134,28 @@ def test_an_image_opened_while_the_index_is_built_is_shown_at_once_and_the_old_r
     wait_for_index(qtbot, window)
     drop(window, [photo])
     qtbot.waitUntil(lambda: window.classify.result.outcome is not None, timeout=WAIT_MS)  # a result on screen
-    monkeypatch.setenv("DERMVIEW_CACHE_DIR", str(tmp_path / "fresh-cache"))  # the index must be built again
-    window.open_archive(str(small_archive))
-    qtbot.waitUntil(lambda: window.classify is not None and window.classify.model.rowCount() == 0, timeout=WAIT_MS)
-    drop(window, [folder])
-    wait_for_entries(window, 2)
-    result = window.classify.result
-    assert window.session is None  # still building
-    window.classify.worklist.select_key(window.classify.model.keys[1])
-    assert result.outcome is None and result.prediction is None and not result.tiles  # nothing of another image
-    assert "Waiting for the similarity index" in result.headline.text()
-    qtbot.waitUntil(lambda: result.query.image() is not None, timeout=10_000)  # the picture, before the index
-    assert window.session is None, "the index was built before the preview could be checked"
+    gate = threading.Event()
+    real_open = ModelSession.open
+
+    class Held:
+        @staticmethod
+        def open(*args, **kwargs):
+            gate.wait(60)  # "building"
+            return real_open(*args, **kwargs)
+    monkeypatch.setattr(workers, "ModelSession", Held)
+    try:
+        window.open_archive(str(small_archive))
+        qtbot.waitUntil(lambda: window.classify is not None and window.classify.model.rowCount() == 0, timeout=WAIT_MS)
+        drop(window, [folder])
+        wait_for_entries(window, 2)
+        result = window.classify.result
+        window.classify.worklist.select_key(window.classify.model.keys[1])
+        assert window.session is None  # still "building"
+        assert result.outcome is None and result.prediction is None and not result.tiles  # nothing of another image
+        assert "Waiting for the similarity index" in result.headline.text()
+        qtbot.waitUntil(lambda: result.query.image() is not None, timeout=10_000)  # the picture, before the index
+    finally:
+        gate.set()
     qtbot.waitUntil(lambda: result.outcome is not None, timeout=WAIT_MS)
     shown = window.classify.current_item()
     assert result.outcome is shown.outcome and shown.file_name == result.query_name
