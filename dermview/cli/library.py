@@ -56,7 +56,10 @@ def run_library(args: argparse.Namespace) -> int:
     from ..outputs import check_output_path
 
     if args.action == "export":
-        check_output_path(args.output, [args.library] if args.library else [])  # before the library is opened
+        from ..library.urls import sqlite_path
+
+        own_file = sqlite_path(library_url(args.library))  # the library's own file is an input too
+        check_output_path(args.output, [own_file] if own_file else [])  # before the library is opened
     url = library_url(args.library)
     new = not library_exists(url)
     if new and args.action not in CREATING:  # a mistyped path must not look like an empty library

@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         if not output:
             continue
         try:
-            check_output_path(output)
+            check_output_path(output, [*args.query, *args.images])  # never over an image it was given
         except DermviewError as exc:
             print(f"dermview: error: {exc}", file=sys.stderr)
             return 2
