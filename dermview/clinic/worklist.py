@@ -106,7 +106,7 @@ def export_row(item: WorkItem) -> dict[str, object]:
         if not outcome.muted:  # a muted result has no vote to export
             row.update({f"vote_{dx}": round(prediction.votes.get(dx, 0.0), 4) for dx in DX_CODES})
         row.update(suggestion=item.suggestion, agreeing_lesions=agree, nearest_lesions=lesions,
-                   unfamiliar=outcome.unfamiliar is not None, unfamiliar_kind=outcome.unfamiliar_kind,
+                   unfamiliar=outcome.muted, unfamiliar_kind=outcome.unfamiliar_kind,
                    unfamiliar_reason=outcome.unfamiliar, device_note=outcome.device_note,
                    nothing_close=outcome.nothing_close,
                    archive_match=outcome.archive_match, k=outcome.k, similarity=outcome.features,

@@ -203,7 +203,7 @@ class CaseLibrary:
                "body_site": body_site, "age": age, "sex": sex, "note": note,
                "features": outcome.features if outcome else None,
                "model_version": outcome.model_version if outcome else None,
-               "suggestion": None if outcome is None or outcome.unfamiliar else outcome.prediction.prediction,
+               "suggestion": outcome.suggestion if outcome else None,
                "votes": json.dumps(outcome.prediction.votes) if outcome else None}
 
         def work(connection):

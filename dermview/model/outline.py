@@ -336,7 +336,7 @@ def lesion_lines(outcome, where_drawn: str, *, compact: bool = False) -> list[st
     in words under a heading that says ``where_drawn`` the outline is, or why it has no outline; nothing for an
     unfamiliar image (its warning says enough). ``compact``: a few short lines (the window) instead of sentences."""
     lesion = outcome.lesion
-    if lesion is None or outcome.unfamiliar:
+    if lesion is None or outcome.muted:
         return []
     if lesion.measures is None:
         return [lesion.outline.sentence or ""]

@@ -95,7 +95,7 @@ class QueryOutcome:
             prediction = {"prediction": None, "votes": None, "muted_reason": self.unfamiliar,
                           "neighbours": [{key: value for key, value in row.items() if key not in ("dx", "dx_type")}
                                          for row in prediction["neighbours"]]}
-        return {**prediction, "unfamiliar": self.unfamiliar is not None,
+        return {**prediction, "unfamiliar": self.muted,
                 "unfamiliar_reason": self.unfamiliar, "unfamiliar_kind": self.unfamiliar_kind,
                 "device_note": self.device_note, "nothing_close": self.nothing_close,
                 "archive_match": self.archive_match,
