@@ -79,22 +79,23 @@ def decode_image(data: bytes, name: str = "image", *,
                 raise ImageDecodeError(
                     f"{name}: the image is only {width}x{height} pixels, too small to judge; at least "
                     f"{min_side} pixels on each side are needed to compare it with the archive.")
-            if reduced and not draft_size:  # libjpeg decodes at the largest of 1/2, 1/4, 1/8 within MAX_PIXELS
-                scale = next((s for s in (2, 4, 8) if (width / s) * (height / s) <= MAX_PIXELS), 8)
-                im.draft("RGB", (-(-width // scale), -(-height // scale)))
-            elif draft_size and im.format == "JPEG":
+            if im.format == "JPEG" and (draft_size or reduced):
+                # libjpeg decodes at 1/2, 1/4 or 1/8 scale: the smallest that keeps at least the requested size,
+                # and never more than MAX_PIXELS (the request is capped at the largest scale within it).
+                request = (width, height)
                 if isinstance(draft_size, tuple):
                     long_side, short_side = draft_size
-                    im.draft("RGB", (long_side, short_side) if width >= height else (short_side, long_side))
-                else:
+                    request = (long_side, short_side) if width >= height else (short_side, long_side)
+                elif draft_size:
                     # A square request keeps the guarantee whichever way EXIF rotates the image.
-                    im.draft("RGB", (draft_size, draft_size))
+                    request = (draft_size, draft_size)
+                if reduced:
+                    scale = next((s for s in (2, 4, 8) if (width / s) * (height / s) <= MAX_PIXELS), 8)
+                    request = (min(request[0], -(-width // scale)), min(request[1], -(-height // scale)))
+                im.draft("RGB", request)
             im.load()
             if draft_size and im.format != "JPEG":
                 im = _reduced(im, draft_size)
-            if im.width * im.height > MAX_PIXELS:  # draft mode could not reduce it enough
-                raise ImageDecodeError(f"{name}: the image is {width}x{height} pixels and could not be decoded "
-                                       f"within {MAX_PIXELS // 1_000_000} megapixels.")
             im = ImageOps.exif_transpose(im)
             rgb = to_rgb(im)
             if reduced:
