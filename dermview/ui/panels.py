@@ -390,7 +390,7 @@ class ResultPanel(QWidget):
                 where = f"{n.image_id}, lesion {n.lesion_id}"
             others = "".join(f"\n  also {m.image_id} (distance {m.distance:.3f})" for m in tile.more)
             if muted:
-                self.neighbours.add(n.image_id, f"diagnosis not shown{more}\n{n.image_id}\n{n.lesion_id} · {short}",
+                self.neighbours.add(n.image_id, f"diagnosis not shown\n{more.strip()}\n{n.image_id}\n{n.lesion_id} · {short}",
                                     f"{where}\ndistance {n.distance:.3f}: {near} of archive images are to their own "
                                     "nearest other lesion\nIts diagnosis is not shown: this image gets no suggestion.")
                 continue
