@@ -296,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         if not output:
             continue
         try:
-            check_output_path(output, [*args.query, *args.images])  # never over an image it was given
+            # never over an image it was given; a screenshot may replace an earlier one (docs/screenshots.sh)
+            check_output_path(output, [*args.query, *args.images], replaces_images=output == args.screenshot)
         except DermviewError as exc:
             print(f"dermview: error: {exc}", file=sys.stderr)
             return 2
