@@ -9,7 +9,7 @@ from sklearn.metrics import balanced_accuracy_score, precision_score, recall_sco
 from dermview.archive import DX_CODES, load_image_file
 from dermview.model.evaluate import cross_validate
 from dermview.model.metrics import metrics, pooled_metrics
-from dermview.model.tuning import FoldChoice, tune
+from dermview.model.tuning import FoldChoice, GridPoint, choose_from_grid, choose_on_validation, tune
 from dermview.model.knn import nearest, tie_free_scores, vote
 
 
@@ -83,6 +83,38 @@ def test_pooled_metrics_count_every_image_of_the_parts_once():
     shuffled = {**whole, "confusion": {"labels": list(reversed(DX_CODES)), "matrix": whole["confusion"]["matrix"]}}
     with pytest.raises(ValueError, match="not"):
         pooled_metrics([whole, shuffled])
+
+
+MEL = DX_CODES.index("mel")
+
+
+def point(k, power, accuracy, balanced, mel_recall):
+    return GridPoint(k, power, accuracy, balanced, tuple(mel_recall if c == "mel" else 0.5 for c in DX_CODES))
+
+
+def test_the_melanoma_floor_outranks_the_accuracy_floor():
+    grid = [point(31, 0.25, 0.80, 0.65, 0.57),   # the old rule's choice: accurate, misses melanomas
+            point(9, 0.5, 0.779, 0.69, 0.66),    # reaches the melanoma floor, just short of the accuracy floor
+            point(21, 1.0, 0.73, 0.74, 0.67)]
+    old = choose_from_grid(grid, 0.78)
+    assert (old["k"], old["prior_power"]) == (31, 0.25)
+    new = choose_from_grid(grid, 0.78, {MEL: 0.64})
+    assert (new["k"], new["prior_power"]) == (9, 0.5)  # the most accurate of those that find melanomas
+    assert new["validation_recall"]["mel"] == 0.66 and "mel recall >= 0.64" in new["rule"]
+    # both floors reached: the best balanced accuracy among them
+    both = choose_from_grid(grid + [point(15, 0.75, 0.785, 0.70, 0.65)], 0.78, {MEL: 0.64})
+    assert (both["k"], both["prior_power"]) == (15, 0.75)
+    # no setting finds enough melanomas: the floor is said to be missed, and the accuracy rule decides
+    none = choose_from_grid(grid[:1] + [point(5, 0.0, 0.79, 0.60, 0.50)], 0.78, {MEL: 0.64})
+    assert (none["k"], none["prior_power"]) == (31, 0.25) and "no setting reached" in none["rule"]
+
+
+def test_choosing_on_validation_scores_every_setting_of_the_grid():
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(len(DX_CODES)), 12)
+    points = rng.normal(size=(len(labels), 4)) + labels[:, None]
+    chosen = choose_on_validation(points, labels, points + 0.01, labels, 0.5, {MEL: 0.9})
+    assert chosen["validation_recall"]["mel"] >= 0.9 and chosen["validation_accuracy"] >= 0.5
 
 
 def test_find_similar_excludes_the_own_lesion(small_model):

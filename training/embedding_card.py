@@ -12,7 +12,8 @@ import numpy as np
 from dermview.archive.codes import DX_CODES
 from dermview.model import learned
 from dermview.model.external import ALL, DEVELOPMENT, UNREAD
-from .embedding_network import ACCURACY_FLOOR, COSINE_SCALE, LABEL_SMOOTHING, N_CLASSES, Architecture
+from .embedding_network import (ACCURACY_FLOOR, COSINE_SCALE, LABEL_SMOOTHING, MEL, MEL_RECALL_FLOOR, N_CLASSES,
+                                Architecture)
 
 log = logging.getLogger("train_embedding")
 
@@ -40,7 +41,7 @@ def evaluate_fold(archive, ids, labels, tr, va, te, model_path: Path, *, classic
     def choose_in(fit_space, x: np.ndarray) -> dict:
         space = fit_space(x[tr], labels[tr])
         return choose_on_validation(space.transform(x[tr]), labels[tr], space.transform(x[va]), labels[va],
-                                    ACCURACY_FLOOR)
+                                    ACCURACY_FLOOR, {MEL: MEL_RECALL_FLOOR})
 
     choice = choose_in(space_fitter(extractor), feats)
     report["learned"] = {**choice, **knn_metrics_in_space(space_fitter(extractor), feats, labels, fit, te,

@@ -8,10 +8,12 @@ both use, so a fold means the same images everywhere.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
+
+from ..archive.codes import DX_CODES
 
 from .projection import Projection, fit_kernel_lda
 from .knn import K_CHOICES, PRIOR_POWER_CHOICES, class_prior, decide, nearest, vote
@@ -26,6 +28,7 @@ class GridPoint:
     prior_power: float
     accuracy: float
     balanced_accuracy: float
+    recall: tuple[float, ...]  # per class, in DX_CODES order
 
     @property
     def objective(self) -> float:
@@ -57,7 +60,8 @@ def vote_grid(sets: list[NeighbourSet], y_true: np.ndarray) -> list[GridPoint]:
             pred = np.concatenate([decide(vote(lab, idx[:, :k], dist[:, :k], prior, power))
                                    for lab, idx, dist, prior in sets])
             m = metrics(y_true, pred)
-            points.append(GridPoint(k, power, m["accuracy"], m["balanced_accuracy"]))
+            recall = tuple(m["per_class"][code]["recall"] for code in DX_CODES)
+            points.append(GridPoint(k, power, m["accuracy"], m["balanced_accuracy"], recall))
     return points
 
 
@@ -81,22 +85,38 @@ def tune(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, *, seed: 
 
 
 def choose_on_validation(train_points: np.ndarray, train_labels: np.ndarray, val_points: np.ndarray,
-                         val_labels: np.ndarray, accuracy_floor: float) -> dict:
-    """k and the vote correction a training run chooses on its validation lesions: among the settings that keep
-    validation accuracy at ``accuracy_floor``, the best balanced accuracy (the prior correction trades one for
-    the other); if none does, the best mean of the two. {"k", "prior_power", "validation_accuracy",
-    "validation_balanced_accuracy", "rule"}."""
+                         val_labels: np.ndarray, accuracy_floor: float,
+                         recall_floors: Mapping[int, float] | None = None) -> dict:
+    """k and the vote correction a training run chooses on its validation lesions (``choose_from_grid``)."""
     grid = vote_grid([neighbour_set(train_points, train_labels, val_points)], val_labels)
-    results = [(g.accuracy, g.balanced_accuracy, g.k, g.prior_power) for g in grid]
-    floor = [r for r in results if r[0] >= accuracy_floor]
-    rule = f"best validation balanced accuracy with validation accuracy >= {accuracy_floor}"
-    if floor:
-        acc, bal, k, power = max(floor, key=lambda r: (r[1], r[0]))
+    return choose_from_grid(grid, accuracy_floor, recall_floors)
+
+
+def choose_from_grid(grid: list[GridPoint], accuracy_floor: float,
+                     recall_floors: Mapping[int, float] | None = None) -> dict:
+    """The validation rule over scored settings.
+
+    ``recall_floors`` ({class index: recall}) come first: a missed melanoma costs more than any other error, so
+    only settings that keep those classes' recall at their floors are considered (all of them if none does).
+    Among those, the ones that also keep accuracy at ``accuracy_floor`` compete on balanced accuracy (the prior
+    correction trades one for the other); if none does, the most accurate one is taken.
+    {"k", "prior_power", "validation_accuracy", "validation_balanced_accuracy", "validation_recall", "rule"}."""
+    floors = dict(recall_floors or {})
+    recalled = [g for g in grid if all(g.recall[c] >= r for c, r in floors.items())]
+    pool = recalled or grid
+    named = " and ".join(f"{DX_CODES[c]} recall >= {r}" for c, r in floors.items())
+    rule = "" if not floors else (f"validation {named}; then " if recalled else
+                                  f"(no setting reached validation {named}) ")
+    accurate = [g for g in pool if g.accuracy >= accuracy_floor]
+    if accurate:
+        chosen = max(accurate, key=lambda g: (g.balanced_accuracy, g.accuracy))
+        rule += f"best validation balanced accuracy with validation accuracy >= {accuracy_floor}"
     else:
-        acc, bal, k, power = max(results, key=lambda r: r[0] + r[1])
-        rule = "best mean of validation accuracy and balanced accuracy (no setting reached the floor)"
-    return {"k": k, "prior_power": power, "validation_accuracy": acc, "validation_balanced_accuracy": bal,
-            "rule": rule}
+        chosen = max(pool, key=lambda g: (g.accuracy, g.balanced_accuracy))
+        rule += f"best validation accuracy (none of them reached accuracy {accuracy_floor})"
+    return {"k": chosen.k, "prior_power": chosen.prior_power, "validation_accuracy": chosen.accuracy,
+            "validation_balanced_accuracy": chosen.balanced_accuracy,
+            "validation_recall": {code: float(r) for code, r in zip(DX_CODES, chosen.recall)}, "rule": rule}
 
 
 def held_out_split(labels: np.ndarray, groups: np.ndarray, fold: int, folds: int, seed: int):
