@@ -169,6 +169,25 @@ def test_the_mask_has_the_image_size_and_lies_on_the_lesion(finder, data_dir):
     assert outline.jaccard(np.rot90(turned.mask, k=-1), found.mask) > 0.8
 
 
+def test_choosing_the_region_at_the_network_size_keeps_the_full_size_outline(finder, data_dir):
+    """The region is chosen at the network's 192x144 and only its edge drawn at the image's size: the mask
+    stays what choosing it on the probabilities scaled to the full image gives (issue 46's tolerance:
+    Jaccard >= 0.995 per image, the same decision on every image)."""
+    originals = sorted((data_dir / "originals").glob("*.jpg"))[:8]
+    smalls = sorted((data_dir / "images").glob("*.jpg"))[:8]
+    assert len(originals) == 8 and len(smalls) == 8
+    for path in originals + smalls:
+        image = Image.open(path).convert("RGB")
+        probability = finder.probabilities(outline.prepare(image)[None])[0]
+        scaled = np.asarray(Image.fromarray(probability, mode="F").resize(image.size, Image.Resampling.BILINEAR))
+        full_size = outline.keep_lesion(scaled, np.asarray(image))
+        found = finder.segment(image)
+        assert found.reason == full_size.reason, path.name
+        if found.mask is not None:
+            assert found.mask.shape == full_size.mask.shape
+            assert outline.jaccard(found.mask, full_size.mask) >= 0.995, path.name
+
+
 def test_a_flat_image_has_no_lesion(finder):
     for colour in ((200, 160, 140), (0, 0, 0), (255, 255, 255)):
         found = finder.segment(Image.new("RGB", (600, 450), colour))

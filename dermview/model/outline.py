@@ -97,7 +97,8 @@ def jaccard(found: np.ndarray | None, truth: np.ndarray) -> float:
 
 def keep_lesion(probability: np.ndarray, pixels: np.ndarray) -> Outline:
     """(H, W) float probability and the (H, W, 3) uint8 image it belongs to -> the lesion: the largest
-    connected region above THRESHOLD with its holes filled, unless it is too small or lies on the border."""
+    connected region above THRESHOLD with its holes filled, unless it is too small or lies on the border.
+    The finder runs it at the network's resolution (:func:`scaled_region` then draws the edge at the image's)."""
     regions, count = ndimage.label(probability >= THRESHOLD)
     if count == 0:
         return Outline(None, NO_LESION)
@@ -181,17 +182,28 @@ class OutlineFinder:
         return self._session.run(None, {self._input: to_network_input(batch)})[0][:, 0]
 
     def segment(self, image: Image.Image) -> Outline:
-        """The lesion in ``image``, its mask at the image's own size (width x height)."""
+        """The lesion in ``image``, its mask at the image's own size (width x height). The region is chosen and
+        checked at the network's resolution; only the chosen region's edge is drawn at the image's."""
         image = image.convert("RGB") if image.mode != "RGB" else image
         portrait = image.height > image.width
         upright = image.transpose(Image.Transpose.ROTATE_90) if portrait else image
-        probability = self.probabilities(prepare(upright)[None])[0]
-        # The probabilities, not the 0/1 mask, are scaled up: the edge falls between the network's pixels.
-        scaled = np.asarray(Image.fromarray(probability.astype(np.float32), mode="F")
-                            .resize(upright.size, Image.Resampling.BILINEAR))
-        if portrait:
-            scaled = np.rot90(scaled, k=-1)
-        return keep_lesion(scaled, np.asarray(image))
+        small = prepare(upright)
+        probability = self.probabilities(small[None])[0]
+        kept = keep_lesion(probability, small)
+        if kept.mask is None:
+            return kept
+        mask = scaled_region(probability, kept.mask, upright.size)
+        return Outline(np.rot90(mask, k=-1) if portrait else mask)
+
+
+def scaled_region(probability: np.ndarray, region: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The (h, w) ``region`` kept from the network's (h, w) ``probability``, at ``size`` (width, height) -> (H, W)
+    bool. The probabilities, not the 0/1 region, are scaled up, so the edge falls between the network's pixels;
+    first every other region is set to 0 and the region's filled holes to 1, so nothing else comes back."""
+    above = probability >= THRESHOLD
+    only = np.where(region, np.where(above, probability, 1.0), np.where(above, 0.0, probability))
+    scaled = np.asarray(Image.fromarray(only.astype(np.float32), mode="F").resize(size, Image.Resampling.BILINEAR))
+    return scaled >= THRESHOLD
 
 
 @lru_cache(maxsize=1)
