@@ -10,7 +10,8 @@ from dermview.archive import DX_CODES, load_image_file
 from dermview.model.evaluate import cross_validate
 from dermview.model.metrics import metrics, pooled_metrics
 from dermview.model.tuning import FoldChoice, GridPoint, choose_from_grid, choose_on_validation, tune
-from dermview.model.knn import nearest, tie_free_scores, vote
+from dermview.model.knn import (REFINED, nearest, nearest_in, squared_distances, squared_distances_to, squared_norms,
+                                tie_free_scores, vote)
 
 
 def test_nearest_matches_brute_force():
@@ -20,6 +21,25 @@ def test_nearest_matches_brute_force():
     brute = np.linalg.norm(queries[:, None] - points[None], axis=2)
     assert np.array_equal(idx, np.argsort(brute, axis=1)[:, :7])
     assert np.allclose(dist, np.sort(brute, axis=1)[:, :7], atol=1e-6)
+
+
+def test_the_one_query_search_finds_exactly_the_neighbours_of_the_exact_one():
+    """The matrix-product search ranks with rounding, then recomputes its nearest candidates exactly: the
+    neighbours and their distances are those of the difference-based search, an identical point at 0."""
+    rng = np.random.default_rng(3)
+    points = (rng.normal(size=(3 * REFINED, 40)) * 30 + 100).astype(np.float32)  # far from the origin
+    norms = squared_norms(points)
+    lesions = rng.integers(0, 400, len(points))
+    for query in [points[17].astype(np.float64), rng.normal(size=40) * 30 + 100, points[5] + 1e-4]:
+        for exclude in (None, (lesions == lesions[17])[None]):
+            exact = squared_distances(points, query[None], exclude)
+            fast = squared_distances_to(points, norms, query, exclude)
+            assert fast.shape == exact.shape == (1, len(points))
+            for k in (1, 21, 61):
+                (i_fast, d_fast), (i_exact, d_exact) = nearest_in(fast, k), nearest_in(exact, k)
+                assert np.array_equal(i_fast, i_exact) and np.array_equal(d_fast, d_exact)
+            assert np.isinf(fast[exact == np.inf]).all()
+    assert nearest_in(squared_distances_to(points, norms, points[17].astype(np.float64)), 1)[1][0, 0] == 0.0
 
 
 def test_prior_correction_lifts_a_rare_class():

@@ -74,6 +74,33 @@ def squared_distances(points: np.ndarray, queries: np.ndarray,
     return sq if exclude is None else np.where(exclude, np.inf, sq)
 
 
+REFINED = 512  # a one-query search's nearest candidates whose distances are recomputed exactly
+
+
+def squared_norms(points: np.ndarray) -> np.ndarray:
+    """Each point's squared length (N,) float64, for :func:`squared_distances_to`."""
+    return np.einsum("ij,ij->i", points, points, dtype=np.float64)
+
+
+def squared_distances_to(points: np.ndarray, norms: np.ndarray, query: np.ndarray,
+                         exclude: np.ndarray | None = None) -> np.ndarray:
+    """Squared distances (1, N) from one ``query`` (d,) to ``points`` (N, d) whose ``norms`` are precomputed.
+
+    One matrix product ranks every point; the REFINED nearest are then recomputed from differences, exactly as
+    :func:`squared_distances` does, so the neighbours a vote reads and their distances are the exact ones (an
+    identical image is at 0). The others keep the product's rounding, which can only move the tie-breaking
+    closeness of a class with no point among the REFINED. ``exclude``: optional boolean (1, N), as there."""
+    ranked = norms - 2.0 * (points @ query.astype(points.dtype)) + float(query @ query)
+    sq = ranked.astype(np.result_type(points, query), copy=False)  # the difference-based search's precision
+    if exclude is not None:
+        sq = np.where(exclude[0], np.inf, sq)
+    near = np.argpartition(sq, REFINED - 1)[:REFINED] if len(sq) > REFINED else np.arange(len(sq))
+    near = near[np.isfinite(sq[near])]
+    diff = points[near] - query
+    sq[near] = np.einsum("ij,ij->i", diff, diff)
+    return sq[None, :]
+
+
 def nearest(points: np.ndarray, queries: np.ndarray, k: int,
             exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Indices (Q, k) and Euclidean distances of the k nearest points, nearest first."""

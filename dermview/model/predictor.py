@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -13,7 +14,8 @@ from ..archive.codes import DX_CODES, dx_indices
 from ..errors import DermviewError
 from .extractors import VoteDefaults, get_extractor, get_kind
 from .index import ArchiveIndex
-from .knn import Neighbour, Prediction, class_prior, decide, knn_vote, squared_distances
+from .knn import (Neighbour, Prediction, class_prior, decide, knn_vote, squared_distances, squared_distances_to,
+                  squared_norms)
 
 
 
@@ -45,6 +47,11 @@ class Predictor:
         self._row = {image_id: i for i, image_id in enumerate(index.image_ids)}
         self._lesion_by_image = dict(zip(archive.metadata["image_id"], archive.metadata["lesion_id"].astype(str)))
 
+    @cached_property
+    def _norms(self) -> np.ndarray:
+        """The indexed points' squared lengths: computed by the first query (a worker), not the constructor."""
+        return squared_norms(self.index.embedded)
+
     def lesion_of(self, image_id: str) -> str | None:
         """The lesion of an archive image id, or None if the archive has no such image."""
         return self._lesion_by_image.get(image_id)
@@ -61,7 +68,8 @@ class Predictor:
         blocks, labels = [], []
         if archive:
             exclude = (self.lesion_ids == exclude_lesion)[None] if exclude_lesion else None
-            blocks.append(squared_distances(self.index.embedded, query, exclude))  # once, for neighbours and scores
+            # once, for neighbours and scores
+            blocks.append(squared_distances_to(self.index.embedded, self._norms, query[0], exclude))
             labels.append(self.labels)
         if extra is not None and len(extra.labels) == 0:
             extra = None
