@@ -40,16 +40,7 @@ def window_size(text: str) -> tuple[int, int]:
 def layout_report(window) -> dict:
     """What is on screen, in pixels: the window, the query image as displayed, the neighbour tiles' image
     size and how many tiles are fully visible without scrolling (--layout-json)."""
-    result = window.classify.result
-    shown = result.query.pixmap()
-    view = result.neighbours
-    view.doItemsLayout()  # a resize lays the tiles out later; count them where they will be
-    port = view.viewport().rect()
-    visible = sum(1 for i in range(view.count()) if port.contains(view.visualItemRect(view.item(i))))
-    tile = view.iconSize()
-    return {"window": [window.width(), window.height()],
-            "query_image": [shown.width(), shown.height()] if shown is not None and not shown.isNull() else [0, 0],
-            "neighbours_visible": visible, "neighbour_tile": [tile.width(), tile.height()]}
+    return {"window": [window.width(), window.height()], **window.classify.layout_report()}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -177,17 +168,18 @@ class ScriptedRun:
         if window.opening_archive:
             return
         if window.archive is None or window.classify is None:
-            self.finish(2, window.start_page.error.text() or "no archive could be opened")
+            self.finish(2, window.start_page.error_text() or "no archive could be opened")
             return
         classify = window.classify
-        if self.args.self_test and not classify.model.items and not self.pending_queries:
+        if self.args.self_test and not classify.items() and not self.pending_queries:
             available = window.archive.metadata[window.archive.metadata["available"]]
             window.find_similar(str(available["image_id"].iloc[0]))  # the self-test's own query
         label = window.index_label.text()
         if label.startswith("No index") or "cancelled" in label:
             self.finish(1, f"the index could not be built ({window.statusBar().currentMessage()})")
             return
-        items = classify.model.items
+        rows = classify.rows()
+        items = [item for _, item in rows]
         if not items:
             return
         # Every image is classified by the worklist's batch: a bad one after a good one is still reported.
@@ -196,17 +188,15 @@ class ScriptedRun:
         if any(item.status == PENDING for item in items):
             return
         failed = [f"{item.name}: {item.error}" for item in items if item.error]
-        good = next((key for key, item in zip(classify.model.keys, items) if not item.error), None)
+        good = next((key for key, item in rows if not item.error), None)
         if good is None:
             self.finish(1, "; ".join(failed))
             return
-        if classify.worklist.current_key() != good or window.tabs.currentWidget() is not classify:
-            classify.worklist.select_key(good)
-            window.tabs.setCurrentWidget(classify)
+        if classify.selected_key() != good or not window.shows_classify():
+            classify.select(good)
+            window.show_classify()
             return
-        if classify.shown_key != good:
-            return
-        if classify.result.prediction is None or not classify.result.neighbours.all_loaded():
+        if not classify.shows_result_of(good):
             return
         self.app.processEvents()
         pixmap = window.grab()
@@ -228,11 +218,11 @@ class ScriptedRun:
                 self.finish(1, f"could not save the screenshot to {self.args.screenshot}")
                 return
             saved = f" saved to {self.args.screenshot}"
-        prediction = classify.result.prediction
-        features = window.session.features if window.session is not None else "?"
-        note = classify.feature_note.text() if classify.feature_note.isVisibleTo(window) else ""
-        shown = classify.model.item(good)
+        shown = dict(rows)[good]
         outcome = shown.outcome
+        prediction = outcome.prediction
+        features = window.session.features if window.session is not None else "?"
+        note = classify.shown_note()
         answer = (muted_headline(outcome.unfamiliar_kind).lower() if outcome.muted else
                   f"{prediction.prediction} ({prediction.votes[prediction.prediction]:.0%})")
         summary = (f"{shown.name} ({features} features{'; ' + note if note else ''}): {answer}, "
@@ -350,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     if scripted:
         run = ScriptedRun(app, window, args)
         run.pending_queries = bool(queries)
-        window.clinic.persist = False  # screenshots and self-tests neither offer nor overwrite the user's session
+        window.clinic.leave_the_users_session_alone()
         run.start()
     status = app.exec()
     window.close()

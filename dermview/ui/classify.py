@@ -223,9 +223,53 @@ class ClassifyPanel(QWidget):
         (self.result_wanted if show_result else self.worklist_wanted).emit()
         self.worklist_changed.emit()
 
+    # -- what other parts of the window may ask and ask for (never this panel's child widgets) ----------
     def current_item(self) -> WorkItem | None:
         key = self.worklist.current_key()
         return None if key is None else self.model.item(key)
+
+    def rows(self) -> list[tuple[int, WorkItem]]:
+        """The session's images, in the order they were added, with their row keys (never reused)."""
+        return list(zip(self.model.keys, self.model.items))
+
+    def items(self) -> list[WorkItem]:
+        return list(self.model.items)
+
+    def chosen_items(self) -> list[WorkItem]:
+        """The worklist's selected rows, or the current one."""
+        current = self.worklist.current_key()
+        keys = self.worklist.selected_keys() or ([] if current is None else [current])
+        return [item for item in map(self.model.item, keys) if item is not None]
+
+    def select(self, key: int) -> None:
+        self.worklist.select_key(key)
+
+    def selected_key(self) -> int | None:
+        return self.worklist.current_key()
+
+    def shows_result_of(self, key: int) -> bool:
+        """Whether ``key``'s result is on screen, its neighbours' pictures loaded."""
+        return self.shown_key == key and self.result.prediction is not None and self.result.neighbours.all_loaded()
+
+    def shown_note(self) -> str:
+        """The similarity note above the result, if it is visible."""
+        return self.feature_note.text() if self.feature_note.isVisibleTo(self.window()) else ""
+
+    def offer(self, text: str | None) -> None:
+        """Offer something above the worklist (the last session), or withdraw the offer (None)."""
+        self.worklist.show_offer(text)
+
+    def layout_report(self) -> dict:
+        """What the result shows, in pixels: the query image as displayed, the neighbour tiles' image size and how
+        many tiles are fully visible without scrolling."""
+        shown = self.result.query.pixmap()
+        view = self.result.neighbours
+        view.doItemsLayout()  # a resize lays the tiles out later; count them where they will be
+        port = view.viewport().rect()
+        visible = sum(1 for i in range(view.count()) if port.contains(view.visualItemRect(view.item(i))))
+        tile = view.iconSize()
+        return {"query_image": [shown.width(), shown.height()] if shown is not None and not shown.isNull() else [0, 0],
+                "neighbours_visible": visible, "neighbour_tile": [tile.width(), tile.height()]}
 
     # -- the batch ------------------------------------------------------------------------------
     def _queue(self, keys: list[int]) -> None:

@@ -42,6 +42,10 @@ class ClinicActions(QObject):
         self.persist = True  # False for scripted runs (screenshots, self-test): the user's session is theirs
         window.files.done.connect(self._job_done)
 
+    def leave_the_users_session_alone(self) -> None:
+        """Scripted runs (screenshots, the self-test) neither offer nor overwrite the user's last session."""
+        self.persist = False
+
     def actions(self) -> list[QAction]:
         return [self.export_worklist_action, self.export_report_action, self.print_action]
 
@@ -67,7 +71,7 @@ class ClinicActions(QObject):
         """Every row, in the order they were added, as CSV (or JSON for a .json name)."""
         try:
             target = check_output_path(path)
-            items = self.classify.model.items
+            items = self.classify.items()
             (write_json if target.suffix.lower() == ".json" else write_csv)(items, target)
         except (DermviewError, OSError) as exc:
             self.window.report_error("The worklist could not be exported", str(exc))
@@ -76,7 +80,7 @@ class ClinicActions(QObject):
         return True
 
     def _has_rows(self) -> bool:
-        if self.classify is None or not self.classify.model.items:
+        if self.classify is None or not self.classify.items():
             self.window.report_error("Nothing to export", "The worklist is empty: add images first.")
             return False
         return True
@@ -87,8 +91,8 @@ class ClinicActions(QObject):
         classify = self.classify
         if classify is None or self.window.session is None:
             raise DermviewError("There is nothing to report yet: open the archive and classify an image.")
-        keys = keys or classify.worklist.selected_keys() or [classify.worklist.current_key()]
-        items = [classify.model.item(k) for k in keys if k is not None]
+        rows = dict(classify.rows())
+        items = [rows.get(k) for k in keys] if keys else classify.chosen_items()
         pages = [report_page(item, self.window.session) for item in items if item is not None and item.outcome]
         if not pages:
             raise DermviewError("None of the selected images has a result yet: wait for it, or select others.")
@@ -148,7 +152,7 @@ class ClinicActions(QObject):
     # -- the session that survives a restart ------------------------------------------------------
     def offer_last_session(self) -> None:
         """After an archive opens with an empty worklist: offer the last session, if there is one."""
-        if not self.persist or self.classify is None or self.classify.model.items:
+        if not self.persist or self.classify is None or self.classify.items():
             return
         try:
             saved = load_session()
@@ -158,9 +162,9 @@ class ClinicActions(QObject):
         if saved is None:
             return
         self.offered = saved
-        self.classify.worklist.show_offer(f"Your last session ({saved.describe()}) can be reopened: its images are "
-                                          "found again by path and checked against their SHA-256.")
-        self.window.tabs.setCurrentWidget(self.classify.worklist)
+        self.classify.offer(f"Your last session ({saved.describe()}) can be reopened: its images are "
+                            "found again by path and checked against their SHA-256.")
+        self.window.show_worklist()
 
     # Whether the session file is this window's to overwrite: once it has saved, or reopened or set aside what
     # was there. A window started with images ("Open with") never offered the saved session; it keeps it aside.
@@ -174,7 +178,7 @@ class ClinicActions(QObject):
     def reopen(self) -> None:
         self._session_is_ours = True
         saved, self.offered = self.offered, None
-        self.classify.worklist.show_offer(None)
+        self.classify.offer(None)
         if saved is not None:
             self._say(f"Reopening the last session ({saved.describe()}) ...")
             self.window.files.submit("session", lambda: restore_items(saved))
@@ -182,7 +186,7 @@ class ClinicActions(QObject):
     def discard(self) -> None:
         self._session_is_ours = True
         saved, self.offered = self.offered, None
-        self.classify.worklist.show_offer(None)
+        self.classify.offer(None)
         if saved is not None:
             try:
                 kept = set_aside(saved)
@@ -196,17 +200,18 @@ class ClinicActions(QObject):
     def save_now(self) -> None:
         self._save_timer.stop()
         classify = self.classify
-        if not self.persist or classify is None or (not classify.model.items and self.offered is None):
+        items = classify.items() if classify is not None else []
+        if not self.persist or classify is None or (not items and self.offered is None):
             return
         if self.offered is not None:
-            if not classify.model.items:
+            if not items:
                 return  # nothing new: the offered session stays as it is
             self.discard()  # new work began without answering: the old session is kept aside, not lost
         elif not self._session_is_ours:
             self._keep_earlier_session()
         self._session_is_ours = True
         try:
-            save_session(classify.model.items, str(self.window.archive.root) if self.window.archive else "")
+            save_session(items, str(self.window.archive.root) if self.window.archive else "")
         except (OSError, DermviewError) as exc:
             log.warning("session not saved: %s", exc)
             self._say(f"The session could not be saved: {exc}")

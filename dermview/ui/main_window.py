@@ -365,9 +365,19 @@ class MainWindow(QMainWindow):
             self.classify.find_similar(image_id)
 
     def _show_worklist(self) -> None:
+        self.show_worklist()
+        self.browser_action.setChecked(False)  # the table wants the width
+
+    def show_worklist(self) -> None:
         if self.classify is not None:
             self.tabs.setCurrentWidget(self.classify.worklist)
-        self.browser_action.setChecked(False)  # the table wants the width
+
+    def show_classify(self) -> None:
+        if self.classify is not None:
+            self.tabs.setCurrentWidget(self.classify)
+
+    def shows_classify(self) -> bool:
+        return self.classify is not None and self.tabs.currentWidget() is self.classify
 
     # -- drag and drop: thin handlers that only pass paths on ---------------------------------
     def dragEnterEvent(self, event) -> None:

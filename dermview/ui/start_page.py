@@ -59,6 +59,10 @@ class StartPage(QWidget):
             layout.addWidget(widget, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addStretch(2)
 
+    def error_text(self) -> str:
+        """The sentence shown for the last archive that could not be opened, or ""."""
+        return self.error.text()
+
     def show_error(self, message: str) -> None:
         self.error.setText(message)
         # Centred widgets get no height-for-width from the layout: give the wrapped text its height.
