@@ -16,8 +16,9 @@ Image.open('$ARCHIVE/originals/ISIC_0024525.jpg').resize((450, 338)).save('$WORK
 from skimage import data
 Image.fromarray(data.coffee()).save('$WORK/coffee-cup.jpg', quality=90)"
 cp "$ARCHIVE/segmentations/ISIC_0024306_segmentation.png" "$WORK/lesion-mask.png"
-shot() {  # size name image [outlines on|off]
+shot() {  # size name image [outlines on|off] [browser on|off]
   QT_QPA_PLATFORM=offscreen .venv/bin/dermview --archive "$ARCHIVE" --window-size "$1" --outlines "${4:-off}" \
+    --browser "${5:-off}" \
     --screenshot "docs/result-$1-$2.png" --layout-json "$WORK/layout.json" "$3"
   echo "$1 $2: $(cat "$WORK/layout.json")"
 }
@@ -36,6 +37,8 @@ shot 1366x768 photo "$WORK/coffee-cup.jpg"
 # external one from the development part.
 shot 1366x768 outlines-melanoma "$ARCHIVE/originals/ISIC_0024482.jpg" on
 shot 1366x768 outlines-external-melanoma "$EXTERNAL/dermoscopy/images/ISIC_0000004.jpg" on
+# The archive browser kept beside the result on a laptop screen: the query's column reflows, nothing is cut off.
+shot 1366x768 browser-melanoma "$ARCHIVE/originals/ISIC_0024482.jpg" on on
 # The example case report (an archive melanoma, and an external melanoma with the device note) and its first page.
 QT_QPA_PLATFORM=offscreen .venv/bin/dermview report --archive "$ARCHIVE" --pdf docs/report-example.pdf \
   "$ARCHIVE/originals/ISIC_0024482.jpg" "$EXTERNAL/dermoscopy/images/ISIC_0000004.jpg"

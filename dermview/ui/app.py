@@ -73,6 +73,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--outlines", choices=("on", "off"),
                         help="draw the lesion's outline on the query, the neighbours and the archive image (View > "
                              "Lesion Outlines, key O); remembered like the choice in the window")
+    parser.add_argument("--browser", choices=("on", "off"), default="off",
+                        help="with --screenshot: keep the archive browser beside the result (View > Archive Browser); "
+                             "by default a result takes the browser's room")
     parser.add_argument("--timeout", type=float, default=900.0, help=argparse.SUPPRESS)
     parser.add_argument("--version", action="version", version=f"dermview {__version__}")
     return parser.parse_args(argv)
@@ -197,6 +200,9 @@ class ScriptedRun:
             window.show_classify()
             return
         if not classify.shows_result_of(good):
+            return
+        if self.args.browser == "on" and not window.browser_action.isChecked():
+            window.browser_action.setChecked(True)  # as the user would, once the result has taken its room
             return
         self.app.processEvents()
         pixmap = window.grab()

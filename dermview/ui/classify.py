@@ -14,7 +14,7 @@ from collections import OrderedDict
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QKeySequence, QPixmap, QShortcut
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QBoxLayout, QComboBox, QHBoxLayout, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from ..archive.codes import dx_label, dx_type_label
 from ..archive.inputs import InputImage
@@ -94,7 +94,7 @@ class ClassifyPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(model_row)
         layout.addWidget(self.feature_note)
-        self.result.add_above(self._navigation())
+        self.result.add_above(*self._navigation())
         layout.addWidget(self.result, 1)
 
     def retire(self) -> None:
@@ -160,18 +160,30 @@ class ClassifyPanel(QWidget):
             self.show_note(session.note)
 
     # -- stepping through the worklist from the result view ------------------------------------
-    def _navigation(self) -> QWidget:
+    def _navigation(self) -> tuple[QWidget, QBoxLayout]:
+        """The row above the query: the worklist's arrows and place, and the buttons (one under the other when
+        the column is narrow)."""
         bar = QWidget()
-        row = QHBoxLayout(bar)
-        row.setContentsMargins(0, 0, 0, 0)
-        self.previous_button = QPushButton("< Previous")
+        rows = QBoxLayout(QBoxLayout.Direction.LeftToRight, bar)
+        rows.setContentsMargins(0, 0, 0, 0)
+        steps, actions = QHBoxLayout(), QHBoxLayout()
+        rows.addLayout(steps, 1)
+        rows.addLayout(actions)
+        # Compact enough for the query's column beside the archive browser at 1366x768: the arrows say the rest
+        # in their tool tips, and the position wraps rather than widening the column.
+        self.previous_button = QPushButton("<")
+        self.previous_button.setAccessibleName("Previous image")
         self.previous_button.setToolTip("The previous image of the worklist, in its sorted order (Page Up)")
         self.previous_button.clicked.connect(lambda: self.worklist.step(-1))
-        self.next_button = QPushButton("Next >")
+        self.next_button = QPushButton(">")
+        self.next_button.setAccessibleName("Next image")
         self.next_button.setToolTip("The next image of the worklist, in its sorted order (Page Down)")
         self.next_button.clicked.connect(lambda: self.worklist.step(1))
         self.position_label = plain_label("")
         self.position_label.setObjectName("worklist-position")
+        self.position_label.setWordWrap(True)
+        self.position_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.position_label.setMinimumWidth(0)
         back = QPushButton("Worklist")
         back.setToolTip("All images of this session, sortable, with your notes")
         back.clicked.connect(self.worklist_wanted)
@@ -183,14 +195,21 @@ class ClassifyPanel(QWidget):
             shortcut = QShortcut(QKeySequence(key), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(lambda o=offset: self.worklist.step(o))
-        for widget in (self.previous_button, self.position_label, self.next_button, back, self.save_case_button):
-            row.addWidget(widget, 1 if widget is self.position_label else 0)
-        return bar
+        for button in (self.previous_button, self.next_button):
+            button.setMaximumWidth(button.fontMetrics().horizontalAdvance("<") + 28)
+        steps.addWidget(self.previous_button)
+        steps.addWidget(self.position_label, 1)
+        steps.addWidget(self.next_button)
+        actions.addStretch(1)
+        actions.addWidget(back)
+        actions.addWidget(self.save_case_button)
+        return bar, rows
 
     def _update_position(self) -> None:
         place, shown = self.worklist.position(self.worklist.current_key())
-        self.position_label.setText(f"Image {place} of {shown} in the worklist" if place else
-                                    f"{shown} images in the worklist")
+        self.position_label.setText(f"Image {place} of {shown}" if place else f"{shown} images in the worklist")
+        self.position_label.setToolTip(f"Image {place} of the {shown} in the worklist, in its sorted order" if place
+                                       else "")
         self.previous_button.setEnabled(place > 1)
         self.next_button.setEnabled(0 < place < shown)
 

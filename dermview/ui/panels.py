@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QScrollArea,
+from PySide6.QtWidgets import (QBoxLayout, QFrame, QLabel, QListView, QListWidget, QListWidgetItem, QScrollArea,
                                QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 
 from .. import NOT_A_MEDICAL_DEVICE
@@ -176,6 +176,9 @@ def tile_size_for(area: QSize, cell, tiles: int, spacing: int = 4) -> int:
     return max(range(NEIGHBOUR_TILE, LARGEST_TILE + 1, 8), key=lambda size: (shown(size), size))
 
 
+LESION_TEXT_WIDTH = 230  # the lesion's measures beside the query
+
+
 class ResultPanel(QWidget):
     """The query large, what its neighbours are in words, and the neighbours as large lesion tiles."""
 
@@ -195,7 +198,7 @@ class ResultPanel(QWidget):
         self.query_name = ""
         self.title = rich_label("Drop an image anywhere on the window, or use File &gt; Open Image.")
         self.title.setWordWrap(True)
-        self.query = ScaledImage(QSize(300, 225))
+        self.query = ScaledImage(QSize(240, 180))
         self.query.setObjectName("query-image")
         self.query.set_image(None, "No query image yet")
         self.headline = rich_label("")
@@ -210,7 +213,7 @@ class ResultPanel(QWidget):
         self.lesion_text = plain_label("")
         self.lesion_text.setWordWrap(True)
         self.lesion_text.setObjectName("lesion-measures")
-        self.lesion_text.setFixedWidth(230)
+        self.lesion_text.setFixedWidth(LESION_TEXT_WIDTH)
         self.lesion_text.setVisible(False)
         self.neighbour_title = plain_label("Nearest archive lesions")
         self.neighbour_title.setWordWrap(True)
@@ -224,12 +227,15 @@ class ResultPanel(QWidget):
         self.left_layout = QVBoxLayout(left)
         self.left_layout.setContentsMargins(0, 0, 4, 0)
         # The lesion's measures sit beside the query (shown with its outline), where the 4:3 picture leaves room.
-        beside = QHBoxLayout()
-        beside.setContentsMargins(0, 0, 0, 0)
-        beside.addWidget(self.query, 1)
-        beside.addWidget(self.lesion_text, 0, Qt.AlignmentFlag.AlignTop)
+        # Where the column is too narrow for both (the archive browser shown on a small screen) they move under
+        # the vote instead: the suggestion stays right below the query.
+        self._beside = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self._beside.setContentsMargins(0, 0, 0, 0)
+        self._beside.addWidget(self.query, 1)
+        self._beside.addWidget(self.lesion_text, 0, Qt.AlignmentFlag.AlignTop)
+        self._reflowing: list[QBoxLayout] = []  # rows that go under one another when the column is narrow
         self.left_layout.addWidget(self.title)
-        self.left_layout.addLayout(beside, 1)
+        self.left_layout.addLayout(self._beside, 1)
         for widget in (self.headline, self.summary, self.chart):
             self.left_layout.addWidget(widget)
         # Text never overlaps the image: on a small screen the column scrolls instead.
@@ -239,6 +245,8 @@ class ResultPanel(QWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setMinimumWidth(320)
+        scroll.viewport().installEventFilter(self)
+        self._column = scroll.viewport()
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(4, 0, 0, 0)
@@ -258,7 +266,32 @@ class ResultPanel(QWidget):
     def eventFilter(self, watched, event) -> bool:
         if watched is self.neighbours and event.type() == QEvent.Type.Resize:
             self.fit_tiles()
+        elif watched is self._column and event.type() == QEvent.Type.Resize:
+            self.reflow()
         return False
+
+    def reflow(self) -> None:
+        """Each reflowing row side by side where the column's visible width holds it, else one under another,
+        and the lesion's measures beside the query or under the vote: nothing is cut off at the right, since
+        the column never scrolls sideways."""
+        width = self._column.width()
+        narrow = width < self.query.minimumWidth() + LESION_TEXT_WIDTH + self._beside.spacing()
+        if narrow != (self._beside.indexOf(self.lesion_text) < 0):
+            if narrow:
+                self._beside.removeWidget(self.lesion_text)
+                self.lesion_text.setMinimumWidth(0)
+                self.lesion_text.setMaximumWidth(16777215)
+                self.left_layout.addWidget(self.lesion_text)
+            else:
+                self.left_layout.removeWidget(self.lesion_text)
+                self.lesion_text.setFixedWidth(LESION_TEXT_WIDTH)
+                self._beside.addWidget(self.lesion_text, 0, Qt.AlignmentFlag.AlignTop)
+        for row in self._reflowing:
+            needed = sum(item.minimumSize().width() for item in map(row.itemAt, range(row.count())) if item)
+            needed += row.spacing() * max(0, row.count() - 1)
+            wanted = (QBoxLayout.Direction.LeftToRight if width >= needed else QBoxLayout.Direction.TopToBottom)
+            if row.direction() != wanted:
+                row.setDirection(wanted)
 
     def fit_tiles(self) -> None:
         # Measured as if the scroll bar were there: tiles must not grow and shrink as it comes and goes.
@@ -293,9 +326,12 @@ class ResultPanel(QWidget):
         self.lesion_text.setText("\n".join(lesion_lines(outcome, OUTLINE_SHOWN, compact=True)))
         self.lesion_text.setToolTip(plain_tooltip("\n\n".join(lesion_lines(outcome, OUTLINE_SHOWN))))
 
-    def add_above(self, widget: QWidget) -> None:
-        """Put ``widget`` (the list of queries) at the top of the query's column."""
+    def add_above(self, widget: QWidget, reflowing: QBoxLayout | None = None) -> None:
+        """Put ``widget`` (the list of queries) at the top of the query's column; its ``reflowing`` row goes
+        under one another where the column is too narrow for it."""
         self.left_layout.insertWidget(0, widget)
+        if reflowing is not None:
+            self._reflowing.append(reflowing)
 
     def show_busy(self, name: str, waiting: str = "") -> None:
         """``name`` is being classified: the previous image's result is cleared at once (it must never read as

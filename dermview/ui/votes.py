@@ -6,7 +6,7 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from ..archive.codes import DX_CODES, dx_label
+from ..archive.codes import DX_CODES, DX_SHORT_NAMES, dx_label
 
 
 class VoteChart(QWidget):
@@ -36,8 +36,11 @@ class VoteChart(QWidget):
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         metrics = painter.fontMetrics()
-        needed = max(metrics.horizontalAdvance(dx_label(c)) for c in DX_CODES) + 12
-        label_width = min(needed, int(self.width() * 0.6))
+        room = int(self.width() * 0.6)
+        # The full names where they fit, else shorter ones, else the codes: a name is never cut off.
+        namings = (dx_label, lambda c: f"{DX_SHORT_NAMES[c]} ({c})", lambda c: DX_SHORT_NAMES[c], str)
+        name = next((n for n in namings if max(metrics.horizontalAdvance(n(c)) for c in DX_CODES) + 12 <= room), str)
+        label_width = min(max(metrics.horizontalAdvance(name(c)) for c in DX_CODES) + 12, room)
         bar_left = label_width + 6
         bar_room = max(10, self.width() - bar_left - 48)
         base = self.font()
@@ -50,7 +53,7 @@ class VoteChart(QWidget):
             painter.setFont(bold if predicted else base)
             painter.setPen(self.palette().text().color())
             painter.drawText(QRectF(0, y, label_width, self.ROW), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
-                             dx_label(code))
+                             name(code))
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor("#e4e4e4"))
             painter.drawRect(QRectF(bar_left, y + 4, bar_room, self.ROW - 8))
