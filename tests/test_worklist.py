@@ -218,3 +218,32 @@ def test_a_muted_row_shows_no_vote_and_names_what_it_is(make_window, small_model
     muted, lesion = rows["referral-letter.png"], rows["ISIC_0024307.jpg"]
     assert model.index(muted, Column.MELANOMA).data() == "" and model.index(muted, Column.UNFAMILIAR).data() == "unlike the archive"
     assert model.index(lesion, Column.MELANOMA).data().endswith("%") and model.index(lesion, Column.UNFAMILIAR).data() == ""
+
+
+def test_two_windows_open_at_once_keep_a_session_each(make_window, small_model, small_archive, data_dir, qtbot):
+    """Two windows open at the same time each saved to the one last-session file: the one that saved last
+    overwrote the other's worklist and notes. Now each claims a session file of its own while it is open."""
+    import json
+
+    from dermview.clinic.sessions import session_file
+
+    session_file(2).unlink(missing_ok=True)
+    first = make_window(small_archive)
+    second = make_window(small_archive)
+    for window, image in ((first, "ISIC_0024307.jpg"), (second, "ISIC_0024308.jpg")):
+        wait_for_index(qtbot, window)
+        drop(window, [data_dir / "originals" / image])
+        wait_all_classified(qtbot, window)
+        window.classify.model.setData(window.classify.model.index(0, Column.NOTE), f"seen in {image}")
+        window.clinic.save_now()
+    first.clinic.save_now()  # the first window saves again, after the second: it must not overwrite it
+    notes = {json.loads(path.read_text())["images"][0]["note"] for path in (session_file(1), session_file(2))}
+    assert notes == {"seen in ISIC_0024307.jpg", "seen in ISIC_0024308.jpg"}
+    assert {first.clinic.slot.path, second.clinic.slot.path} == {session_file(1), session_file(2)}
+    holder, other = (first, second) if first.clinic.slot.number == 1 else (second, first)
+    holder.close()  # its file is free again: the next window is offered that window's session
+    again = make_window(small_archive, keep_session=True)
+    worklist = again.classify.worklist
+    qtbot.waitUntil(lambda: worklist.offer.isVisible(), timeout=WAIT_MS)
+    assert again.clinic.slot.path == session_file(1) and "1 image, 1 with notes" in worklist.offer_label.text()
+    other.close()

@@ -5,6 +5,11 @@ reopening, every image is found again by its path (a zip member by its zip and n
 from the copy kept beside the session) and must still have the content it had: a moved, deleted or
 changed file becomes a row that says so, with its note kept, never a silent re-use of other pixels.
 Results are not stored: they are recomputed, so they always come from the index in use.
+
+Each open window claims a session file of its own (:func:`claim_slot`): the first one open has
+``last-session.json``, a second one open at the same time ``last-session-2.json``, and so on, so two
+windows never overwrite each other's session. The claim is an operating-system lock on a file beside it,
+released when the window closes or the process ends, however it ends.
 """
 
 from __future__ import annotations
@@ -26,8 +31,57 @@ SESSION_VERSION = 1
 PASTED_FOLDER = "pasted"  # beside the session file: pasted images exist nowhere else
 
 
-def session_file() -> Path:
-    return user_dirs().data / "sessions" / "last-session.json"
+MOST_SLOTS = 9  # windows open at once, each with a session of its own
+
+
+def session_file(slot: int = 1) -> Path:
+    """The session file of a window's ``slot`` (1: the first window open)."""
+    return user_dirs().data / "sessions" / ("last-session.json" if slot == 1 else f"last-session-{slot}.json")
+
+
+class SessionSlot:
+    """A window's claim on one session file: held until :meth:`release` (or the process ends)."""
+
+    def __init__(self, number: int, path: Path, handle=None):
+        self.number, self.path, self._handle = number, path, handle
+
+    def release(self) -> None:
+        if self._handle is not None:
+            self._handle.close()  # closing the file drops the lock
+            self._handle = None
+
+
+def _lock(handle) -> bool:
+    """An exclusive, non-blocking lock on the open file ``handle``: False if another holder has it."""
+    try:
+        if os.name == "nt":
+            import msvcrt
+
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def claim_slot() -> SessionSlot:
+    """The first session file no other open window holds (last-session.json when this is the only window).
+    When every slot is held, or the folder cannot be written, slot 1's path without a claim: saving still
+    works, as it did before there were slots."""
+    for number in range(1, MOST_SLOTS + 1):
+        path = session_file(number)
+        try:
+            handle = open(ensure_dir(path.parent) / (path.stem + ".lock"), "a+b")  # noqa: SIM115 (held: the lock)
+        except OSError:
+            break
+        if _lock(handle):
+            return SessionSlot(number, path, handle)
+        handle.close()
+    return SessionSlot(1, session_file(1))
 
 
 @dataclass

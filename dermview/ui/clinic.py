@@ -12,8 +12,8 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
 from ..clinic.report import ReportPage, report_page
-from ..clinic.sessions import (SavedSession, keep_earlier_session, load_session, restore_items, save_session,
-                               set_aside)
+from ..clinic.sessions import (SavedSession, SessionSlot, claim_slot, keep_earlier_session, load_session,
+                               restore_items, save_session, set_aside)
 from ..clinic.worklist import write_csv, write_json
 from ..errors import DermviewError
 from ..outputs import check_output_path
@@ -40,11 +40,27 @@ class ClinicActions(QObject):
         self._save_timer.timeout.connect(self.save_now)
         self._printer = None
         self.persist = True  # False for scripted runs (screenshots, self-test): the user's session is theirs
+        self._slot: SessionSlot | None = None
         window.files.done.connect(self._job_done)
 
     def leave_the_users_session_alone(self) -> None:
         """Scripted runs (screenshots, the self-test) neither offer nor overwrite the user's last session."""
         self.persist = False
+        self.release_session()
+
+    @property
+    def slot(self) -> SessionSlot:
+        """This window's own session file, claimed when first needed: another window open at the same time has
+        another one, so neither overwrites the other's session."""
+        if self._slot is None:
+            self._slot = claim_slot()
+        return self._slot
+
+    def release_session(self) -> None:
+        """The window closes: its session file is free for the next window."""
+        if self._slot is not None:
+            self._slot.release()
+            self._slot = None
 
     def actions(self) -> list[QAction]:
         return [self.export_worklist_action, self.export_report_action, self.print_action]
@@ -155,7 +171,7 @@ class ClinicActions(QObject):
         if not self.persist or self.classify is None or self.classify.items():
             return
         try:
-            saved = load_session()
+            saved = load_session(self.slot.path)
         except DermviewError as exc:
             self._say(str(exc))
             return
@@ -171,7 +187,7 @@ class ClinicActions(QObject):
     _session_is_ours = False
 
     def _keep_earlier_session(self) -> None:
-        message = keep_earlier_session()
+        message = keep_earlier_session(self.slot.path)
         if message:
             self._say(message)
 
@@ -211,7 +227,7 @@ class ClinicActions(QObject):
             self._keep_earlier_session()
         self._session_is_ours = True
         try:
-            save_session(items, str(self.window.archive.root) if self.window.archive else "")
+            save_session(items, str(self.window.archive.root) if self.window.archive else "", self.slot.path)
         except (OSError, DermviewError) as exc:
             log.warning("session not saved: %s", exc)
             self._say(f"The session could not be saved: {exc}")

@@ -416,6 +416,7 @@ class MainWindow(QMainWindow):
         self.files.shutdown()
         self.service.shutdown()
         self.library.shutdown()
+        self.clinic.release_session()
         if self.loader is not None:
             self.loader.shutdown()
         if self.archive is not None:
