@@ -86,16 +86,24 @@ def working_copy(image: Image.Image, mask: np.ndarray) -> tuple[np.ndarray, np.n
     """The image and its (H, W) bool mask at WORK_LONG_SIDE on the long side -> (h, w, 3) uint8, (h, w) bool."""
     scale = WORK_LONG_SIDE / max(image.size)
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    pixels = np.asarray(image.convert("RGB").resize(size, Image.Resampling.BILINEAR))
+    pixels = np.asarray((image if image.mode == "RGB" else image.convert("RGB")).resize(size, Image.Resampling.BILINEAR))
     scaled = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(size, Image.Resampling.BILINEAR))
     small = scaled >= 128
     return pixels, small if small.any() else scaled > 0  # a lesion thinner than a working pixel
 
 
+def _linear_srgb(c: np.ndarray) -> np.ndarray:
+    """sRGB values 0-1 -> linear light."""
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+_LINEAR = _linear_srgb(np.arange(256) / 255.0)  # every uint8 level, looked up rather than raised to 2.4
+
+
 def srgb_to_lab(pixels: np.ndarray) -> np.ndarray:
     """(..., 3) uint8 sRGB -> (..., 3) float CIELAB (D65)."""
-    c = pixels.astype(np.float64) / 255.0
-    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    pixels = np.asarray(pixels)
+    linear = _LINEAR[pixels] if pixels.dtype == np.uint8 else _linear_srgb(pixels.astype(np.float64) / 255.0)
     xyz = linear @ np.array([[0.4124, 0.2126, 0.0193], [0.3576, 0.7152, 0.1192], [0.1805, 0.0722, 0.9505]])
     xyz /= np.array([0.95047, 1.0, 1.08883])
     f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)

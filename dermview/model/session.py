@@ -8,6 +8,7 @@ cancel check like every long job in dermview, and runs on a worker thread in the
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -201,15 +202,21 @@ class ModelSession:
 
     def classify_image(self, image: Image.Image, name: str, *, stem: str | None = None,
                        k: int | None = None) -> QueryOutcome:
-        match = self.archive_copy_of(image)
-        archive_id = match or self.archive_image_named(stem)
-        own = self.predictor.lesion_of(archive_id) if archive_id else None
-        features = self.predictor.features_of(image)
-        if not np.isfinite(features).all():
-            raise DermviewError(f"{name}: the image could not be described (its features are undefined).")
-        extra, archive, searched = self._searched()
-        prediction = self.predictor.predict_features(features, k=k, exclude_lesion=own, extra=extra, archive=archive)
-        verdict = None if match else self.unfamiliar(image, features)
+        # The lesion's outline and measures run on another core meanwhile (both networks' onnxruntime sessions
+        # use one thread and release the GIL); a muted image's outline is computed and then not used.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dermview-outline") as beside:
+            lesion = beside.submit(describe, image)
+            match = self.archive_copy_of(image)
+            archive_id = match or self.archive_image_named(stem)
+            own = self.predictor.lesion_of(archive_id) if archive_id else None
+            features = self.predictor.features_of(image)
+            if not np.isfinite(features).all():
+                raise DermviewError(f"{name}: the image could not be described (its features are undefined).")
+            extra, archive, searched = self._searched()
+            prediction = self.predictor.predict_features(features, k=k, exclude_lesion=own, extra=extra,
+                                                         archive=archive)
+            verdict = None if match else self.unfamiliar(image, features)
+            described = not_outlined(NOT_DERMOSCOPY) if verdict else lesion.result()
         return QueryOutcome(name, prediction, archive_image_id=archive_id, excluded_lesion=own, archive_match=match,
                             unfamiliar=verdict.reason if verdict else None,
                             unfamiliar_kind=verdict.kind if verdict else None,
@@ -217,8 +224,7 @@ class ModelSession:
                             nothing_close=None if match or verdict else nothing_close(
                                 prediction, self.index.neighbour_distances),
                             features=self.features, model_version=self.index.version, vector=features,
-                            vector_key=vector_key(self.extractor),
-                            lesion=not_outlined(NOT_DERMOSCOPY) if verdict else describe(image),
+                            vector_key=vector_key(self.extractor), lesion=described,
                             downscaled_from=image.info.get(DOWNSCALED_FROM), **searched)
 
     def explain(self, outcome: QueryOutcome) -> tuple[list[LesionTile], list[str]]:
