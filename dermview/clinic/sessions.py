@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +55,7 @@ class SessionSlot:
 def _lock(handle) -> bool:
     """An exclusive, non-blocking lock on the open file ``handle``: False if another holder has it."""
     try:
-        if os.name == "nt":
+        if sys.platform == "win32":  # (a check mypy understands: msvcrt exists only there)
             import msvcrt
 
             handle.seek(0)
