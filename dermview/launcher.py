@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-CLI_COMMANDS = ("info", "index", "evaluate", "predict", "outline", "report", "library")
+CLI_COMMANDS = ("info", "index", "evaluate", "predict", "outline", "compare", "report", "library")
 EXIT_USAGE = 2
 
 

@@ -1,4 +1,4 @@
-"""The command line: ``dermview info | index | evaluate | predict | outline | report | library``. Qt-free, but for
+"""The command line: ``dermview info | index | evaluate | predict | outline | compare | report | library``. Qt-free, but for
 ``report``, which draws through dermview.render.
 
 One module per command group, each owning its parser and its handler (``set_defaults(run=...)``).
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from .. import NOT_A_MEDICAL_DEVICE, __version__
 from ..errors import DermviewError
 from ..paths import set_cache_dir
-from . import archive, evaluate, library, outline, predict, report
+from . import archive, compare, evaluate, library, outline, predict, report
 from .common import EXIT_INTERNAL, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
 
 __all__ = ["EXIT_INTERNAL", "EXIT_OK", "EXIT_SOME_FAILED", "EXIT_USAGE", "build_parser", "main"]
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_parser(sub)
     predict.add_parser(sub)
     outline.add_parser(sub)
+    compare.add_parser(sub)
     report.add_parser(sub)
     library.add_parser(sub)
     return parser

@@ -1,0 +1,46 @@
+"""``dermview compare EARLIER LATER``: one lesion at two visits, the later image aligned onto the earlier one,
+and what changed (dermview.model.followup)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..errors import DermviewError
+from .common import EXIT_OK
+
+
+def add_parser(sub) -> None:
+    compare = sub.add_parser("compare", help="one lesion at two visits: align the later image onto the earlier one "
+                             "and say what changed (area, largest diameter, asymmetry, border, colours)")
+    compare.add_argument("earlier", metavar="EARLIER", help="the earlier visit's image")
+    compare.add_argument("later", metavar="LATER", help="the later visit's image")
+    compare.add_argument("--days", type=int, default=None, metavar="N", help="days between the two visits")
+    compare.add_argument("--json", action="store_true", help="one JSON object")
+    compare.set_defaults(run=run_compare)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..archive import load_image_file
+    from ..model.followup import compare_lesion
+    from ..model.outline import NO_MODEL, REASONS, shared_finder
+
+    if args.days is not None and args.days < 0:
+        raise DermviewError(f"--days {args.days} is negative: give the days from the earlier visit to the later one.")
+    earlier, later = (load_image_file(Path(path)) for path in (args.earlier, args.later))
+    finder = shared_finder()
+    if finder is None:
+        raise DermviewError(REASONS[NO_MODEL])
+    found = [finder.segment(image) for image in (earlier, later)]
+    change = compare_lesion(earlier, later, found[0].mask, found[1].mask, days=args.days)
+    if args.json:
+        print(json.dumps({"earlier": args.earlier, "later": args.later, **change.to_json()}))
+        return EXIT_OK
+    for name, outline in zip((args.earlier, args.later), found):
+        if outline.sentence:
+            print(f"{name}: {outline.sentence}")
+    print("\n".join(change.sentences()))
+    print("A research and teaching aid, not a diagnostic device.")
+    return EXIT_OK
