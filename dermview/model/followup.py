@@ -24,7 +24,7 @@ from . import lesion_measures
 from .lesion_measures import LesionMeasures
 
 WORK_LONG_SIDE = 256  # both images are aligned at this size, their long sides
-ALIGNED_BELOW = 0.25  # normalised cross-correlation of the aligned high-passed images under which alignment fails
+ALIGNED_BELOW = 0.3  # normalised cross-correlation of the aligned high-passed images under which alignment fails
 NOT_ALIGNED = ("The two images could not be aligned: they share too little of the skin around the lesion (another "
                "lesion, another magnification, or too blurred); compare them by eye.")
 
@@ -178,10 +178,16 @@ def _agreement(a: np.ndarray, b: np.ndarray, inside: np.ndarray) -> float:
 
 # -- what changed ---------------------------------------------------------------------------------------
 
-# A change beyond these is flagged for attention. First values, not yet calibrated: benchmarks/bench_followup.py
-# measures how often they flag unchanged and changed pairs (docs/evaluation.md has the figures).
-AREA_GROWTH = 0.15  # the lesion's area, in the aligned frame, 15% larger or more
-DIAMETER_GROWTH = 0.10  # its largest diameter 10% longer or more
+# A change beyond these is flagged for attention. Set from HAM10000's unchanged pairs (two images of one lesion,
+# aligned: their area ratios' 5th-95th percentile was 0.90-1.09); benchmarks/bench_followup.py measures how often
+# they flag unchanged and changed pairs (docs/evaluation.md has the figures).
+AREA_GROWTH = 0.10  # the lesion's area, in the aligned frame, 10% larger or more
+DIAMETER_GROWTH = 0.08  # its largest diameter 8% longer or more
+# Every colour that appears is named, but only these flag: light brown and red come and go with the light and the
+# pressure of the dermatoscope between two shots of one unchanged lesion; a new black, blue-grey or white area is
+# what a follow-up looks for. It must cover NEW_COLOUR_SHARE of the lesion now and have been absent before.
+FLAG_COLOURS = ("black", "blue-grey", "white")
+NEW_COLOUR_SHARE = 0.08
 
 
 @dataclass(frozen=True)
@@ -210,7 +216,14 @@ class FollowUp:
             return False
         grown = (self.area_ratio is not None and self.area_ratio >= 1 + AREA_GROWTH) or \
                 (self.diameter_ratio is not None and self.diameter_ratio >= 1 + DIAMETER_GROWTH)
-        return bool(grown or self.new_colours)
+        return bool(grown or self.worrying_colours)
+
+    @property
+    def worrying_colours(self) -> list[str]:
+        """New colours that flag: FLAG_COLOURS absent before and now on NEW_COLOUR_SHARE of the lesion."""
+        if self.earlier is None or self.later is None:
+            return []
+        return [c for c in FLAG_COLOURS if c in self.new_colours and self.later.colour_shares.get(c, 0.0) >= NEW_COLOUR_SHARE]
 
     def sentences(self) -> list[str]:
         """What changed, in plain words; never "benign"."""
