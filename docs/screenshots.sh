@@ -45,4 +45,6 @@ QT_QPA_PLATFORM=offscreen .venv/bin/dermview report --archive "$ARCHIVE" --pdf d
 pdftoppm -r 80 -png -f 1 -l 1 -singlefile docs/report-example.pdf docs/report-page-melanoma
 QT_QPA_PLATFORM=offscreen .venv/bin/python docs/compare_screenshot.py
 QT_QPA_PLATFORM=offscreen .venv/bin/python docs/outline_screenshot.py
+# Follow-up of one lesion: an unchanged pair and one grown by 40% (run from the root: it uses the benchmark's maker).
+QT_QPA_PLATFORM=offscreen .venv/bin/python -c "import runpy; runpy.run_path('docs/followup_screenshot.py', run_name='__main__')"
 .venv/bin/python docs/optimise_png.py docs/*.png

@@ -89,3 +89,35 @@ def test_dermview_compare_says_what_changed_and_refuses_what_it_cannot_read(data
     assert "does not exist" in capsys.readouterr().err
     assert main(["compare", str(original), str(original), "--days", "-3"]) == 2
     assert "negative" in capsys.readouterr().err
+
+
+def test_the_window_shows_two_visits_aligned_with_what_changed(make_window, small_archive, data_dir, qtbot, tmp_path,
+                                                               monkeypatch):
+    """File > Compare with an Earlier Visit, through the real widgets: today's image is the one shown, the earlier
+    one is chosen in a file dialog; both come up side by side, the later aligned, and the changes in words."""
+    from gui_helpers import WAIT_MS, drop, wait_for_index, wait_for_result
+    from PySide6.QtWidgets import QFileDialog
+
+    today = data_dir / "originals" / "ISIC_0024307.jpg"
+    image = Image.open(today).convert("RGB")
+    earlier = tmp_path / "last-spring.png"
+    Image.fromarray(np.clip(warp(np.asarray(image, np.float64), similarity(12.0, 0.9, (300, 225), (10.0, -8.0)),
+                                 (450, 600), mode="reflect"), 0, 255).astype(np.uint8)).save(earlier)
+    window = make_window(small_archive)
+    window.followup_action.trigger()  # nothing shown yet: a sentence, no dialog
+    assert getattr(window, "followup", None) is None
+    wait_for_index(qtbot, window)
+    drop(window, [today])
+    wait_for_result(qtbot, window)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args, **kwargs: (str(earlier), ""))
+    window.followup_action.trigger()
+    qtbot.waitUntil(lambda: getattr(window, "followup", None) is not None, timeout=WAIT_MS)
+    dialog = window.followup
+    text = dialog.changes.text()
+    assert "Area" in text and "measured with the later image aligned" in text and "benign" not in text.replace(
+        "says nothing about whether the lesion is benign", "")
+    assert dialog.left.item.pixmap().size() == dialog.right.item.pixmap().size()  # the later one in the earlier's frame
+    before = dialog.right.item.pixmap().cacheKey()
+    dialog.blend.setValue(60)
+    assert dialog.right.item.pixmap().cacheKey() != before
+    dialog.close()

@@ -24,23 +24,15 @@ def run_compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..archive import load_image_file
-    from ..model.followup import compare_lesion
-    from ..model.outline import NO_MODEL, REASONS, shared_finder
+    from ..model.followup import follow_up
 
     if args.days is not None and args.days < 0:
         raise DermviewError(f"--days {args.days} is negative: give the days from the earlier visit to the later one.")
     earlier, later = (load_image_file(Path(path)) for path in (args.earlier, args.later))
-    finder = shared_finder()
-    if finder is None:
-        raise DermviewError(REASONS[NO_MODEL])
-    found = [finder.segment(image) for image in (earlier, later)]
-    change = compare_lesion(earlier, later, found[0].mask, found[1].mask, days=args.days)
+    change, _, _ = follow_up(earlier, later, args.days)
     if args.json:
         print(json.dumps({"earlier": args.earlier, "later": args.later, **change.to_json()}))
         return EXIT_OK
-    for name, outline in zip((args.earlier, args.later), found):
-        if outline.sentence:
-            print(f"{name}: {outline.sentence}")
     print("\n".join(change.sentences()))
     print("A research and teaching aid, not a diagnostic device.")
     return EXIT_OK

@@ -294,3 +294,35 @@ def compare_lesion(earlier: Image.Image, later: Image.Image, earlier_mask: np.nd
     union = np.logical_or(moved, earlier_mask).sum()
     overlap = float(np.logical_and(moved, earlier_mask).sum() / union) if union else None
     return FollowUp(alignment, area_ratio, diameter_ratio, overlap, earlier_measures, later_measures, days)
+
+
+LATER_COLOUR = (255, 80, 200)  # the later visit's outline: magenta beside the earlier's cyan
+
+
+def follow_up(earlier: Image.Image, later: Image.Image, days: int | None = None,
+              finder=None) -> tuple[FollowUp, Image.Image, Image.Image]:
+    """Outline both images (the shared outline network unless ``finder``), compare them, and draw them for a
+    clinician: the earlier image with its outline, and the later one moved into the earlier's frame with its own
+    outline and the earlier one over it (as it is, with its own outline only, when it could not be aligned). Raises DermviewError without the outline network."""
+    from ..errors import DermviewError
+    from .outline import NO_MODEL, REASONS, draw_outline, shared_finder
+
+    finder = finder or shared_finder()
+    if finder is None:
+        raise DermviewError(REASONS[NO_MODEL])
+    earlier, later = earlier.convert("RGB"), later.convert("RGB")
+    earlier_mask, later_mask = finder.segment(earlier).mask, finder.segment(later).mask
+    change = compare_lesion(earlier, later, earlier_mask, later_mask, days)
+    before = draw_outline(earlier, earlier_mask) if earlier_mask is not None else earlier
+    if change.alignment.aligned:
+        shape = (earlier.height, earlier.width)
+        moved = Image.fromarray(np.clip(warp(np.asarray(later, np.float64), change.alignment.matrix, shape), 0, 255)
+                                .astype(np.uint8))
+        moved_mask = (warp(later_mask.astype(np.float64), change.alignment.matrix, shape) >= 0.5
+                      if later_mask is not None else None)
+    else:
+        moved, moved_mask = later, later_mask
+    after = draw_outline(moved, moved_mask, LATER_COLOUR) if moved_mask is not None and moved_mask.any() else moved
+    if change.alignment.aligned and earlier_mask is not None:  # the earlier outline on the later image: the change
+        after = draw_outline(after, earlier_mask)
+    return change, before, after

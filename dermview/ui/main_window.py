@@ -4,6 +4,7 @@ decides everything about similarity, and worker threads do all slow work."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QIcon, QKeySequence
@@ -35,6 +36,8 @@ from .workers import ModelService
 
 log = logging.getLogger(__name__)
 
+
+IMAGE_FILES = "Images (*.jpg *.jpeg *.png *.tif *.tiff *.bmp *.webp);;All files (*)"
 
 class MainWindow(QMainWindow):
     files_dropped = Signal(list)
@@ -104,6 +107,10 @@ class MainWindow(QMainWindow):
         for action in self.clinic.actions():
             file_menu.addAction(action)
         file_menu.addAction(self.library.save_case_action)
+        self.followup_action = QAction("Compare with an &Earlier Visit...", self, triggered=self.compare_with_earlier)
+        self.followup_action.setToolTip("The image shown is the later visit: choose the earlier image of the same "
+                                        "lesion to see the two aligned and what changed")
+        file_menu.addAction(self.followup_action)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         view_menu = self.menuBar().addMenu("&View")
@@ -210,6 +217,18 @@ class MainWindow(QMainWindow):
                 self.classify.add_inputs(images, problems)
                 if skipped:  # passed over without a word before: a clinic folder's notes and exports
                     self.statusBar().showMessage(skipped_sentence(skipped), 15_000)
+            return
+        if key == "followup":
+            if error:
+                self.report_error("The two visits could not be compared", error)
+            else:
+                from .followup_view import FollowUpDialog
+
+                sentences, before, after, titles = value
+                self.followup = FollowUpDialog(before, after, titles, sentences, self)
+                self.followup.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+                self.followup.show()
+                self.statusBar().clearMessage()
             return
         if key != "archive":
             return  # the clinic actions' jobs (reports, sessions) are theirs to answer
@@ -323,10 +342,38 @@ class MainWindow(QMainWindow):
     # -- queries ------------------------------------------------------------------------------
     def choose_images(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Open images to classify", self.settings.folder("images"),
-                                                "Images (*.jpg *.jpeg *.png *.tif *.tiff *.bmp *.webp);;All files (*)")
+                                                IMAGE_FILES)
         if files:
             self.settings.remember_folder("images", files[0])
             self.add_queries(files)
+
+    def compare_with_earlier(self) -> None:
+        """File > Compare with an Earlier Visit: the image shown (the later visit) and an earlier one the user
+        chooses, aligned, with what changed; computed on the file worker, shown in a FollowUpDialog."""
+        item = self.classify.current_item() if self.classify is not None else None
+        if item is None or item.input is None:
+            self.report_error("Nothing to compare", "Open today's image of the lesion first (the later visit); then "
+                                                    "choose its earlier image.")
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "The earlier image of this lesion", self.settings.folder("images"),
+                                              IMAGE_FILES)
+        if not path:
+            return
+        self.settings.remember_folder("images", path)
+        later = item.input
+        titles = (f"Earlier: {Path(path).name} (outline in cyan)",
+                  f"Later: {item.file_name}, aligned onto the earlier one (outline in magenta, the earlier one in cyan)")
+
+        def job():
+            from ..archive import load_image_file
+            from ..model.followup import follow_up
+            from ..render.qimage import to_qimage
+
+            change, before, after = follow_up(load_image_file(Path(path)), later.decode(later.read()))
+            return change.sentences(), to_qimage(before), to_qimage(after), titles
+
+        self.statusBar().showMessage("Aligning the two visits ...", 10_000)
+        self.files.submit("followup", job)
 
     def paste(self) -> None:
         count = self.classify.model.rowCount() + 1 if self.classify is not None else 1
