@@ -121,3 +121,18 @@ def test_the_window_shows_two_visits_aligned_with_what_changed(make_window, smal
     dialog.blend.setValue(60)
     assert dialog.right.item.pixmap().cacheKey() != before
     dialog.close()
+
+
+def test_dermview_compare_writes_the_follow_up_page_and_never_over_an_input(data_dir, tmp_path, capsys):
+    original = data_dir / "originals" / "ISIC_0024307.jpg"
+    later = tmp_path / "later.png"
+    pixels = np.asarray(Image.open(original).convert("RGB"), np.float64)
+    Image.fromarray(np.clip(warp(pixels, similarity(8.0, 1.05, (300, 225), (6.0, 4.0)), (450, 600), mode="reflect"),
+                            0, 255).astype(np.uint8)).save(later)
+    pdf = tmp_path / "follow-up.pdf"
+    assert main(["compare", str(original), str(later), "--pdf", str(pdf)]) == 0
+    assert pdf.read_bytes().startswith(b"%PDF") and b"%%EOF" in pdf.read_bytes()[-64:]
+    assert "Area" in capsys.readouterr().out
+    before = later.read_bytes()
+    assert main(["compare", str(original), str(later), "--pdf", str(later)]) == 2
+    assert "would be replaced" in capsys.readouterr().err and later.read_bytes() == before

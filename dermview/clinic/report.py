@@ -62,6 +62,19 @@ class ReportPage:
         return self.caption_showing(len(self.neighbours))
 
 
+@dataclass
+class FollowUpPage:
+    """A report's follow-up page: one lesion at two visits, the later image aligned onto the earlier one."""
+
+    earlier_name: str
+    later_name: str
+    earlier: Image.Image  # with its outline
+    later: Image.Image  # moved into the earlier's frame, with both outlines
+    sentences: list[str]  # what changed (dermview.model.followup.FollowUp.sentences)
+    notice: str = (f"{NOT_A_MEDICAL_DEVICE} The change is measured on dermview's outlines of the two images, with the "
+                   "later one aligned onto the earlier; judge it on the images.")
+
+
 def report_page(item: WorkItem, session: ModelSession, *, full_path: bool = False) -> ReportPage:
     """The page for one classified worklist row. Raises DermviewError for a row without a result. The page names
     the image by its file name; ``full_path`` adds where it was (a folder's name can hold a patient's)."""

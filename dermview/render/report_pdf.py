@@ -12,7 +12,7 @@ from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt
 from PySide6.QtGui import (QColor, QFont, QFontMetricsF, QGuiApplication, QPageLayout, QPageSize, QPagedPaintDevice,
                            QPainter, QPdfWriter, QPen)
 
-from ..clinic.report import QUERY_PRINT_SIDE, QueryChanged, ReportPage
+from ..clinic.report import QUERY_PRINT_SIDE, FollowUpPage, QueryChanged, ReportPage
 from ..errors import DermviewError
 from ..outputs import atomic_path
 from .qimage import fit_within, to_qimage
@@ -85,15 +85,33 @@ _NOTE_CUT = "(shortened here: the note has {:,} characters in all; the worklist 
 
 def write_pdf(pages: list[ReportPage], path: str | os.PathLike) -> Path:
     """``pages`` as an A4 PDF at ``path``, written atomically (a failure leaves no half file)."""
+    return _write(path, "dermview case report", lambda writer: draw_pages(pages, writer, writer.newPage))
+
+
+def write_followup_pdf(page: FollowUpPage, path: str | os.PathLike) -> Path:
+    """The follow-up page as a one-page A4 PDF at ``path``, written atomically."""
+    def draw(writer: QPdfWriter) -> None:
+        painter = QPainter()
+        if not painter.begin(writer):
+            raise DermviewError("The report could not be started: the PDF file refused to open.")
+        try:
+            _draw_followup(painter, writer, page)
+        finally:
+            painter.end()
+
+    return _write(path, "dermview follow-up", draw)
+
+
+def _write(path: str | os.PathLike, title: str, draw: Callable[[QPdfWriter], None]) -> Path:
     ensure_gui_application()
     with atomic_path(path) as temporary:
         writer = QPdfWriter(str(temporary))
         writer.setResolution(PDF_DPI)
-        writer.setTitle("dermview case report")
+        writer.setTitle(title)
         writer.setCreator("dermview")
         writer.setPageLayout(QPageLayout(QPageSize(QPageSize.PageSizeId.A4), QPageLayout.Orientation.Portrait,
                                          QMarginsF(14, 14, 14, 14), QPageLayout.Unit.Millimeter))
-        draw_pages(pages, writer, writer.newPage)
+        draw(writer)
         del writer  # closes the file; atomic_path then fsyncs and renames it
         # Qt's PDF writer says nothing when the disk fills: a PDF ends with its trailer, or it is not whole.
         with open(temporary, "rb") as written:
@@ -104,6 +122,45 @@ def write_pdf(pages: list[ReportPage], path: str | os.PathLike) -> Path:
     return Path(path)
 
 
+def _header(painter: QPainter, pen: _Pen, width: float, title: str, notice: str, number: int, total: int) -> float:
+    """The title line with the page number, and the boxed notice under it; returns the height used."""
+    gap = pen.pt(6)
+    pen.text(QRectF(0, 0, width, 0), f"Page {number} of {total}", 8,
+             flags=int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop))
+    y = pen.text(QRectF(0, 0, width * 0.7, 0), title, 15, bold=True) + gap * 0.5
+    # The notice, boxed, at the top: nobody reads a page without seeing it.
+    inner = pen.pt(5)
+    notice_height = pen.height_of(width - 2 * inner, notice, 8.5, bold=True) + 2 * inner
+    painter.setPen(QPen(_NOTICE_LINE, pen.pt(0.8)))
+    painter.setBrush(_NOTICE_FILL)
+    painter.drawRect(QRectF(0, y, width, notice_height))
+    pen.text(QRectF(inner, y + inner, width - 2 * inner, 0), notice, 8.5, bold=True, colour=_NOTICE_TEXT)
+    return y + notice_height + gap
+
+
+def _draw_followup(painter: QPainter, device: QPagedPaintDevice, page: FollowUpPage) -> None:
+    layout = device.pageLayout()
+    dpi = device.logicalDpiX()
+    area = QRectF(layout.paintRectPixels(dpi))
+    pen = _Pen(painter, dpi)
+    width, gap = area.width(), pen.pt(6)
+    y = _header(painter, pen, width, "dermview follow-up of one lesion", page.notice, 1, 1)
+    box_width = (width - gap) / 2
+    box_height = box_width * 0.75
+    sides = ((f"Earlier: {page.earlier_name} (outline in cyan)", page.earlier),
+             (f"Later: {page.later_name}, aligned onto the earlier one (its outline in magenta, the earlier one in "
+              "cyan)", page.later))
+    titles = max(pen.height_of(box_width, title, 8.5, bold=True) for title, _ in sides)  # both boxes level
+    for column, (title, image) in enumerate(sides):
+        x = column * (box_width + gap)
+        pen.text(QRectF(x, y, box_width, 0), title, 8.5, bold=True)
+        box = QRectF(x, y + titles + gap * 0.5, box_width, box_height)
+        painter.fillRect(box, QColor("#202020"))
+        _draw_fitted(painter, to_qimage(fit_within(image, QUERY_PRINT_SIDE)), box)
+    y += titles + box_height + gap * 1.5
+    pen.text(QRectF(0, y, width, 0), "\n".join(page.sentences), 10)
+
+
 def _draw_page(painter: QPainter, device: QPagedPaintDevice, page: ReportPage, number: int, total: int) -> None:
     layout = device.pageLayout()
     dpi = device.logicalDpiX()
@@ -112,21 +169,8 @@ def _draw_page(painter: QPainter, device: QPagedPaintDevice, page: ReportPage, n
     pen = _Pen(painter, dpi)
     width = area.width()
     gap = pen.pt(6)
-    y = 0.0
-
-    # Title line and page number.
-    pen.text(QRectF(0, y, width, 0), f"Page {number} of {total}", 8,
-             flags=int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop))
-    y += pen.text(QRectF(0, y, width * 0.7, 0), "dermview case report", 15, bold=True) + gap * 0.5
-
-    # The notice, boxed, at the top: nobody reads a page without seeing it.
     inner = pen.pt(5)
-    notice_height = pen.height_of(width - 2 * inner, page.notice, 8.5, bold=True) + 2 * inner
-    painter.setPen(QPen(_NOTICE_LINE, pen.pt(0.8)))
-    painter.setBrush(_NOTICE_FILL)
-    painter.drawRect(QRectF(0, y, width, notice_height))
-    pen.text(QRectF(inner, y + inner, width - 2 * inner, 0), page.notice, 8.5, bold=True, colour=_NOTICE_TEXT)
-    y += notice_height + gap
+    y = _header(painter, pen, width, "dermview case report", page.notice, number, total)
 
     # Which file, exactly.
     facts = [f"Image: {page.file_name}", f"From: {page.source}" if page.source != page.file_name else "",
