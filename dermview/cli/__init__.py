@@ -1,5 +1,5 @@
 """The command line: ``dermview info | index | evaluate | predict | outline | compare | report | library``. Qt-free, but for
-``report``, which draws through dermview.render.
+``report`` and ``compare --pdf``, which draw through dermview.render.
 
 One module per command group, each owning its parser and its handler (``set_defaults(run=...)``).
 Every expected failure (a bad archive, an unreadable image) prints one line and exits with status 2;

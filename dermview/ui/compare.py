@@ -41,6 +41,29 @@ class SyncedView(QGraphicsView):
             self.zoom_changed(factor)
 
 
+def link_views(left: SyncedView, right: SyncedView, zoom: Callable[[float], None]) -> None:
+    """Two views of one comparison: a wheel over either zooms both (``zoom``), and each scroll bar drives its twin."""
+    for view in (left, right):
+        view.zoom_changed = zoom
+    for a, b in ((left, right), (right, left)):
+        a.horizontalScrollBar().valueChanged.connect(b.horizontalScrollBar().setValue)
+        a.verticalScrollBar().valueChanged.connect(b.verticalScrollBar().setValue)
+
+
+def view_buttons(dialog, zoom: Callable[[float], None], fit: Callable[[], None]) -> QHBoxLayout:
+    """Zoom in, Zoom out and Fit on the left, Close on the right."""
+    buttons = QHBoxLayout()
+    for text, action in (("Zoom in", lambda: zoom(1.25)), ("Zoom out", lambda: zoom(0.8)), ("Fit", fit)):
+        button = QPushButton(text)
+        button.clicked.connect(action)
+        buttons.addWidget(button)
+    buttons.addStretch(1)
+    close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+    close.rejected.connect(dialog.reject)
+    buttons.addWidget(close)
+    return buttons
+
+
 class CompareDialog(QDialog):
     """The query on the left; on the right one image of a neighbour lesion, chosen among ``images``
     ((image_id, title) pairs, the lesion's closest image first)."""
@@ -59,12 +82,7 @@ class CompareDialog(QDialog):
         self.left = SyncedView()
         self.left.set_pixmap(query, self.logical_width)
         self.right = SyncedView()
-        for view in (self.left, self.right):
-            view.zoom_changed = self.zoom
-        # Pan in step: each scroll bar drives its twin.
-        for a, b in ((self.left, self.right), (self.right, self.left)):
-            a.horizontalScrollBar().valueChanged.connect(b.horizontalScrollBar().setValue)
-            a.verticalScrollBar().valueChanged.connect(b.verticalScrollBar().setValue)
+        link_views(self.left, self.right, self.zoom)
 
         self.query_title = QLabel(query_title)
         self.neighbour_title = QLabel("Loading ...")
@@ -91,20 +109,10 @@ class CompareDialog(QDialog):
                 choice_row.addWidget(button)
             choice_row.addStretch(1)
             self.choices.idClicked.connect(lambda number: self.show_neighbour(self.images[number][0]))
-        buttons = QHBoxLayout()
-        for text, action in (("Zoom in", lambda: self.zoom(1.25)), ("Zoom out", lambda: self.zoom(0.8)),
-                             ("Fit", self.fit)):
-            button = QPushButton(text)
-            button.clicked.connect(action)
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        close.rejected.connect(self.reject)
-        buttons.addWidget(close)
         layout = QVBoxLayout(self)
         layout.addLayout(grid, 1)
         layout.addLayout(choice_row)
-        layout.addLayout(buttons)
+        layout.addLayout(view_buttons(self, self.zoom, self.fit))
         thumbnails.ready.connect(self._ready)
         self.show_neighbour(self._wanted)
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPainter, QPixmap
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSlider,
-                               QVBoxLayout)
+from PySide6.QtWidgets import QDialog, QGridLayout, QHBoxLayout, QLabel, QSlider, QVBoxLayout
 
 from .. import NOT_A_MEDICAL_DEVICE
-from .compare import SyncedView
+from .compare import SyncedView, link_views, view_buttons
 from .text import plain_label
 
 
@@ -23,11 +22,7 @@ class FollowUpDialog(QDialog):
         self.resize(1100, 700)
         self.earlier, self.later = QPixmap.fromImage(earlier), QPixmap.fromImage(later)
         self.left, self.right = SyncedView(self.earlier), SyncedView(self.later)
-        for view in (self.left, self.right):
-            view.zoom_changed = self.zoom
-        for a, b in ((self.left, self.right), (self.right, self.left)):  # pan in step
-            a.horizontalScrollBar().valueChanged.connect(b.horizontalScrollBar().setValue)
-            a.verticalScrollBar().valueChanged.connect(b.verticalScrollBar().setValue)
+        link_views(self.left, self.right, self.zoom)
         grid = QGridLayout()
         for column, (title, view) in enumerate(zip(titles, (self.left, self.right))):
             label = plain_label(title)
@@ -50,22 +45,12 @@ class FollowUpDialog(QDialog):
         self.changes.setWordWrap(True)
         notice = plain_label(NOT_A_MEDICAL_DEVICE)
         notice.setWordWrap(True)
-        buttons = QHBoxLayout()
-        for text, action in (("Zoom in", lambda: self.zoom(1.25)), ("Zoom out", lambda: self.zoom(0.8)),
-                             ("Fit", self.fit)):
-            button = QPushButton(text)
-            button.clicked.connect(action)
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        close.rejected.connect(self.reject)
-        buttons.addWidget(close)
         layout = QVBoxLayout(self)
         layout.addLayout(grid, 1)
         layout.addLayout(blend_row)
         layout.addWidget(self.changes)
         layout.addWidget(notice)
-        layout.addLayout(buttons)
+        layout.addLayout(view_buttons(self, self.zoom, self.fit))
 
     def _blend(self, value: int) -> None:
         """The right side: the later image with the earlier one over it at ``value`` percent."""
