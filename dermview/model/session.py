@@ -216,11 +216,12 @@ class ModelSession:
             prediction = self.predictor.predict_features(features, k=k, exclude_lesion=own, extra=extra,
                                                          archive=archive)
             verdict = None if match else self.unfamiliar(image, features)
+            note = None if match or verdict else device_note(image)  # while the outline is still being found
             described = not_outlined(NOT_DERMOSCOPY) if verdict else lesion.result()
         return QueryOutcome(name, prediction, archive_image_id=archive_id, excluded_lesion=own, archive_match=match,
                             unfamiliar=verdict.reason if verdict else None,
                             unfamiliar_kind=verdict.kind if verdict else None,
-                            device_note=None if match or verdict else device_note(image),
+                            device_note=note,
                             nothing_close=None if match or verdict else nothing_close(
                                 prediction, self.index.neighbour_distances),
                             features=self.features, model_version=self.index.version, vector=features,
