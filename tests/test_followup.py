@@ -120,6 +120,18 @@ def test_the_window_shows_two_visits_aligned_with_what_changed(make_window, smal
     before = dialog.right.item.pixmap().cacheKey()
     dialog.blend.setValue(60)
     assert dialog.right.item.pixmap().cacheKey() != before
+    page = tmp_path / "follow-up page.pdf"  # Save as PDF: the follow-up page, written on the file worker
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(page), ""))
+    dialog.save_pdf.click()
+    qtbot.waitUntil(page.exists, timeout=WAIT_MS)
+    assert page.read_bytes().startswith(b"%PDF")
+    earlier_bytes = earlier.read_bytes()
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(earlier), ""))
+    dialog.save_pdf.click()  # over the earlier image: refused, said, the image left as it was
+    qtbot.waitUntil(lambda: "follow-up page could not be written" in window.statusBar().currentMessage(),
+                    timeout=WAIT_MS)
+    assert "would be replaced" in window.statusBar().currentMessage()
+    assert earlier.read_bytes() == earlier_bytes
     dialog.close()
 
 

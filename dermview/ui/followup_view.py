@@ -4,9 +4,9 @@ what changed in words (dermview.model.followup). The work is done off the GUI th
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPainter, QPixmap
-from PySide6.QtWidgets import QDialog, QGridLayout, QHBoxLayout, QLabel, QSlider, QVBoxLayout
+from PySide6.QtWidgets import QDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout
 
 from .. import NOT_A_MEDICAL_DEVICE
 from .compare import SyncedView, link_views, view_buttons
@@ -15,6 +15,8 @@ from .text import plain_label
 
 class FollowUpDialog(QDialog):
     """``earlier`` and ``later`` (the later one already in the earlier's frame), titled, with ``sentences``."""
+
+    pdf_wanted = Signal()  # Save as PDF: the window asks where and writes the follow-up page
 
     def __init__(self, earlier: QImage, later: QImage, titles: tuple[str, str], sentences: list[str], parent=None):
         super().__init__(parent)
@@ -50,7 +52,12 @@ class FollowUpDialog(QDialog):
         layout.addLayout(blend_row)
         layout.addWidget(self.changes)
         layout.addWidget(notice)
-        layout.addLayout(view_buttons(self, self.zoom, self.fit))
+        buttons = view_buttons(self, self.zoom, self.fit)
+        self.save_pdf = QPushButton("Save as PDF...")
+        self.save_pdf.setToolTip("The follow-up page: both images aligned, both outlines, what changed")
+        self.save_pdf.clicked.connect(self.pdf_wanted)
+        buttons.insertWidget(buttons.count() - 1, self.save_pdf)
+        layout.addLayout(buttons)
 
     def _blend(self, value: int) -> None:
         """The right side: the later image with the earlier one over it at ``value`` percent."""

@@ -224,11 +224,18 @@ class MainWindow(QMainWindow):
             else:
                 from .followup_view import FollowUpDialog
 
-                sentences, before, after, titles = value
+                sentences, before, after, titles, (page, inputs) = value
                 self.followup = FollowUpDialog(before, after, titles, sentences, self)
+                self.followup.pdf_wanted.connect(lambda: self.save_followup_pdf(page, inputs))
                 self.followup.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
                 self.followup.show()
                 self.statusBar().clearMessage()
+            return
+        if key == "followup-pdf":
+            if error:
+                self.report_error("The follow-up page could not be written", error)
+            else:
+                self.statusBar().showMessage(f"Wrote the follow-up page to {value}", 10_000)
             return
         if key != "archive":
             return  # the clinic actions' jobs (reports, sessions) are theirs to answer
@@ -366,14 +373,36 @@ class MainWindow(QMainWindow):
 
         def job():
             from ..archive import load_image_file
+            from ..clinic.report import FollowUpPage
             from ..model.followup import follow_up
             from ..render.qimage import to_qimage
 
             change, before, after = follow_up(load_image_file(Path(path)), later.decode(later.read()))
-            return change.sentences(), to_qimage(before), to_qimage(after), titles
+            page = FollowUpPage(Path(path).name, item.file_name, before, after, change.sentences())
+            return change.sentences(), to_qimage(before), to_qimage(after), titles, (page, inputs)
+
+        inputs = [path, *([later.path] if later.path is not None else [])]  # what its PDF must never replace
 
         self.statusBar().showMessage("Aligning the two visits ...", 10_000)
         self.files.submit("followup", job)
+
+    def save_followup_pdf(self, page, inputs: list) -> None:
+        """The follow-up dialog's Save as PDF: where, then written on the file worker, never over one of the two
+        ``inputs``."""
+        path, _ = QFileDialog.getSaveFileName(self, "Save the follow-up page",
+                                              self.settings.in_folder("exports", "follow-up.pdf"), "PDF (*.pdf)")
+        if not path:
+            return
+        self.settings.remember_folder("exports", path)
+
+        def job():
+            from ..outputs import check_output_path
+            from ..render.report_pdf import write_followup_pdf
+
+            check_output_path(path, inputs)
+            return write_followup_pdf(page, path)
+
+        self.files.submit("followup-pdf", job)
 
     def paste(self) -> None:
         count = self.classify.model.rowCount() + 1 if self.classify is not None else 1
