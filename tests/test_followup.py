@@ -100,7 +100,12 @@ def test_the_window_shows_two_visits_aligned_with_what_changed(make_window, smal
 
     today = data_dir / "originals" / "ISIC_0024307.jpg"
     image = Image.open(today).convert("RGB")
-    earlier = tmp_path / "last-spring.png"
+    # The dialogs remember these folders in the session's shared settings: both go at the end, so that the
+    # next test's dialogs start where they would have.
+    visits, exports = tmp_path / "visits", tmp_path / "exports"
+    visits.mkdir()
+    exports.mkdir()
+    earlier = visits / "last-spring.png"
     Image.fromarray(np.clip(warp(np.asarray(image, np.float64), similarity(12.0, 0.9, (300, 225), (10.0, -8.0)),
                                  (450, 600), mode="reflect"), 0, 255).astype(np.uint8)).save(earlier)
     window = make_window(small_archive)
@@ -120,7 +125,7 @@ def test_the_window_shows_two_visits_aligned_with_what_changed(make_window, smal
     before = dialog.right.item.pixmap().cacheKey()
     dialog.blend.setValue(60)
     assert dialog.right.item.pixmap().cacheKey() != before
-    page = tmp_path / "follow-up page.pdf"  # Save as PDF: the follow-up page, written on the file worker
+    page = exports / "follow-up page.pdf"  # Save as PDF: the follow-up page, written on the file worker
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(page), ""))
     dialog.save_pdf.click()
     qtbot.waitUntil(page.exists, timeout=WAIT_MS)
@@ -133,6 +138,10 @@ def test_the_window_shows_two_visits_aligned_with_what_changed(make_window, smal
     assert "would be replaced" in window.statusBar().currentMessage()
     assert earlier.read_bytes() == earlier_bytes
     dialog.close()
+    import shutil
+
+    shutil.rmtree(visits)
+    shutil.rmtree(exports)
 
 
 def test_dermview_compare_writes_the_follow_up_page_and_never_over_an_input(data_dir, tmp_path, capsys):
