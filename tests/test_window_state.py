@@ -171,23 +171,26 @@ def test_at_1366x768_with_the_browser_shown_nothing_is_cut_off(make_window, smal
     window.resize(1366, 768)
     window.show()
     wait_for_index(qtbot, window)
-    window.show_outlines(True)
-    drop(window, [data_dir / "originals" / "ISIC_0024307.jpg"])
-    wait_for_result(qtbot, window)
-    window.browser_action.setChecked(True)  # as the user would, once the result has taken the browser's room
-    qtbot.waitUntil(lambda: window.browser.isVisible(), timeout=WAIT_MS)
-    result = window.classify.result
-    column = result._column
-    qtbot.waitUntil(lambda: column.width() < 520, timeout=WAIT_MS)  # narrow: the browser has most of the width
-    content = column.parentWidget().widget()  # the scroll area's content
-    qtbot.waitUntil(lambda: content.width() <= column.width(), timeout=WAIT_MS)  # nothing wider than the column
-    for widget in (result.headline, result.chart, window.classify.next_button, window.classify.save_case_button,
-                   result.lesion_text):
-        right = widget.mapTo(content, widget.rect().topRight()).x()
-        assert widget.isVisible() and right <= column.width(), widget.objectName() or widget.text()
-    shown = result.query.pixmap()
-    assert shown.width() <= result.query.width() and shown.height() <= result.query.height()  # whole, not cropped
-    assert abs(shown.width() / shown.height() - 4 / 3) < 0.02
-    window.browser_action.setChecked(False)  # wide again: the measures go back beside the query
-    qtbot.waitUntil(lambda: result.lesion_text.x() > result.query.x() + result.query.width() - 1, timeout=WAIT_MS)
-    assert result.lesion_text.y() < result.headline.y()
+    window.show_outlines(True)  # remembered in the session's shared settings: put back at the end
+    try:
+        drop(window, [data_dir / "originals" / "ISIC_0024307.jpg"])
+        wait_for_result(qtbot, window)
+        window.browser_action.setChecked(True)  # as the user would, once the result has taken the browser's room
+        qtbot.waitUntil(lambda: window.browser.isVisible(), timeout=WAIT_MS)
+        result = window.classify.result
+        column = result._column
+        qtbot.waitUntil(lambda: column.width() < 520, timeout=WAIT_MS)  # narrow: the browser has most of the width
+        content = column.parentWidget().widget()  # the scroll area's content
+        qtbot.waitUntil(lambda: content.width() <= column.width(), timeout=WAIT_MS)  # nothing wider than the column
+        for widget in (result.headline, result.chart, window.classify.next_button, window.classify.save_case_button,
+                       result.lesion_text):
+            right = widget.mapTo(content, widget.rect().topRight()).x()
+            assert widget.isVisible() and right <= column.width(), widget.objectName() or widget.text()
+        shown = result.query.pixmap()
+        assert shown.width() <= result.query.width() and shown.height() <= result.query.height()  # whole, not cropped
+        assert abs(shown.width() / shown.height() - 4 / 3) < 0.02
+        window.browser_action.setChecked(False)  # wide again: the measures go back beside the query
+        qtbot.waitUntil(lambda: result.lesion_text.x() > result.query.x() + result.query.width() - 1, timeout=WAIT_MS)
+        assert result.lesion_text.y() < result.headline.y()
+    finally:
+        window.show_outlines(False)
