@@ -13,6 +13,7 @@ from PIL import Image
 from PySide6.QtWidgets import QApplication
 
 from benchmarks.bench_followup import grown
+from dermview.clinic.report import FollowUpPage
 from dermview.model.followup import follow_up, similarity, warp
 from dermview.model.outline import read_mask
 from dermview.render.qimage import to_qimage
@@ -32,10 +33,8 @@ def main() -> int:
     for label, later_pixels in (("unchanged", pixels), ("changed", bigger)):
         later = Image.fromarray(np.clip(warp(later_pixels, turn, (450, 600), mode="reflect"), 0, 255).astype(np.uint8))
         change, before, after = follow_up(earlier, later, days=182)
-        dialog = FollowUpDialog(to_qimage(before), to_qimage(after),
-                                ("Earlier: visit 1 (outline in cyan)",
-                                 "Later: visit 2, 182 days on, aligned onto the earlier one (outline in magenta, the earlier one in cyan)"),
-                                change.sentences())
+        page = FollowUpPage("visit 1", "visit 2, 182 days on", before, after, change.sentences())
+        dialog = FollowUpDialog(to_qimage(before), to_qimage(after), page.titles, page.sentences)
         dialog.resize(1366, 768)
         dialog.show()
         app.processEvents()

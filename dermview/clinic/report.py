@@ -74,6 +74,13 @@ class FollowUpPage:
     notice: str = (f"{NOT_A_MEDICAL_DEVICE} The change is measured on dermview's outlines of the two images, with the "
                    "later one aligned onto the earlier; judge it on the images.")
 
+    @property
+    def titles(self) -> tuple[str, str]:
+        """What each side shows, on the page and in the window's follow-up view."""
+        return (f"Earlier: {self.earlier_name} (outline in cyan)",
+                f"Later: {self.later_name}, aligned onto the earlier one (its outline in magenta, the earlier one "
+                "in cyan)")
+
 
 def report_page(item: WorkItem, session: ModelSession, *, full_path: bool = False) -> ReportPage:
     """The page for one classified worklist row. Raises DermviewError for a row without a result. The page names

@@ -2,12 +2,13 @@
 
 Alignment is a similarity transform (rotation, scale, shift) estimated from the two images themselves, with no
 new dependency: rotations and scales are searched, coarse then fine, and each candidate's shift is found by
-phase correlation, on high-passed grey copies so that skin texture, hairs and the lesion's own structure carry
-it rather than the lighting. (The Fourier-Mellin shortcut was tried first: the image's edges and a
-dermatoscope's frame, which do not turn with the skin, pulled its estimates to no rotation.) An alignment whose aligned images do not agree
-(normalised cross-correlation below ALIGNED_BELOW) is refused with a sentence, never guessed.
+phase correlation, on high-passed grey copies with the lesion faded out, so that the skin around it carries the
+alignment rather than the lighting or the lesion's own growth. (The Fourier-Mellin shortcut was tried first:
+the image's edges and a dermatoscope's frame, which do not turn with the skin, pulled its estimates to no
+rotation.) An alignment whose aligned images do not agree (normalised cross-correlation below ALIGNED_BELOW) is
+refused with a sentence, never guessed.
 
-Pure numpy/scipy/Pillow; ``dermview compare`` shows the result (the window does not yet).
+Pure numpy/scipy/Pillow; ``dermview compare`` and the window's follow-up view show the result.
 """
 
 from __future__ import annotations
@@ -68,10 +69,6 @@ def _work(image: Image.Image, size: tuple[int, int], lesion: np.ndarray | None =
         around = ndimage.binary_dilation(small, iterations=margin).astype(np.float64)
         high = high * (1.0 - ndimage.gaussian_filter(around, margin / 2))
     return high
-
-
-def _window(shape: tuple[int, int]) -> np.ndarray:
-    return np.outer(np.hanning(shape[0]), np.hanning(shape[1]))
 
 
 def phase_correlation(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
@@ -223,7 +220,8 @@ class FollowUp:
         """New colours that flag: FLAG_COLOURS absent before and now on NEW_COLOUR_SHARE of the lesion."""
         if self.earlier is None or self.later is None:
             return []
-        return [c for c in FLAG_COLOURS if c in self.new_colours and self.later.colour_shares.get(c, 0.0) >= NEW_COLOUR_SHARE]
+        return [c for c in FLAG_COLOURS
+                if c in self.new_colours and self.later.colour_shares.get(c, 0.0) >= NEW_COLOUR_SHARE]
 
     def sentences(self) -> list[str]:
         """What changed, in plain words; never "benign"."""
@@ -282,18 +280,26 @@ def compare_lesion(earlier: Image.Image, later: Image.Image, earlier_mask: np.nd
                    alignment: Alignment | None = None) -> FollowUp:
     """The later image aligned onto the earlier, and the lesion's change between them; masks are (H, W) bool at
     each image's own size (None: no lesion outlined there)."""
+    return _compare(earlier, later, earlier_mask, later_mask, days, alignment)[0]
+
+
+def _compare(earlier: Image.Image, later: Image.Image, earlier_mask: np.ndarray | None,
+             later_mask: np.ndarray | None, days: int | None,
+             alignment: Alignment | None) -> tuple[FollowUp, np.ndarray | None]:
+    """:func:`compare_lesion`, and the later mask moved into the earlier image's frame (None when the images
+    could not be aligned or a lesion was not outlined)."""
     alignment = alignment or align(earlier, later, earlier_mask, later_mask)
     earlier_measures = lesion_measures.measure(earlier, earlier_mask) if earlier_mask is not None else None
     later_measures = lesion_measures.measure(later, later_mask) if later_mask is not None else None
     if not alignment.aligned or earlier_mask is None or later_mask is None or not earlier_mask.any():
-        return FollowUp(alignment, None, None, None, earlier_measures, later_measures, days)
+        return FollowUp(alignment, None, None, None, earlier_measures, later_measures, days), None
     moved = warp(later_mask.astype(np.float64), alignment.matrix, earlier_mask.shape) >= 0.5
     area_ratio = float(moved.sum() / earlier_mask.sum())
     before = largest_diameter(earlier_mask)
     diameter_ratio = largest_diameter(moved) / before if before > 0 else None
     union = np.logical_or(moved, earlier_mask).sum()
     overlap = float(np.logical_and(moved, earlier_mask).sum() / union) if union else None
-    return FollowUp(alignment, area_ratio, diameter_ratio, overlap, earlier_measures, later_measures, days)
+    return FollowUp(alignment, area_ratio, diameter_ratio, overlap, earlier_measures, later_measures, days), moved
 
 
 LATER_COLOUR = (255, 80, 200)  # the later visit's outline: magenta beside the earlier's cyan
@@ -303,7 +309,8 @@ def follow_up(earlier: Image.Image, later: Image.Image, days: int | None = None,
               finder=None) -> tuple[FollowUp, Image.Image, Image.Image]:
     """Outline both images (the shared outline network unless ``finder``), compare them, and draw them for a
     clinician: the earlier image with its outline, and the later one moved into the earlier's frame with its own
-    outline and the earlier one over it (as it is, with its own outline only, when it could not be aligned). Raises DermviewError without the outline network."""
+    outline and the earlier one over it (as it is, with its own outline only, when it could not be aligned).
+    Raises DermviewError without the outline network."""
     from ..errors import DermviewError
     from .outline import NO_MODEL, REASONS, draw_outline, shared_finder
 
@@ -312,14 +319,12 @@ def follow_up(earlier: Image.Image, later: Image.Image, days: int | None = None,
         raise DermviewError(REASONS[NO_MODEL])
     earlier, later = earlier.convert("RGB"), later.convert("RGB")
     earlier_mask, later_mask = finder.segment(earlier).mask, finder.segment(later).mask
-    change = compare_lesion(earlier, later, earlier_mask, later_mask, days)
+    change, moved_mask = _compare(earlier, later, earlier_mask, later_mask, days, None)
     before = draw_outline(earlier, earlier_mask) if earlier_mask is not None else earlier
     if change.alignment.aligned:
         shape = (earlier.height, earlier.width)
         moved = Image.fromarray(np.clip(warp(np.asarray(later, np.float64), change.alignment.matrix, shape), 0, 255)
                                 .astype(np.uint8))
-        moved_mask = (warp(later_mask.astype(np.float64), change.alignment.matrix, shape) >= 0.5
-                      if later_mask is not None else None)
     else:
         moved, moved_mask = later, later_mask
     after = draw_outline(moved, moved_mask, LATER_COLOUR) if moved_mask is not None and moved_mask.any() else moved

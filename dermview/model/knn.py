@@ -96,8 +96,7 @@ def squared_distances_to(points: np.ndarray, norms: np.ndarray, query: np.ndarra
         sq = np.where(exclude[0], np.inf, sq)
     near = np.argpartition(sq, REFINED - 1)[:REFINED] if len(sq) > REFINED else np.arange(len(sq))
     near = near[np.isfinite(sq[near])]
-    diff = points[near] - query
-    sq[near] = np.einsum("ij,ij->i", diff, diff)
+    sq[near] = squared_distances(points[near], query[None])[0]
     return sq[None, :]
 
 

@@ -147,9 +147,7 @@ def _draw_followup(painter: QPainter, device: QPagedPaintDevice, page: FollowUpP
     y = _header(painter, pen, width, "dermview follow-up of one lesion", page.notice, 1, 1)
     box_width = (width - gap) / 2
     box_height = box_width * 0.75
-    sides = ((f"Earlier: {page.earlier_name} (outline in cyan)", page.earlier),
-             (f"Later: {page.later_name}, aligned onto the earlier one (its outline in magenta, the earlier one in "
-              "cyan)", page.later))
+    sides = tuple(zip(page.titles, (page.earlier, page.later)))
     titles = max(pen.height_of(box_width, title, 8.5, bold=True) for title, _ in sides)  # both boxes level
     for column, (title, image) in enumerate(sides):
         x = column * (box_width + gap)

@@ -224,8 +224,8 @@ class MainWindow(QMainWindow):
             else:
                 from .followup_view import FollowUpDialog
 
-                sentences, before, after, titles, (page, inputs) = value
-                self.followup = FollowUpDialog(before, after, titles, sentences, self)
+                before, after, page, inputs = value
+                self.followup = FollowUpDialog(before, after, page.titles, page.sentences, self)
                 self.followup.pdf_wanted.connect(lambda: self.save_followup_pdf(page, inputs))
                 self.followup.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
                 self.followup.show()
@@ -368,8 +368,7 @@ class MainWindow(QMainWindow):
             return
         self.settings.remember_folder("images", path)
         later = item.input
-        titles = (f"Earlier: {Path(path).name} (outline in cyan)",
-                  f"Later: {item.file_name}, aligned onto the earlier one (outline in magenta, the earlier one in cyan)")
+        inputs = [path, *([later.path] if later.path is not None else [])]  # what its PDF must never replace
 
         def job():
             from ..archive import load_image_file
@@ -379,9 +378,7 @@ class MainWindow(QMainWindow):
 
             change, before, after = follow_up(load_image_file(Path(path)), later.decode(later.read()))
             page = FollowUpPage(Path(path).name, item.file_name, before, after, change.sentences())
-            return change.sentences(), to_qimage(before), to_qimage(after), titles, (page, inputs)
-
-        inputs = [path, *([later.path] if later.path is not None else [])]  # what its PDF must never replace
+            return to_qimage(before), to_qimage(after), page, inputs
 
         self.statusBar().showMessage("Aligning the two visits ...", 10_000)
         self.files.submit("followup", job)

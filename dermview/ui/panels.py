@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (QBoxLayout, QFrame, QLabel, QListView, QListWidget, QListWidgetItem, QScrollArea,
+from PySide6.QtWidgets import (QBoxLayout, QFrame, QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QScrollArea,
                                QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 
 from .. import NOT_A_MEDICAL_DEVICE
@@ -229,7 +229,7 @@ class ResultPanel(QWidget):
         # The lesion's measures sit beside the query (shown with its outline), where the 4:3 picture leaves room.
         # Where the column is too narrow for both (the archive browser shown on a small screen) they move under
         # the vote instead: the suggestion stays right below the query.
-        self._beside = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self._beside = QHBoxLayout()
         self._beside.setContentsMargins(0, 0, 0, 0)
         self._beside.addWidget(self.query, 1)
         self._beside.addWidget(self.lesion_text, 0, Qt.AlignmentFlag.AlignTop)
